@@ -1,0 +1,224 @@
+"""The shared experiment: one dataset, one network, one training run, and its settings.
+
+The GUI's experiment bar edits an `ExperimentConfig`; the `Experiment` builds the data and the
+model from it and trains step by step. It knows nothing of Qt: views subscribe to its `events`
+(reset, rebuilt) and workers call `step()` from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+
+import torch
+from torch import nn
+
+from .data import TOY_NAMES, Dataset, toy_dataset
+from .device import pick_device
+from .events import Signal
+from .models import ACTIVATIONS, mlp, model_for
+from .params import flat_params, loss_function, set_flat_params
+from .training import OPTIMIZERS, TrainConfig, Trainer, TrainEvent
+
+# Builders for datasets that are not toy sets, keyed by name: fn(config) -> Dataset.
+DATASET_BUILDERS: dict[str, Callable[[ExperimentConfig], Dataset]] = {}
+DATASET_LABELS: dict[str, str] = {name: name.capitalize() for name in TOY_NAMES}
+DATASET_LABELS["xor"] = "XOR"
+
+
+@dataclass
+class ExperimentConfig:
+    dataset: str = "moons"
+    n: int = 600
+    noise: float = 0.1
+    test_fraction: float = 0.3
+    data_seed: int = 0
+    folder: str = ""  # for the "folder" dataset
+    image_size: int = 64
+    hidden: tuple[int, ...] = (16, 16)
+    activation: str = "tanh"
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.0
+    batch_size: int = 32
+    weight_decay: float = 0.0
+    seed: int = 0
+    eval_every: int = 10
+    device: str = "auto"
+
+    # Settings whose change needs a new dataset or a new network (and so a reset).
+    DATA_FIELDS = ("dataset", "n", "noise", "test_fraction", "data_seed", "folder", "image_size")
+    MODEL_FIELDS = ("hidden", "activation", "seed", "device")
+    HPARAM_FIELDS = ("lr", "momentum", "weight_decay", "batch_size", "optimizer")
+
+    def problems(self, n_train: int | None = None) -> dict[str, str]:
+        """Field -> specific message for every invalid setting."""
+        out: dict[str, str] = {}
+        known = set(TOY_NAMES) | set(DATASET_BUILDERS)
+        if self.dataset not in known:
+            out["dataset"] = f"unknown dataset {self.dataset!r}"
+        if self.n < 10:
+            out["n"] = f"use at least 10 samples, got {self.n}"
+        if self.noise < 0:
+            out["noise"] = f"noise must be ≥ 0, got {self.noise}"
+        if not self.hidden:
+            out["hidden"] = "give at least one hidden layer, e.g. 16, 16"
+        elif any(int(h) < 1 for h in self.hidden):
+            out["hidden"] = "every hidden layer needs at least 1 unit"
+        elif any(int(h) > 4096 for h in self.hidden):
+            out["hidden"] = "at most 4096 units per layer"
+        if self.activation not in ACTIVATIONS:
+            out["activation"] = f"unknown activation {self.activation!r}"
+        if n_train is None:
+            n_train = int(round(self.n * (1 - self.test_fraction))) if self.dataset in TOY_NAMES else None
+        out.update(self.train_config().problems(n_train))
+        return out
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
+                           batch_size=self.batch_size, weight_decay=self.weight_decay,
+                           seed=self.seed, eval_every=self.eval_every, device=self.device)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ExperimentConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown experiment settings: {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if "hidden" in d:
+            d["hidden"] = tuple(int(h) for h in d["hidden"])
+        return replace(cls(), **d)
+
+    def differs_in(self, other: ExperimentConfig, names) -> bool:
+        return any(getattr(self, k) != getattr(other, k) for k in names)
+
+
+def build_dataset(config: ExperimentConfig) -> Dataset:
+    if config.dataset in DATASET_BUILDERS:
+        return DATASET_BUILDERS[config.dataset](config)
+    return toy_dataset(config.dataset, n=config.n, noise=config.noise,
+                       test_fraction=config.test_fraction, seed=config.data_seed)
+
+
+def build_model(config: ExperimentConfig, dataset: Dataset) -> nn.Module:
+    torch.manual_seed(config.seed)
+    if len(dataset.input_shape) == 3:
+        return model_for(dataset)
+    return mlp(dataset.in_features, config.hidden, dataset.n_classes, config.activation)
+
+
+class Experiment:
+    """Dataset + model + trainer, rebuilt when the settings change.
+
+    events.reset(experiment): the weights went back to θ₀ (also after a rebuild)
+    events.rebuilt(experiment): a new dataset or network
+    """
+
+    def __init__(self, config: ExperimentConfig | None = None, dataset: Dataset | None = None):
+        self.events = type("ExperimentEvents", (), {})()
+        self.events.reset = Signal()
+        self.events.rebuilt = Signal()
+        self.config = config or ExperimentConfig()
+        self.dataset: Dataset | None = dataset
+        self._data_key: tuple | None = None if dataset is None else self._key(self.config)
+        self.model: nn.Module
+        self.theta0: torch.Tensor
+        self.trainer: Trainer
+        self.rebuild(self.config)
+
+    @staticmethod
+    def _key(config: ExperimentConfig) -> tuple:
+        return tuple(getattr(config, k) for k in ExperimentConfig.DATA_FIELDS)
+
+    # -- building --------------------------------------------------------------------------
+    def rebuild(self, config: ExperimentConfig) -> None:
+        """New settings: rebuild what they touch (data only if a data field changed)."""
+        problems = config.problems()
+        hard = {k: v for k, v in problems.items() if k != "batch_size"}
+        if hard:
+            raise ValueError("; ".join(hard.values()))
+        if self.dataset is None or self._key(config) != self._data_key:
+            self.dataset = build_dataset(config)
+            self._data_key = self._key(config)
+        config.train_config().check(len(self.dataset.y_train))
+        self.config = replace(config)
+        self.device = pick_device(config.device)
+        self.model = build_model(self.config, self.dataset).to(self.device)
+        self.theta0 = flat_params(self.model)
+        self._new_trainer()
+        self.events.rebuilt.emit(self)
+        self.events.reset.emit(self)
+
+    def _new_trainer(self) -> None:
+        self.trainer = Trainer(self.model, self.dataset, self.config.train_config())
+
+    def reset(self) -> None:
+        """Back to the same initial weights θ₀, a fresh optimiser and the same batch order."""
+        set_flat_params(self.model, self.theta0)
+        self._new_trainer()
+        self.events.reset.emit(self)
+
+    def reseed(self) -> None:
+        """New initial weights (seed + 1), same data."""
+        self.rebuild(replace(self.config, seed=self.config.seed + 1))
+
+    def set_hparams(self, **values) -> None:
+        """Change lr / momentum / weight decay / batch size / optimizer; applies at the next
+        training step, keeping the current weights."""
+        self.trainer.set_hparams(**values)
+        self.config = replace(self.config, **values)
+
+    # -- training --------------------------------------------------------------------------
+    def step(self) -> TrainEvent:
+        return self.trainer.step()
+
+    def initial_event(self) -> TrainEvent:
+        return self.trainer.initial_event()
+
+    @property
+    def step_count(self) -> int:
+        return self.trainer.step_count
+
+    @property
+    def diverged(self) -> bool:
+        return self.trainer.diverged
+
+    @property
+    def n_params(self) -> int:
+        return int(self.theta0.numel())
+
+    def theta(self) -> torch.Tensor:
+        return flat_params(self.model)
+
+    # -- for analyses that run beside training --------------------------------------------
+    def model_copy(self) -> nn.Module:
+        """An independent module of the same architecture (analyses run on their own copy,
+        since functional_call swaps parameters in and is not safe across threads)."""
+        m = copy.deepcopy(self.model)
+        for p in m.parameters():
+            p.requires_grad_(False)
+        return m
+
+    def loss_fn(self, model: nn.Module | None = None, split: str = "train",
+                max_samples: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+        model = model if model is not None else self.model_copy()
+        X, y = (self.trainer.X_train, self.trainer.y_train) if split == "train" else \
+            (self.trainer.X_test, self.trainer.y_test)
+        if max_samples is not None and len(y) > max_samples:
+            X, y = X[:max_samples], y[:max_samples]
+        return loss_function(model, X, y, self.config.train_config().loss)
+
+
+def known_datasets() -> list[str]:
+    return list(TOY_NAMES) + [k for k in DATASET_BUILDERS if k not in TOY_NAMES]
+
+
+__all__ = ["Experiment", "ExperimentConfig", "DATASET_BUILDERS", "DATASET_LABELS", "OPTIMIZERS",
+           "build_dataset", "build_model", "known_datasets"]

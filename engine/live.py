@@ -1,0 +1,111 @@
+"""Live training: steps grouped into frames, each frame carrying what the views draw.
+
+A *probe* is a small computation on the model that a visible view wants refreshed while
+training runs (a decision map, sample predictions, layer activations). Probes run in the
+training thread between steps, on the live model, and return numpy arrays, so a frame never
+shares a tensor with the GUI.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .experiment import Experiment
+from .training import TrainEvent
+
+
+@dataclass
+class Probe:
+    """fn(experiment) -> numpy payload, computed at most every `min_interval` seconds."""
+
+    fn: Callable[[Experiment], Any]
+    min_interval: float = 0.0
+
+
+@dataclass
+class Frame:
+    step: int
+    epoch: float
+    events: list[TrainEvent]
+    theta: np.ndarray | None
+    probes: dict[str, Any] = field(default_factory=dict)
+    steps_per_second: float = 0.0
+    diverged: bool = False
+    message: str = ""
+
+
+ProbeSource = Callable[[], Mapping[str, Probe]] | Mapping[str, Probe]
+
+
+def _resolve(probes: ProbeSource | None) -> Mapping[str, Probe]:
+    if probes is None:
+        return {}
+    return probes() if callable(probes) else probes
+
+
+@torch.no_grad()
+def run_probes(experiment: Experiment, probes: Mapping[str, Probe], last_run: dict[str, float],
+               force: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    now = time.perf_counter()
+    was_training = experiment.model.training
+    experiment.model.eval()
+    try:
+        for name, probe in probes.items():
+            if force or now - last_run.get(name, -1e9) >= probe.min_interval:
+                out[name] = probe.fn(experiment)
+                last_run[name] = now
+    finally:
+        experiment.model.train(was_training)
+    return out
+
+
+def snapshot_frame(experiment: Experiment, probes: ProbeSource | None = None,
+                   event: TrainEvent | None = None) -> Frame:
+    """A frame for the current weights without training (after a reset, or a replayed step)."""
+    ev = event if event is not None else experiment.initial_event()
+    return Frame(step=experiment.step_count, epoch=experiment.trainer.epoch, events=[ev],
+                 theta=experiment.theta().cpu().numpy(),
+                 probes=run_probes(experiment, _resolve(probes), {}, force=True))
+
+
+def live_training(experiment: Experiment, probes: ProbeSource | None = None,
+                  frame_interval: float = 1 / 30, max_steps: int | None = None,
+                  min_steps_per_frame: int = 1) -> Iterator[Frame]:
+    """Train until closed (or `max_steps` more steps), yielding a frame about every
+    `frame_interval` seconds with all step events since the last frame.
+
+    Ends after a frame with `diverged=True` if the run diverges.
+    """
+    last_run: dict[str, float] = {}
+    pending: list[TrainEvent] = []
+    done = 0
+    t_frame = time.perf_counter()
+    rate_t, rate_steps, rate = t_frame, 0, 0.0
+    while max_steps is None or done < max_steps:
+        event = experiment.step()
+        pending.append(event)
+        done += 1
+        rate_steps += 1
+        now = time.perf_counter()
+        last = event.diverged or (max_steps is not None and done >= max_steps)
+        if last or (now - t_frame >= frame_interval and len(pending) >= min_steps_per_frame):
+            if now - rate_t > 0.25:
+                rate = rate_steps / (now - rate_t)
+                rate_t, rate_steps = now, 0
+            frame = Frame(step=experiment.step_count, epoch=experiment.trainer.epoch, events=pending,
+                          theta=None if event.diverged else experiment.theta().cpu().numpy(),
+                          steps_per_second=rate, diverged=event.diverged, message=event.message)
+            if not event.diverged:
+                frame.probes = run_probes(experiment, _resolve(probes), last_run, force=last)
+            pending = []
+            yield frame
+            t_frame = time.perf_counter()
+            if event.diverged:
+                return

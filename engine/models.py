@@ -1,0 +1,87 @@
+"""The networks the lab trains. Layers carry names (fc1, act1, …) that panels can list."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+    "linear": nn.Identity,
+}
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "tanh") -> nn.Module:
+    """A fully connected network: fc1, act1, fc2, act2, …, out."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    hidden = [int(h) for h in hidden]
+    if any(h < 1 for h in hidden):
+        raise ValueError(f"every hidden layer needs at least 1 unit, got {hidden}")
+    if in_dim < 1 or out_dim < 1:
+        raise ValueError("input and output sizes must be positive")
+    layers: list[tuple[str, nn.Module]] = []
+    width = in_dim
+    for i, h in enumerate(hidden, start=1):
+        layers.append((f"fc{i}", nn.Linear(width, h)))
+        layers.append((f"act{i}", ACTIVATIONS[activation]()))
+        width = h
+    layers.append(("out", nn.Linear(width, out_dim)))
+    return nn.Sequential(OrderedDict(layers))
+
+
+class SmallCNN(nn.Module):
+    """Three conv blocks, then dense layers fc1 and fc2 (256 units), then the classifier.
+
+    fc2's 256 outputs are the feature space the lessons talk about.
+    """
+
+    def __init__(self, in_channels: int, n_classes: int, size: int = 64, channels=(16, 32, 64)):
+        super().__init__()
+        if size < 8:
+            raise ValueError(f"images must be at least 8 pixels wide, got {size}")
+        blocks: list[tuple[str, nn.Module]] = []
+        c_in, s = in_channels, size
+        for i, c in enumerate(channels, start=1):
+            blocks.append((f"conv{i}", nn.Conv2d(c_in, c, 3, padding=1)))
+            blocks.append((f"relu{i}", nn.ReLU()))
+            blocks.append((f"pool{i}", nn.MaxPool2d(2)))
+            c_in, s = c, s // 2
+        self.features = nn.Sequential(OrderedDict(blocks))
+        self.pool = nn.AdaptiveAvgPool2d(4 if s >= 4 else s)
+        flat = c_in * min(s, 4) ** 2
+        self.fc1 = nn.Linear(flat, 256)
+        self.act1 = nn.ReLU()
+        self.fc2 = nn.Linear(256, 256)
+        self.act2 = nn.ReLU()
+        self.out = nn.Linear(256, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.features(x)).flatten(1)
+        return self.out(self.act2(self.fc2(self.act1(self.fc1(x)))))
+
+
+def small_cnn(in_channels: int, n_classes: int, size: int = 64) -> nn.Module:
+    """The default image classifier (see `SmallCNN`)."""
+    return SmallCNN(in_channels, n_classes, size)
+
+
+DEFAULT_HIDDEN = (16, 16)
+
+
+def model_for(dataset, **kw) -> nn.Module:
+    """The default model for a dataset: a CNN for image tensors, otherwise an MLP.
+
+    Keyword arguments: `hidden` and `activation` for MLPs.
+    """
+    shape = tuple(dataset.input_shape)
+    if len(shape) == 3:
+        return small_cnn(shape[0], dataset.n_classes, shape[-1])
+    hidden = kw.get("hidden", (64, 64) if dataset.in_features > 2 else DEFAULT_HIDDEN)
+    return mlp(dataset.in_features, hidden, dataset.n_classes, kw.get("activation", "tanh"))

@@ -1,0 +1,1 @@
+"""Saddle Lab's Qt views. Views draw; they never compute (see engine/)."""

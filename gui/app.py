@@ -1,0 +1,40 @@
+"""Starting the app: the QApplication, the window, and the command-line modes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6 import QtCore, QtWidgets
+
+
+def _quiet_offscreen(mode, context, message) -> None:
+    # The offscreen platform reports features it lacks; those lines mean nothing to a user.
+    if "propagateSizeHints" in message:
+        return
+    sys.stderr.write(message + "\n")
+
+
+def make_app(argv: list[str] | None = None, offscreen: bool = False) -> QtWidgets.QApplication:
+    if offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        QtCore.qInstallMessageHandler(_quiet_offscreen)
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        QtCore.QCoreApplication.setOrganizationName("Saddle Lab")
+        QtCore.QCoreApplication.setApplicationName("Saddle Lab")
+        app = QtWidgets.QApplication(argv if argv is not None else sys.argv[:1])
+    from .style import manager
+
+    manager().apply_all()
+    return app
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    app = make_app(argv)
+    from .main_window import MainWindow
+
+    win = MainWindow()
+    win.show()
+    return app.exec()

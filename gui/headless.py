@@ -1,0 +1,150 @@
+"""Headless figure export and the self-test.
+
+Both build the real window on Qt's offscreen platform, so the pictures written are exactly
+what the app shows; headless runs jobs inline (in order), the self-test runs them threaded
+like the live app.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from engine.experiment import ExperimentConfig
+
+from .app import make_app
+from .lab import Lab
+from .panels.base import HeadlessContext, write_outputs
+
+# Settings a dataset brings with it on the command line (image sets get the CNN settings).
+DATASET_CONFIGS: dict[str, dict] = {
+    "digits": {"n": 1797, "noise": 0.0, "hidden": (64, 64), "activation": "relu", "lr": 0.1},
+}
+DATASET_ALIASES: dict[str, str] = {}
+
+
+def config_for(dataset: str | None, base: ExperimentConfig | None = None) -> ExperimentConfig:
+    from dataclasses import replace
+
+    cfg = base or ExperimentConfig()
+    if dataset:
+        name = DATASET_ALIASES.get(dataset, dataset)
+        cfg = replace(cfg, dataset=name, **{k: tuple(v) if k == "hidden" else v
+                                            for k, v in DATASET_CONFIGS.get(name, {}).items()})
+    return cfg
+
+
+def _window(lab: Lab, size=(1280, 720)):
+    from .main_window import MainWindow
+
+    win = MainWindow(lab)
+    win.resize(*size)
+    win.show()
+    return win
+
+
+def dispose(win) -> None:
+    """Close and delete the window now, while Qt and Python are both alive (deleting it during
+    interpreter teardown can crash)."""
+    from PySide6 import QtCore, QtWidgets
+
+    win.close()
+    win.deleteLater()
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
+    QtWidgets.QApplication.processEvents()
+
+
+def run_headless(out: str | Path, tab: str = "train", dataset: str | None = None,
+                 steps: int | None = None, quick: bool = False,
+                 config: ExperimentConfig | None = None, options: dict | None = None,
+                 size=(1280, 720)) -> list[Path]:
+    """Render one tab (or "all") to PNG + data files in `out`; returns the files written."""
+    make_app(offscreen=True)
+    out = Path(out)
+    cfg = config_for(dataset, config)
+    problems = {k: v for k, v in cfg.problems().items() if k != "batch_size"}
+    if problems:
+        raise ValueError("; ".join(problems.values()))
+    lab = Lab(cfg, sync=True)
+    win = _window(lab, size)
+    written: list[Path] = []
+    try:
+        slugs = [p.slug for p in win.panels] if tab == "all" else [tab]
+        for slug in slugs:
+            panel = win.show_panel(slug)
+            target = out / slug if tab == "all" else out
+            target.mkdir(parents=True, exist_ok=True)
+            if options:
+                panel.apply_options(options)
+            ctx = HeadlessContext(lab, target, steps=steps if steps is not None else (60 if quick else 300),
+                                  quick=quick, options=options or {})
+            panel.headless(ctx)
+            written += ctx.written + write_outputs(panel, target)
+    finally:
+        dispose(win)
+    return written
+
+
+def run_preset_headless(name: str, out: str | Path, quick: bool = False,
+                        steps: int | None = None) -> list[Path]:
+    """Render a preset's tab with its settings (quick: its short test settings)."""
+    from .presets import find_preset
+
+    preset = find_preset(name)
+    if steps is None:
+        steps = preset.quick_steps if quick else preset.steps
+    return run_headless(out, tab=preset.tab, steps=steps, quick=quick, config=preset.config(),
+                        options=preset.options(quick))
+
+
+def self_test(steps: int = 50, timeout: float = 90.0) -> int:
+    """Open the real window offscreen, train `steps` steps, check the plots hold data."""
+
+    t0 = time.perf_counter()
+    app = make_app(offscreen=True)
+    lab = Lab()
+    win = _window(lab)
+    shown = time.perf_counter() - t0
+    problems: list[str] = []
+
+    def wait(cond, limit: float) -> bool:
+        end = time.perf_counter() + limit
+        while time.perf_counter() < end:
+            app.processEvents()
+            if cond():
+                return True
+            time.sleep(0.005)
+        return cond()
+
+    if not wait(lambda: lab.state == "idle" and lab.last_frame is not None, timeout):
+        problems.append("the first frame never arrived")
+    t_train = time.perf_counter()
+    lab.play(max_steps=steps)
+    if not wait(lambda: lab.state == "idle" and lab.experiment.step_count >= steps, timeout):
+        problems.append(f"training did not reach {steps} steps (at {lab.experiment.step_count})")
+    train_s = time.perf_counter() - t_train
+    panel = win.panel("train")
+    app.processEvents()
+    x, _ = panel.train_loss.getData()
+    if x is None or len(x) < 2:
+        problems.append("the loss curve holds no data")
+    if lab.experiment.dataset.is_points and panel.map.image.image is None:
+        problems.append("the decision map is empty")
+    if panel.frames_drawn < 2:
+        problems.append(f"only {panel.frames_drawn} frames drawn")
+    if lab.experiment.diverged:
+        problems.append("training diverged")
+    grab = win.grab()
+    if grab.isNull():
+        problems.append("the window could not be drawn")
+    h = lab.history
+    dispose(win)
+    if problems:
+        print("self-test FAILED: " + "; ".join(problems))
+        return 1
+    print(f"self-test ok: window in {shown:.2f} s, {lab.experiment.step_count} steps in {train_s:.2f} s, "
+          f"{panel.frames_drawn} frames drawn, train acc {100 * h.train_acc[-1]:.1f}%, "
+          f"test acc {100 * h.test_acc[-1]:.1f}%, {lab.device_text()}, "
+          f"platform {os.environ.get('QT_QPA_PLATFORM', 'default')}")
+    return 0

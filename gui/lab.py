@@ -1,0 +1,225 @@
+"""The GUI-side owner of the shared experiment: runs training in a worker, fans frames out.
+
+Panels subscribe to the Qt signals here (`frames`, `reset`, `rebuilt`, …). The experiment itself
+is engine code; only one job touches it at a time (training, a single step, a rebuild or a
+reset snapshot), which the Lab guarantees by running them one after another.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from PySide6 import QtCore
+
+from engine.device import describe
+from engine.experiment import Experiment, ExperimentConfig
+from engine.live import Frame, Probe, live_training, snapshot_frame
+from engine.training import History
+
+from .worker import Job, SyncJob
+
+
+class Lab(QtCore.QObject):
+    frames = QtCore.Signal(list)  # list[Frame], newest last; at most ~30 per second
+    weights_reset = QtCore.Signal()  # weights are back at θ₀ (also after a rebuild): clear live views
+    rebuilt = QtCore.Signal()  # new dataset or network
+    state_changed = QtCore.Signal(str)  # "idle" | "running" | "busy"
+    diverged = QtCore.Signal(str)
+    message = QtCore.Signal(str, int)  # status-bar text, timeout in ms (0: until replaced)
+    error = QtCore.Signal(str, str)  # field (or "" for general), message
+
+    def __init__(self, config: ExperimentConfig | None = None, sync: bool = False,
+                 parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self.sync = sync  # headless: jobs run inline, in order
+        self.experiment = Experiment(config or ExperimentConfig())
+        self.history = History()
+        self.last_frame: Frame | None = None
+        self._probes: dict[str, dict[str, Probe]] = {}
+        self._merged_probes: dict[str, Probe] = {}
+        self._train_job: Job | SyncJob | None = None
+        self._jobs: list[Job | SyncJob] = []
+        self._queued: list[Callable[[], None]] = []
+        self.state = "idle"
+        self.max_steps: int | None = None  # stop automatically after this many steps per Play
+
+    # -- probes requested by visible panels -------------------------------------------------
+    def set_probes(self, owner: str, probes: dict[str, Probe]) -> None:
+        self._probes[owner] = dict(probes)
+        merged: dict[str, Probe] = {}
+        for d in self._probes.values():
+            merged.update(d)
+        self._merged_probes = merged  # swapped whole: the training thread reads it each frame
+
+    def probes(self) -> dict[str, Probe]:
+        return self._merged_probes
+
+    # -- jobs ------------------------------------------------------------------------------
+    def start_job(self, factory: Callable[[], Iterator[Any]], on_items=None, on_done=None,
+                  on_error=None, name: str = "job") -> Job | SyncJob:
+        """Run an engine generator off the GUI thread (inline when headless)."""
+        cls = SyncJob if self.sync else Job
+        job = cls(factory, on_items, on_done, on_error or self._job_error, name=name, parent=self)
+        self._jobs = [j for j in self._jobs if j.running]
+        self._jobs.append(job)
+        return job.start()
+
+    def _job_error(self, text: str) -> None:
+        self.message.emit(f"Error: {text}", 8000)
+
+    def stop_all(self, timeout: float = 1.0) -> bool:
+        """Stop every job at its next yield and wait (used when the window closes)."""
+        jobs = [j for j in self._jobs if j.running]
+        if self._train_job is not None:
+            jobs.append(self._train_job)
+        for j in jobs:
+            j.stop()
+        deadline = time.perf_counter() + timeout
+        ok = True
+        for j in jobs:
+            ok &= j.wait(max(0.0, deadline - time.perf_counter()))
+        return ok
+
+    # -- training --------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._train_job is not None
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    def _run_exclusive(self, factory, name: str, on_done: Callable[[], None] | None = None) -> None:
+        """Start a job that owns the experiment; later ones queue behind it."""
+        if self._train_job is not None:
+            self._queued.append(lambda: self._run_exclusive(factory, name, on_done))
+            self._train_job.stop()
+            return
+
+        def done() -> None:
+            self._train_job = None
+            if on_done is not None:
+                on_done()
+            if self._queued:
+                self._queued.pop(0)()
+            elif self._train_job is None:
+                self._set_state("idle")
+
+        def failed(text: str) -> None:
+            self.message.emit(f"Error: {text}", 10000)
+            done()
+
+        self._set_state("running" if name == "train" else "busy")
+        job_cls = SyncJob if self.sync else Job
+        self._train_job = job_cls(factory, self._deliver, done, failed, name=name, parent=self)
+        self._train_job.start()
+
+    def play(self, max_steps: int | None = None) -> None:
+        if self.running or self.experiment.diverged:
+            if self.experiment.diverged:
+                self.message.emit("This run diverged: press Reset (or lower the learning rate) first.", 6000)
+            return
+        steps = max_steps if max_steps is not None else self.max_steps
+        exp = self.experiment
+        self._run_exclusive(lambda: live_training(exp, self.probes, max_steps=steps), "train")
+
+    def pause(self) -> None:
+        if self._train_job is not None:
+            self._queued.clear()
+            self._train_job.stop()
+
+    def toggle(self) -> None:
+        self.pause() if self.running else self.play()
+
+    def step(self) -> None:
+        """Exactly one optimisation step (when paused)."""
+        if self.running or self.experiment.diverged:
+            return
+        exp = self.experiment
+        self._run_exclusive(lambda: live_training(exp, self.probes, max_steps=1), "step")
+
+    def reset(self) -> None:
+        """Same initial weights θ₀, fresh optimiser."""
+        self.pause()
+        exp = self.experiment
+
+        def work():
+            exp.reset()
+            yield snapshot_frame(exp, self.probes)
+
+        self._begin_reset()
+        self._run_exclusive(work, "reset")
+
+    def reseed(self) -> None:
+        self.apply_config(replace(self.experiment.config, seed=self.experiment.config.seed + 1))
+
+    def apply_config(self, config: ExperimentConfig) -> None:
+        """Rebuild data and/or model for new settings (in a worker: data can take seconds)."""
+        self.pause()
+        exp = self.experiment
+
+        def work():
+            exp.rebuild(config)
+            yield snapshot_frame(exp, self.probes)
+
+        self._begin_reset(rebuilt=True)
+        self._run_exclusive(work, "rebuild", on_done=self._after_rebuild)
+
+    def _after_rebuild(self) -> None:
+        self.message.emit(f"{self.experiment.dataset.name}: {len(self.experiment.dataset.y_train)} train / "
+                          f"{len(self.experiment.dataset.y_test)} test samples, "
+                          f"{self.experiment.n_params:,} parameters", 5000)
+
+    def _begin_reset(self, rebuilt: bool = False) -> None:
+        self._pending_reset = "rebuilt" if rebuilt else "reset"
+
+    def set_hparams(self, **values: float) -> None:
+        """lr / momentum / weight decay: applied at the next training step, even mid-run."""
+        try:
+            self.experiment.set_hparams(**values)
+        except ValueError as exc:
+            self.error.emit(next(iter(values)), str(exc))
+
+    def start(self) -> None:
+        """First frame after the window opens: panels get rebuilt, reset, then a frame."""
+        self._begin_reset(rebuilt=True)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """A fresh frame of the current weights (e.g. a panel became visible while paused)."""
+        if self.running:
+            return
+        exp = self.experiment
+        self._run_exclusive(lambda: iter([snapshot_frame(exp, self.probes)]), "refresh")
+
+    def train_sync(self, steps: int) -> None:
+        """Headless: train `steps` steps inline, delivering frames as they come."""
+        for frame in live_training(self.experiment, self.probes, max_steps=steps,
+                                   frame_interval=0.0 if steps <= 50 else 0.05):
+            self._deliver([frame])
+
+    # -- frames out --------------------------------------------------------------------------
+    def _deliver(self, frames: list[Frame]) -> None:
+        pending = getattr(self, "_pending_reset", None)
+        if pending:
+            self._pending_reset = None
+            self.history = History()
+            self.last_frame = None
+            if pending == "rebuilt":
+                self.rebuilt.emit()
+            self.weights_reset.emit()
+        for f in frames:
+            for ev in f.events:
+                self.history.add(ev)
+        self.last_frame = frames[-1]
+        self.frames.emit(frames)
+        last = frames[-1]
+        if last.diverged:
+            self.diverged.emit(last.message)
+
+    def device_text(self) -> str:
+        return describe(self.experiment.device)

@@ -1,0 +1,141 @@
+"""What every tab is: a Panel subscribes to the Lab, draws, and can render itself headless."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from PySide6 import QtWidgets
+
+from engine.live import Frame, Probe
+
+from ..lab import Lab
+
+
+@dataclass
+class HeadlessContext:
+    """What `--headless` hands a panel: train inline, then write figures and data into `out`."""
+
+    lab: Lab
+    out: Path
+    steps: int = 300
+    quick: bool = False  # tests: smallest settings that still show the picture
+    options: dict = field(default_factory=dict)  # the preset's panel options, if any
+    written: list[Path] = field(default_factory=list)
+
+
+class Panel(QtWidgets.QWidget):
+    """Base class of a tab.
+
+    Subclasses set `slug` (used by --tab and file names), `title` (the tab text) and build
+    their widgets in `__init__`. Panels that follow the shared experiment override `on_frames`
+    and `on_reset`; panels with their own computations start them with `lab.start_job`.
+    """
+
+    slug: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    uses_experiment: ClassVar[bool] = True
+
+    def __init__(self, lab: Lab, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.lab = lab
+        self.active = False
+        if self.uses_experiment:
+            lab.frames.connect(self._frames)
+            lab.weights_reset.connect(self.on_reset)
+            lab.rebuilt.connect(self.on_rebuilt)
+
+    # -- live -------------------------------------------------------------------------------
+    def probes(self) -> dict[str, Probe]:
+        """Probes this panel needs computed in the training thread while it is visible."""
+        return {}
+
+    def set_active(self, active: bool) -> None:
+        self.active = active
+        self.lab.set_probes(self.slug, self.probes() if active else {})
+        if active and self.uses_experiment and not self.lab.running:
+            self.lab.refresh()
+
+    def _frames(self, frames: list[Frame]) -> None:
+        self.on_frames(frames)
+
+    def on_frames(self, frames: list[Frame]) -> None:
+        """GUI thread, at most ~30 times a second; draw the newest frame (cheap: setData only)."""
+
+    def on_reset(self) -> None:
+        """The weights went back to θ₀: clear what belongs to the old run."""
+
+    def on_rebuilt(self) -> None:
+        """A new dataset or network."""
+
+    def shutdown(self) -> None:
+        """Stop this panel's own jobs (the Lab waits for them when the window closes)."""
+
+    # -- presets ----------------------------------------------------------------------------
+    def apply_options(self, options: dict[str, Any]) -> None:
+        """Set this panel's controls from a preset's "panel" options."""
+        if options:
+            raise ValueError(f"the {self.title} tab has no options {sorted(options)}")
+
+    # -- export -----------------------------------------------------------------------------
+    def figures(self) -> dict[str, QtWidgets.QWidget]:
+        """Named widgets to save as pictures (whole plot areas)."""
+        return {self.slug: self}
+
+    def data(self) -> dict[str, Any]:
+        """The numbers behind the figures: JSON-able values or numpy arrays."""
+        return {}
+
+    def headless(self, ctx: HeadlessContext) -> None:
+        """Compute what the figures show, inline. Default: train the shared experiment."""
+        if self.uses_experiment:
+            self.set_active(True)
+            ctx.lab.train_sync(ctx.steps)
+
+
+def write_outputs(panel: Panel, out: Path) -> list[Path]:
+    """Save a panel's figures as PNG and its data as JSON (+ .npz for arrays)."""
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    QtWidgets.QApplication.processEvents()
+    for name, widget in panel.figures().items():
+        path = out / f"{name}.png"
+        pix = widget.grab()
+        if pix.isNull() or not pix.save(str(path)):
+            raise RuntimeError(f"could not write {path}")
+        written.append(path)
+    data = panel.data()
+    if data:
+        arrays = {k: v for k, v in data.items() if isinstance(v, np.ndarray)}
+        plain = {k: v for k, v in data.items() if not isinstance(v, np.ndarray)}
+        if plain:
+            path = out / f"{panel.slug}.json"
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(plain, indent=1, default=_jsonable))
+            tmp.replace(path)
+            written.append(path)
+        if arrays:
+            path = out / f"{panel.slug}.npz"
+            tmp = out / f"{panel.slug}.tmp.npz"
+            np.savez_compressed(tmp, **arrays)
+            tmp.replace(path)
+            written.append(path)
+    return written
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (set, tuple)):
+        return list(v)
+    if hasattr(v, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return asdict(v)
+    return str(v)

@@ -1,0 +1,180 @@
+"""The Train tab: live loss and accuracy curves and the network's decision map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from engine.live import Frame, Probe
+from engine.probes import DecisionMap, decision_probe
+
+from .. import plots
+from .base import HeadlessContext, Panel
+
+DECISION_RES = 120
+
+
+class TrainPanel(Panel):
+    slug = "train"
+    title = "Train"
+
+    def __init__(self, lab, parent=None):
+        super().__init__(lab, parent)
+        self.show_test = QtWidgets.QCheckBox("Show test points")
+        self.log_loss = QtWidgets.QCheckBox("Log-scale loss")
+        self.log_loss.setChecked(True)
+        self.banner = plots.caption("", role="banner")
+        self.banner.hide()
+        self.summary = plots.caption("")
+
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.show_test)
+        top.addWidget(self.log_loss)
+        top.addStretch(1)
+        top.addWidget(self.summary, 3)
+
+        # Left: the decision map (or, for data that is not 2-D, a note).
+        self.map_view = plots.make_view()
+        self.map = plots.ImagePlot(self.map_view, "Decision map", "x₁", "x₂",
+                                   cmap=plots.binary_colormap(), bar_label="P(class 1)", isolines=0)
+        self.boundary = pg.IsocurveItem(level=0.5, pen=pg.mkPen((40, 40, 40, 200), width=2))
+        self.boundary.setParentItem(self.map.image)
+        self.train_pts = pg.ScatterPlotItem(size=8, pen=pg.mkPen((255, 255, 255, 220), width=1.2))
+        self.test_pts = pg.ScatterPlotItem(size=9, symbol="s", pen=pg.mkPen((20, 20, 20, 230), width=1.5))
+        self.map.plot.addItem(self.train_pts)
+        self.map.plot.addItem(self.test_pts)
+        self.test_pts.setVisible(False)
+        self.no_map = plots.caption("", scale=1.1)
+        self.no_map.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.left = QtWidgets.QStackedWidget()
+        self.left.addWidget(self.map_view)
+        self.left.addWidget(self.no_map)
+
+        # Right: curves.
+        self.curve_view = plots.make_view()
+        self.loss_plot = plots.add_plot(self.curve_view, "Loss", "", "loss", row=0, col=0, legend=True)
+        self.batch_curve = plots.curve(self.loss_plot, "plot_fg", "minibatch", width=1.0)
+        self.batch_curve.setOpacity(0.3)
+        self.train_loss = plots.curve(self.loss_plot, 0, "train")
+        self.test_loss = plots.curve(self.loss_plot, 1, "test")
+        self.acc_plot = plots.add_plot(self.curve_view, "Accuracy", "step", "accuracy", row=1, col=0,
+                                       legend=True)
+        self.acc_plot.setYRange(0, 1.02)
+        self.acc_plot.setXLink(self.loss_plot)
+        self.train_acc = plots.curve(self.acc_plot, 0, "train")
+        self.test_acc = plots.curve(self.acc_plot, 1, "test")
+        for c in (self.batch_curve, self.train_loss, self.test_loss, self.train_acc, self.test_acc):
+            c.setClipToView(True)
+            c.setDownsampling(auto=True, method="peak")
+        self.loss_plot.setLogMode(y=True)
+
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        split.addWidget(self.left)
+        split.addWidget(self.curve_view)
+        split.setStretchFactor(0, 5)
+        split.setStretchFactor(1, 4)
+        self.split = split
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.banner)
+        layout.addWidget(split, 1)
+
+        self.show_test.toggled.connect(self.test_pts.setVisible)
+        self.log_loss.toggled.connect(lambda on: self.loss_plot.setLogMode(y=on))
+        lab.diverged.connect(self._diverged)
+        self._map: DecisionMap | None = None
+        self.frames_drawn = 0
+
+    # -- live -------------------------------------------------------------------------------
+    def probes(self) -> dict[str, Probe]:
+        return {"decision": Probe(decision_probe(DECISION_RES), min_interval=1 / 30)}
+
+    def on_rebuilt(self) -> None:
+        ds = self.lab.experiment.dataset
+        if ds.is_points:
+            self.left.setCurrentWidget(self.map_view)
+            if ds.n_classes == 2:
+                self.map.set_colormap(plots.binary_colormap())
+                self.map.bar.axis.setLabel("P(class 1)")
+            else:
+                self.map.set_colormap(plots.class_band_colormap(ds.n_classes))
+                self.map.bar.axis.setLabel("class (shade: confidence)")
+            self.boundary.setVisible(ds.n_classes == 2)
+            Xtr, ytr = ds.X_train.numpy(), ds.y_train.numpy()
+            Xte, yte = ds.X_test.numpy(), ds.y_test.numpy()
+            self.train_pts.setData(Xtr[:, 0], Xtr[:, 1], brush=plots.class_brushes(ytr, ds.n_classes))
+            self.test_pts.setData(Xte[:, 0], Xte[:, 1], brush=plots.class_brushes(yte, ds.n_classes))
+            self.map.extent = None
+        else:
+            self.left.setCurrentWidget(self.no_map)
+            self.no_map.setText(
+                f"The decision map needs 2-D inputs.\n{ds.name} has {ds.in_features} input features.")
+
+    def on_reset(self) -> None:
+        self.banner.hide()
+        for c in (self.batch_curve, self.train_loss, self.test_loss, self.train_acc, self.test_acc):
+            c.setData([], [])
+        self.summary.setText("")
+
+    def on_frames(self, frames: list[Frame]) -> None:
+        frame = frames[-1]
+        h = self.lab.history
+        if h.steps:
+            self.batch_curve.setData(np.asarray(h.steps), _positive(h.batch_loss))
+        if h.eval_steps:
+            x = np.asarray(h.eval_steps)
+            self.train_loss.setData(x, _positive(h.train_loss))
+            self.test_loss.setData(x, _positive(h.test_loss))
+            self.train_acc.setData(x, np.asarray(h.train_acc))
+            self.test_acc.setData(x, np.asarray(h.test_acc))
+            self.summary.setText(
+                f"step {frame.step:,}   train loss {h.train_loss[-1]:.4f}   test loss {h.test_loss[-1]:.4f}"
+                f"   train acc {100 * h.train_acc[-1]:.1f}%   test acc {100 * h.test_acc[-1]:.1f}%")
+        dmap = next((f.probes["decision"] for f in reversed(frames) if f.probes.get("decision")), None)
+        if dmap is not None:
+            self._draw_map(dmap)
+        self.frames_drawn += 1
+
+    def _draw_map(self, dmap: DecisionMap) -> None:
+        self._map = dmap
+        C = dmap.probs.shape[-1]
+        if C == 2:
+            z = dmap.probs[..., 1]
+            self.map.set_image(z, dmap.extent, levels=(0.0, 1.0))
+            self.boundary.setData(z)
+        else:
+            conf = dmap.probs.max(-1)
+            z = dmap.probs.argmax(-1) + 0.999 * (conf - 1.0 / C) / (1 - 1.0 / C)
+            self.map.set_image(z, dmap.extent, levels=(0.0, float(C)))
+
+    def _diverged(self, text: str) -> None:
+        self.banner.setText("⚠ " + text)
+        self.banner.show()
+
+    # -- export -----------------------------------------------------------------------------
+    def figures(self) -> dict[str, QtWidgets.QWidget]:
+        return {"train-decision-map": self.left, "train-curves": self.curve_view}
+
+    def data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"curves": self.lab.history.as_dict(),
+                               "config": self.lab.experiment.config.to_dict()}
+        if self._map is not None:
+            out["decision_probs"] = self._map.probs
+            out["decision_extent"] = np.asarray(self._map.extent)
+        return out
+
+    def headless(self, ctx: HeadlessContext) -> None:
+        self.set_active(True)
+        ctx.lab.train_sync(ctx.steps)
+
+
+def _positive(v) -> np.ndarray:
+    a = np.asarray(v, dtype=np.float64)
+    return np.maximum(a, 1e-8)  # the log axis cannot show zero
+
+

@@ -1,0 +1,164 @@
+"""Plot building blocks shared by every panel: styled plots, curves, images with colour bars.
+
+Items are made once and updated with setData / setImage; nothing here is rebuilt per frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from .style import manager
+
+pg.setConfigOptions(antialias=True, imageAxisOrder="row-major", background="w", foreground="k",
+                    exitCleanup=False)
+
+# Class colours: the first two match the classic orange/blue two-class picture; the rest are
+# well separated hues, enough for the 17 tumour classes.
+CLASS_COLORS = np.array([
+    (245, 147, 34), (8, 119, 189), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+    (255, 187, 120), (152, 223, 138), (174, 199, 232), (255, 152, 150), (197, 176, 213),
+    (196, 156, 148), (247, 182, 210), (199, 199, 199), (219, 219, 141), (158, 218, 229),
+], dtype=np.float32)
+
+
+def class_colors(n: int) -> np.ndarray:
+    """(n, 3) RGB in 0..255."""
+    reps = int(np.ceil(n / len(CLASS_COLORS)))
+    return np.tile(CLASS_COLORS, (reps, 1))[:n]
+
+
+def class_brushes(y: np.ndarray, n_classes: int, alpha: int = 255) -> list[QtGui.QBrush]:
+    cols = class_colors(n_classes).astype(int)
+    cache = [pg.mkBrush(int(r), int(g), int(b), alpha) for r, g, b in cols]
+    return [cache[int(c)] for c in y]
+
+
+def binary_colormap() -> pg.ColorMap:
+    """P(class 1): orange (class 0) through a pale neutral to blue (class 1)."""
+    c0, c1 = CLASS_COLORS[0], CLASS_COLORS[1]
+    mid = np.array([245, 245, 240], dtype=np.float32)
+    pos = np.array([0.0, 0.5, 1.0])
+    return pg.ColorMap(pos, np.stack([c0 * 0.85 + mid * 0.15, mid, c1 * 0.85 + mid * 0.15]).astype(np.ubyte))
+
+
+def class_band_colormap(n_classes: int) -> pg.ColorMap:
+    """One band per class, pale (low confidence) to saturated (high): value = class + confidence."""
+    cols = class_colors(n_classes)
+    pale = np.array([250, 250, 250], dtype=np.float32)
+    pos, colors = [], []
+    for k in range(n_classes):
+        lo, hi = k / n_classes, (k + 1) / n_classes
+        pos += [lo + 1e-6, hi - 1e-6]
+        colors += [0.75 * pale + 0.25 * cols[k], cols[k]]
+    return pg.ColorMap(np.array(pos), np.array(colors).astype(np.ubyte))
+
+
+def make_view(parent: QtWidgets.QWidget | None = None) -> pg.GraphicsLayoutWidget:
+    view = pg.GraphicsLayoutWidget(parent=parent)
+    view.ci.setContentsMargins(4, 4, 4, 4)
+    manager().register_view(view)
+    return view
+
+
+def add_plot(view: pg.GraphicsLayoutWidget, title: str = "", xlabel: str = "", ylabel: str = "",
+             row: int | None = None, col: int | None = None, legend: bool = False,
+             **kw) -> pg.PlotItem:
+    plot = view.addPlot(row=row, col=col, **kw)
+    plot._lab_title = title or None
+    for name in ("left", "bottom", "right"):
+        plot.getAxis(name).enableAutoSIPrefix(False)
+    if xlabel:
+        plot.setLabel("bottom", xlabel)
+    if ylabel:
+        plot.setLabel("left", ylabel)
+    if legend:
+        plot.addLegend(offset=(-8, 8), labelTextSize="10pt")
+    plot.setMenuEnabled(True)
+    manager().register_plot(plot)
+    return plot
+
+
+def curve(plot: pg.PlotItem, key: str | int, name: str | None = None, width: float = 2.0,
+          dashed: bool = False, **kw) -> pg.PlotDataItem:
+    item = plot.plot([], [], name=name, **kw)
+    manager().register_curve(item, key, width,
+                             QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine)
+    if name and plot.legend is not None:
+        manager().register_plot(plot)  # restyle the new legend label
+    return item
+
+
+def guide_line(plot: pg.PlotItem, value: float, angle: float = 0, key: str | int = "plot_fg",
+               label: str | None = None) -> pg.InfiniteLine:
+    line = pg.InfiniteLine(pos=value, angle=angle, movable=False,
+                           pen=manager().pen(key, 1.5, QtCore.Qt.PenStyle.DashLine),
+                           label=label, labelOpts={"position": 0.9, "color": manager().color(key)})
+    plot.addItem(line)
+    manager().register_curve(line, key, 1.5, QtCore.Qt.PenStyle.DashLine)
+    return line
+
+
+class ImagePlot:
+    """A 2-D field over a rectangle: image, optional isolines, one colour bar."""
+
+    def __init__(self, view: pg.GraphicsLayoutWidget, title: str = "", xlabel: str = "",
+                 ylabel: str = "", cmap: pg.ColorMap | str = "viridis", bar_label: str = "",
+                 row: int | None = None, col: int | None = None, isolines: int = 0):
+        self.plot = add_plot(view, title, xlabel, ylabel, row=row, col=col)
+        self.plot.setAspectLocked(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        cmap = pg.colormap.get(cmap) if isinstance(cmap, str) else cmap
+        self.bar = pg.ColorBarItem(colorMap=cmap, interactive=False, width=18)
+        self.bar.setImageItem(self.image, insert_in=self.plot)
+        if bar_label:
+            self.bar.axis.setLabel(bar_label)
+        manager().register_colorbar(self.bar)
+        self._isolines: list[pg.IsocurveItem] = []
+        for _ in range(isolines):
+            iso = pg.IsocurveItem(pen=pg.mkPen((255, 255, 255, 150), width=1))
+            iso.setParentItem(self.image)
+            self._isolines.append(iso)
+        self.extent: tuple[float, float, float, float] | None = None
+
+    def set_colormap(self, cmap: pg.ColorMap) -> None:
+        self.bar.setColorMap(cmap)
+
+    def set_image(self, z: np.ndarray, extent: tuple[float, float, float, float],
+                  levels: tuple[float, float] | None = None) -> None:
+        """z[row, col] with rows along y (ymin → ymax) and columns along x."""
+        z = np.asarray(z, dtype=np.float32)
+        finite = z[np.isfinite(z)]
+        if levels is None:
+            levels = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            if levels[0] == levels[1]:
+                levels = (levels[0] - 0.5, levels[1] + 0.5)
+        self.image.setImage(np.nan_to_num(z, nan=levels[1]), autoLevels=False)
+        self.bar.setLevels(levels)
+        xmin, xmax, ymin, ymax = extent
+        h, w = z.shape[:2]
+        # Pixel centres sit on the grid points.
+        dx = (xmax - xmin) / max(w - 1, 1)
+        dy = (ymax - ymin) / max(h - 1, 1)
+        self.image.setRect(QtCore.QRectF(xmin - dx / 2, ymin - dy / 2, dx * w, dy * h))
+        if self._isolines:
+            lv = np.linspace(levels[0], levels[1], len(self._isolines) + 2)[1:-1]
+            for iso, level in zip(self._isolines, lv):
+                iso.setData(z)
+                iso.setLevel(level)
+        if self.extent != extent:
+            self.extent = extent
+            self.plot.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
+
+
+def caption(text: str = "", role: str = "caption", scale: float = 1.0) -> QtWidgets.QLabel:
+    label = QtWidgets.QLabel(text)
+    label.setProperty("role", role)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+    if scale != 1.0:
+        manager().register_text(label, scale)
+    return label

@@ -1,0 +1,88 @@
+"""Presets: named, reproducible set-ups for each claim of the lessons (resources/presets/*.json).
+
+A preset file:
+
+    {"name": "edge-of-stability",          # no spaces; the file is <name>.json
+     "title": "Edge of stability",
+     "topic": "Curvature",                 # groups presets on the start page and in the menu
+     "claim": "one sentence: what the picture shows",
+     "tab": "curvature",                   # the tab that shows it
+     "experiment": {...},                  # ExperimentConfig fields (dataset, lr, …)
+     "panel": {...},                       # options of that tab (its apply_options)
+     "steps": 400,                         # training steps of the shared experiment
+     "quick_steps": 60,                    # the same, for the test that runs every preset
+     "quick_panel": {...}}                 # panel options overridden in that quick run
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.experiment import ExperimentConfig
+
+from .resources import resource_path
+
+REQUIRED = ("name", "title", "topic", "claim", "tab")
+
+
+@dataclass
+class Preset:
+    name: str
+    title: str
+    topic: str
+    claim: str
+    tab: str
+    experiment: dict = field(default_factory=dict)
+    panel: dict = field(default_factory=dict)
+    steps: int = 300
+    quick_steps: int = 60
+    quick_panel: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    def config(self) -> ExperimentConfig:
+        return ExperimentConfig.from_dict(self.experiment)
+
+    def options(self, quick: bool = False) -> dict:
+        return {**self.panel, **(self.quick_panel if quick else {})}
+
+
+def parse_preset(text: str, source: str = "preset") -> Preset:
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{source}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{source}: a preset is a JSON object")
+    missing = [k for k in REQUIRED if k not in d]
+    if missing:
+        raise ValueError(f"{source}: missing {', '.join(missing)}")
+    known = set(Preset.__dataclass_fields__) - {"path"}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"{source}: unknown keys {', '.join(sorted(unknown))}")
+    if " " in d["name"]:
+        raise ValueError(f"{source}: a preset name has no spaces ({d['name']!r})")
+    preset = Preset(**d)
+    preset.config()  # validates the experiment settings' names
+    return preset
+
+
+def load_presets(folder: Path | None = None) -> dict[str, Preset]:
+    folder = folder or resource_path("presets")
+    out: dict[str, Preset] = {}
+    for path in sorted(folder.glob("*.json")):
+        p = parse_preset(path.read_text(encoding="utf-8"), path.name)
+        if p.name != path.stem:
+            raise ValueError(f"{path.name}: its name is {p.name!r}; the file must be {p.name}.json")
+        p.path = path
+        out[p.name] = p
+    return out
+
+
+def find_preset(name: str) -> Preset:
+    presets = load_presets()
+    if name not in presets:
+        raise KeyError(f"no preset {name!r}; see --list-presets")
+    return presets[name]

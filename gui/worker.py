@@ -1,0 +1,154 @@
+"""Runs engine generators off the GUI thread.
+
+A `Job` iterates a generator in a Python thread and hands what it yields to the GUI thread
+through a queue that a GUI timer drains about 30 times a second; so the worker never touches a
+Qt object and the GUI draws at most one batch per tick, however fast the engine yields. The
+job stops at the generator's next yield when asked (and closes it, so its `finally` runs).
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from PySide6 import QtCore
+
+DRAIN_MS = 33
+
+
+class Job(QtCore.QObject):
+    """One generator run in a worker thread."""
+
+    def __init__(self, factory: Callable[[], Iterator[Any]], on_items: Callable[[list], None] | None = None,
+                 on_done: Callable[[], None] | None = None,
+                 on_error: Callable[[str], None] | None = None, name: str = "job",
+                 parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self.name = name
+        self._factory = factory
+        self._on_items = on_items
+        self._on_done = on_done
+        self._on_error = on_error
+        self._queue: deque = deque()
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self._error: str | None = None
+        self._thread = threading.Thread(target=self._run, name=f"saddle-lab-{name}", daemon=True)
+        self._timer = QtCore.QTimer(self)
+        self._timer.setInterval(DRAIN_MS)
+        self._timer.timeout.connect(self._drain)
+        self._delivered = False
+
+    # -- worker thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        gen = None
+        try:
+            gen = self._factory()
+            for item in gen:
+                self._queue.append(item)
+                if self._stop.is_set():
+                    break
+        except Exception as exc:  # reported on the GUI thread as a message, never a dialog
+            self._error = _describe(exc)
+            traceback.print_exc()
+        finally:
+            if gen is not None and hasattr(gen, "close"):
+                try:
+                    gen.close()
+                except Exception:
+                    traceback.print_exc()
+            self._finished.set()
+
+    # -- GUI thread -----------------------------------------------------------------------
+    def start(self) -> Job:
+        self._timer.start()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the generator to stop at its next yield (does not wait)."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def running(self) -> bool:
+        return not self._finished.is_set() or bool(self._queue)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _drain(self) -> None:
+        items = []
+        while self._queue:
+            items.append(self._queue.popleft())
+        if items and self._on_items is not None:
+            self._safe(self._on_items, items)
+        if self._finished.is_set() and not self._queue and not self._delivered:
+            self._delivered = True
+            self._timer.stop()
+            if self._error is not None and self._on_error is not None:
+                self._safe(self._on_error, self._error)
+            elif self._on_done is not None:
+                self._safe(self._on_done)
+
+    def finish_now(self) -> None:
+        """Deliver what is left (after `wait`), e.g. before the window closes or in tests."""
+        self._drain()
+
+    def _safe(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            traceback.print_exc()
+
+
+class SyncJob:
+    """The same interface as `Job`, but runs the generator to the end on the calling thread.
+
+    Used for headless rendering, where the figures are wanted in order, not live.
+    """
+
+    def __init__(self, factory, on_items=None, on_done=None, on_error=None, name: str = "job", parent=None):
+        self.name = name
+        self._args = (factory, on_items, on_done, on_error)
+        self.running = False
+        self.stopping = False
+
+    def start(self) -> SyncJob:
+        factory, on_items, on_done, on_error = self._args
+        try:
+            for item in factory():
+                if on_items is not None:
+                    on_items([item])
+        except Exception as exc:
+            traceback.print_exc()
+            if on_error is not None:
+                on_error(_describe(exc))
+            return self
+        if on_done is not None:
+            on_done()
+        return self
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+    def finish_now(self) -> None:
+        pass
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    if isinstance(exc, MemoryError) or "out of memory" in text.lower():
+        return "out of memory: " + text + " (try a smaller model, grid or batch)"
+    return text

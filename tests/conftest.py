@@ -1,0 +1,41 @@
+"""Test setup: Qt offscreen, one window per GUI test, and no worker left running."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture
+def window(qtbot):
+    """The real main window, at lecture-hall size, torn down with every job stopped."""
+    from gui.app import make_app
+    from gui.headless import dispose
+    from gui.main_window import MainWindow
+
+    make_app()
+    win = MainWindow()
+    win.bar.confirm = lambda text: True  # tests answer "yes" to "restart training?"
+    win.resize(1280, 720)
+    win.show()
+    qtbot.waitUntil(lambda: win.lab.state == "idle" and win.lab.last_frame is not None, timeout=20000)
+    yield win
+    for p in win.panels:
+        p.shutdown()
+    assert win.lab.stop_all(timeout=5.0), "a worker did not stop"
+    leftover = [j.name for j in win.lab._jobs if j.running and not j.stopping]
+    dispose(win)
+    assert not leftover, f"jobs still running at teardown: {leftover}"
+
+
+def wait_idle(qtbot, lab, timeout: int = 20000) -> None:
+    qtbot.waitUntil(lambda: lab.state == "idle", timeout=timeout)
