@@ -142,12 +142,24 @@ class ExperimentBar(QtWidgets.QWidget):
         outer = QtWidgets.QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
-        self.setMinimumWidth(230)
+        self._inner, self._scroll = inner, scroll
+        self.setMinimumWidth(self.needed_width())
 
         self.load(lab.experiment.config)
         self._connect()
         lab.state_changed.connect(self._state)
         lab.error.connect(self.show_error)
+
+    def needed_width(self) -> int:
+        """Width that shows every field without clipping, at the current font size."""
+        self._inner.adjustSize()
+        bar = self._scroll.verticalScrollBar().sizeHint().width()
+        return self._inner.minimumSizeHint().width() + bar + 4
+
+    def changeEvent(self, event) -> None:
+        if event.type() == event.Type.FontChange:
+            self.setMinimumWidth(self.needed_width())
+        super().changeEvent(event)
 
     # -- building ---------------------------------------------------------------------------
     def _section(self, form: QtWidgets.QVBoxLayout, title: str, rows) -> None:

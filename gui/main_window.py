@@ -193,7 +193,14 @@ class MainWindow(QtWidgets.QMainWindow):
         return p
 
     def _restyle(self) -> None:
-        self.updateGeometry()
+        # Bigger text needs a wider experiment bar; give it what it asks for.
+        QtWidgets.QApplication.processEvents()
+        need = self.bar.needed_width()
+        sizes = self.split.sizes()
+        if sizes[0] and sizes[0] != need:
+            sizes[1] = max(200, sizes[1] + sizes[0] - need)
+            sizes[0] = need
+            self.split.setSizes(sizes)
 
     # -- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:

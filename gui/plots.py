@@ -56,6 +56,24 @@ def class_band_colormap(n_classes: int) -> pg.ColorMap:
     return pg.ColorMap(np.array(pos), np.array(colors).astype(np.ubyte))
 
 
+class TidyAxis(pg.AxisItem):
+    """An axis whose log mode labels only 1, 2 and 5 × 10ᵏ, so minor ticks do not pile up."""
+
+    def tickStrings(self, values, scale, spacing):
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        out = []
+        for v in values:
+            mant = 10 ** (v - np.floor(v + 1e-9))
+            if min(abs(mant - m) for m in (1, 2, 5, 10)) > 0.05:
+                out.append("")
+                continue
+            x = 10 ** v
+            out.append(f"{x:.0f}" if 1 <= x < 1e5 else f"{x:.0e}".replace("e-0", "e-").replace("e+0", "e")
+                       if x < 1e-3 or x >= 1e5 else f"{x:g}")
+        return out
+
+
 def make_view(parent: QtWidgets.QWidget | None = None) -> pg.GraphicsLayoutWidget:
     view = pg.GraphicsLayoutWidget(parent=parent)
     view.ci.setContentsMargins(4, 4, 4, 4)
@@ -64,8 +82,11 @@ def make_view(parent: QtWidgets.QWidget | None = None) -> pg.GraphicsLayoutWidge
 
 
 def add_plot(view: pg.GraphicsLayoutWidget, title: str = "", xlabel: str = "", ylabel: str = "",
-             row: int | None = None, col: int | None = None, legend: bool = False,
+             row: int | None = None, col: int | None = None, legend: bool | str = False,
              **kw) -> pg.PlotItem:
+    """A styled plot. `legend`: True (a one-row legend along the top edge), "bottom-right",
+    "bottom-left" or "top-right", where the curves leave room."""
+    kw.setdefault("axisItems", {name: TidyAxis(name) for name in ("left", "bottom")})
     plot = view.addPlot(row=row, col=col, **kw)
     plot._lab_title = title or None
     for name in ("left", "bottom", "right"):
@@ -75,7 +96,9 @@ def add_plot(view: pg.GraphicsLayoutWidget, title: str = "", xlabel: str = "", y
     if ylabel:
         plot.setLabel("left", ylabel)
     if legend:
-        plot.addLegend(offset=(-8, 8), labelTextSize="10pt")
+        # One row, translucent, so it hides as little of the curves as possible.
+        offset = {"bottom-right": (-4, -4), "bottom-left": (4, -4), "top-right": (-4, 2)}.get(legend, (4, 2))
+        plot.addLegend(offset=offset, labelTextSize="10pt", colCount=6, verSpacing=-6, horSpacing=12)
     plot.setMenuEnabled(True)
     manager().register_plot(plot)
     return plot

@@ -154,7 +154,9 @@ class StyleManager(QtCore.QObject):
         if plot.legend is not None:
             plot.legend.setLabelTextColor(fg)
             plot.legend.setLabelTextSize(f"{self.style.point_size * 0.95:.1f}pt")
-            plot.legend.setBrush(pg.mkBrush(QtGui.QColor(self.style.colors.plot_bg).darker(102)))
+            bg = QtGui.QColor(self.style.colors.plot_bg)
+            bg.setAlpha(170)
+            plot.legend.setBrush(pg.mkBrush(bg))
             for _sample, label in plot.legend.items:  # re-render existing labels at the new size
                 label.setText(label.text, color=fg, size=f"{self.style.point_size * 0.95:.1f}pt")
         plot.showGrid(x=True, y=True, alpha=self.style.colors.grid_alpha)

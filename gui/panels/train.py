@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
+from superqt import QElidingLabel
 
 from engine.live import Frame, Probe
 from engine.probes import DecisionMap, decision_probe
@@ -28,13 +29,13 @@ class TrainPanel(Panel):
         self.log_loss.setChecked(True)
         self.banner = plots.caption("", role="banner")
         self.banner.hide()
-        self.summary = plots.caption("")
+        self.summary = QElidingLabel("")
 
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.show_test)
         top.addWidget(self.log_loss)
-        top.addStretch(1)
-        top.addWidget(self.summary, 3)
+        top.addSpacing(12)
+        top.addWidget(self.summary, 1)
 
         # Left: the decision map (or, for data that is not 2-D, a note).
         self.map_view = plots.make_view()
@@ -55,20 +56,19 @@ class TrainPanel(Panel):
 
         # Right: curves.
         self.curve_view = plots.make_view()
-        self.loss_plot = plots.add_plot(self.curve_view, "Loss", "", "loss", row=0, col=0, legend=True)
+        self.loss_plot = plots.add_plot(self.curve_view, "Loss", "", "loss", row=0, col=0, legend="top-right")
         self.batch_curve = plots.curve(self.loss_plot, "plot_fg", "minibatch", width=1.0)
         self.batch_curve.setOpacity(0.3)
         self.train_loss = plots.curve(self.loss_plot, 0, "train")
         self.test_loss = plots.curve(self.loss_plot, 1, "test")
         self.acc_plot = plots.add_plot(self.curve_view, "Accuracy", "step", "accuracy", row=1, col=0,
-                                       legend=True)
+                                       legend="bottom-right")
         self.acc_plot.setYRange(0, 1.02)
         self.acc_plot.setXLink(self.loss_plot)
         self.train_acc = plots.curve(self.acc_plot, 0, "train")
         self.test_acc = plots.curve(self.acc_plot, 1, "test")
         for c in (self.batch_curve, self.train_loss, self.test_loss, self.train_acc, self.test_acc):
-            c.setClipToView(True)
-            c.setDownsampling(auto=True, method="peak")
+            c.setDownsampling(auto=False)
         self.loss_plot.setLogMode(y=True)
 
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
@@ -122,7 +122,6 @@ class TrainPanel(Panel):
         self.summary.setText("")
 
     def on_frames(self, frames: list[Frame]) -> None:
-        frame = frames[-1]
         h = self.lab.history
         if h.steps:
             self.batch_curve.setData(np.asarray(h.steps), _positive(h.batch_loss))
@@ -133,8 +132,8 @@ class TrainPanel(Panel):
             self.train_acc.setData(x, np.asarray(h.train_acc))
             self.test_acc.setData(x, np.asarray(h.test_acc))
             self.summary.setText(
-                f"step {frame.step:,}   train loss {h.train_loss[-1]:.4f}   test loss {h.test_loss[-1]:.4f}"
-                f"   train acc {100 * h.train_acc[-1]:.1f}%   test acc {100 * h.test_acc[-1]:.1f}%")
+                f"loss {h.train_loss[-1]:.3f} train / {h.test_loss[-1]:.3f} test    "
+                f"accuracy {100 * h.train_acc[-1]:.1f}% train / {100 * h.test_acc[-1]:.1f}% test")
         dmap = next((f.probes["decision"] for f in reversed(frames) if f.probes.get("decision")), None)
         if dmap is not None:
             self._draw_map(dmap)
