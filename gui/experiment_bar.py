@@ -63,6 +63,7 @@ class ExperimentBar(QtWidgets.QWidget):
         # Asked before a change throws away progress; tests replace it.
         self.confirm: Callable[[str], bool] = self._ask
         self.errors: dict[str, QtWidgets.QLabel] = {}
+        self.rows: dict[str, tuple[str, list[QtWidgets.QWidget]]] = {}  # key -> (label, widgets)
         self._updating = False
 
         # Buttons.
@@ -150,6 +151,22 @@ class ExperimentBar(QtWidgets.QWidget):
         lab.state_changed.connect(self._state)
         lab.error.connect(self.show_error)
 
+    def set_compact(self, keep: set[str] | None) -> None:
+        """Presentation mode: only Play/Pause, Step, Reset and the fields in `keep`.
+        None restores the full bar."""
+        self.reseed.setVisible(keep is None)
+        for key, (_, widgets) in self.rows.items():
+            for w in widgets:
+                w.setVisible(keep is None or key in keep)
+            if keep is not None and key not in keep:
+                self.errors[key].hide()
+        for box in self.sections.values():
+            box.setVisible(keep is None or any(k in keep for k in self._section_keys(box)))
+        self.setMinimumWidth(self.needed_width())
+
+    def _section_keys(self, box: QtWidgets.QWidget) -> list[str]:
+        return [k for k, (_, ws) in self.rows.items() if ws[0].parent() is box]
+
     def needed_width(self) -> int:
         """Width that shows every field without clipping, at the current font size."""
         self._inner.adjustSize()
@@ -179,6 +196,7 @@ class ExperimentBar(QtWidgets.QWidget):
             err.hide()
             grid.addWidget(err, r + 1, 0, 1, 2)
             self.errors[key] = err
+            self.rows[key] = (label, [lab, widget])
             r += 2
         grid.setColumnStretch(1, 1)
         form.addWidget(box)

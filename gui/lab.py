@@ -45,6 +45,8 @@ class Lab(QtCore.QObject):
         self._queued: list[Callable[[], None]] = []
         self.state = "idle"
         self.max_steps: int | None = None  # stop automatically after this many steps per Play
+        self.replaying = False  # a recording is shown: no training until the replay ends
+        self.recorders: list[Callable[[list[Frame]], None]] = []
 
     # -- probes requested by visible panels -------------------------------------------------
     def set_probes(self, owner: str, probes: dict[str, Probe]) -> None:
@@ -118,7 +120,14 @@ class Lab(QtCore.QObject):
         self._train_job = job_cls(factory, self._deliver, done, failed, name=name, parent=self)
         self._train_job.start()
 
+    def _refuse_in_replay(self) -> bool:
+        if self.replaying:
+            self.message.emit("A recording is being replayed: leave the replay to train.", 5000)
+        return self.replaying
+
     def play(self, max_steps: int | None = None) -> None:
+        if self._refuse_in_replay():
+            return
         if self.running or self.experiment.diverged:
             if self.experiment.diverged:
                 self.message.emit("This run diverged: press Reset (or lower the learning rate) first.", 6000)
@@ -137,13 +146,15 @@ class Lab(QtCore.QObject):
 
     def step(self) -> None:
         """Exactly one optimisation step (when paused)."""
-        if self.running or self.experiment.diverged:
+        if self._refuse_in_replay() or self.running or self.experiment.diverged:
             return
         exp = self.experiment
         self._run_exclusive(lambda: live_training(exp, self.probes, max_steps=1), "step")
 
     def reset(self) -> None:
         """Same initial weights θ₀, fresh optimiser."""
+        if self._refuse_in_replay():
+            return
         self.pause()
         exp = self.experiment
 
@@ -202,6 +213,19 @@ class Lab(QtCore.QObject):
                                    frame_interval=0.0 if steps <= 50 else 0.05):
             self._deliver([frame])
 
+    # -- replay ------------------------------------------------------------------------------
+    def deliver_replay(self, frames: list[Frame], restart: bool) -> None:
+        """Show recorded frames as if they had just streamed (restart: from an empty history)."""
+        if restart:
+            self.history = History()
+            self.last_frame = None
+            self.weights_reset.emit()
+        for f in frames:
+            for ev in f.events:
+                self.history.add(ev)
+        self.last_frame = frames[-1]
+        self.frames.emit(frames)
+
     # -- frames out --------------------------------------------------------------------------
     def _deliver(self, frames: list[Frame]) -> None:
         pending = getattr(self, "_pending_reset", None)
@@ -217,6 +241,8 @@ class Lab(QtCore.QObject):
                 self.history.add(ev)
         self.last_frame = frames[-1]
         self.frames.emit(frames)
+        for record in self.recorders:
+            record(frames)
         last = frames[-1]
         if last.diverged:
             self.diverged.emit(last.message)

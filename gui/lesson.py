@@ -31,8 +31,23 @@ class LessonPane(QtWidgets.QWidget):
         self.setMinimumWidth(240)
         self.slug: str | None = None
 
-    def show_lesson(self, slug: str) -> bool:
+    def show_lesson(self, slug: str, presets=(), run=None) -> bool:
+        """Show the lesson of `slug`, with a button for each of its presets."""
         self.slug = slug
+        while self.extra.count():
+            item = self.extra.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        if presets:
+            title = QtWidgets.QLabel("<b>Try it</b>")
+            self.extra.addWidget(title)
+        for p in presets:
+            b = QtWidgets.QPushButton(p.title)
+            b.setToolTip(p.claim)
+            if run is not None:
+                b.clicked.connect(lambda _=False, preset=p: run(preset))
+            self.extra.addWidget(b)
+        self.preset_buttons = [self.extra.itemAt(i).widget() for i in range(1, self.extra.count())]
         text = lesson_text(slug)
         if text is None:
             self.browser.setMarkdown("*No lesson text for this tab yet.*")

@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from engine.experiment import ExperimentConfig
+
 from .experiment_bar import ExperimentBar
+from .export import export_all, install_exporters
 from .lab import Lab
 from .lesson import LessonPane
 from .panels import panel_classes
 from .panels.base import Panel
+from .presentation import Presentation
+from .presets import Preset, load_presets
+from .recording import Recorder, ReplayController
+from .start_page import StartPage, presets_by_topic
 from .style import THEMES, manager
 
 WINDOW_TITLE = "Saddle Lab"
+SESSION_FORMAT = "saddle-lab-session"
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    def __init__(self, lab: Lab | None = None, parent: QtWidgets.QWidget | None = None):
+    def __init__(self, lab: Lab | None = None, parent: QtWidgets.QWidget | None = None,
+                 remember: bool = False):
         super().__init__(parent)
         self.setWindowTitle(WINDOW_TITLE)
+        install_exporters()
+        self.remember = remember  # restore and save layout and settings (QSettings)
         self.lab = lab or Lab()
         self.lab.setParent(self)
         self.style_manager = manager()
+        self.presentation = Presentation(self)
 
         self.bar = ExperimentBar(self.lab)
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setDocumentMode(True)
+        self.start_page = StartPage(self.run_preset)
+        self.tabs.addTab(self.start_page, "Start")
         self.panels: list[Panel] = []
         for cls in panel_classes():
             panel = cls(self.lab)
@@ -40,8 +58,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.split.setStretchFactor(1, 1)
         self.split.setStretchFactor(2, 0)
         self.split.setCollapsible(1, False)
-        self.split.setSizes([250, 900, 0])
-        self.setCentralWidget(self.split)
+        self.split.setSizes([self.bar.needed_width(), 900, 0])
+        self.recorder = Recorder(self.lab)
+        self.replay = ReplayController(self)
+        central = QtWidgets.QWidget()
+        column = QtWidgets.QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.split, 1)
+        column.addWidget(self.replay.bar)
+        self.setCentralWidget(central)
 
         self._build_status()
         self._build_menus()
@@ -57,6 +83,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.style_manager.apply_all()
 
         self._current: Panel | None = None
+        self.tabs.setCurrentIndex(1 if self.panels else 0)
+        if self.remember:
+            self._restore_settings()
         self._tab_changed(self.tabs.currentIndex())
         self.lab.start()
 
@@ -85,6 +114,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.device_label.setText(self.lab.device_text())
 
     def _state(self, state: str) -> None:
+        if state == "running" and self.tabs.currentWidget() is self.start_page:
+            self.show_panel("train")  # Play from the start page: show what it does
         if state != "running":
             self.rate_label.setText("paused" if state == "idle" and self.lab.experiment.step_count else "")
 
@@ -95,64 +126,98 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage("⚠ " + text, 0)
 
     # -- menus ------------------------------------------------------------------------------
+    def _action(self, menu: QtWidgets.QMenu, text: str, slot, shortcut=None, checkable: bool = False):
+        a = menu.addAction(text)
+        if shortcut is not None:
+            keys = shortcut if isinstance(shortcut, list) else [shortcut]
+            a.setShortcuts([k if isinstance(k, QtGui.QKeySequence) else QtGui.QKeySequence(k) for k in keys])
+        a.setCheckable(checkable)
+        (a.toggled if checkable else a.triggered).connect(slot)
+        return a
+
     def _build_menus(self) -> None:
         mb = self.menuBar()
-        file_menu = mb.addMenu("&File")
-        quit_action = file_menu.addAction("&Quit")
-        quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        self.file_menu = file_menu
+        f = mb.addMenu("&File")
+        self._action(f, "Open settings…", self._open_session, QtGui.QKeySequence.StandardKey.Open)
+        self._action(f, "Save settings…", self._save_session, QtGui.QKeySequence.StandardKey.Save)
+        f.addSeparator()
+        self._action(f, "Export all…", self._export_all, "Ctrl+E")
+        f.addSeparator()
+        self.record_action = self._action(f, "Record run", self._record, "Ctrl+Shift+R", True)
+        self._action(f, "Replay recording…", self._open_recording, "Ctrl+Shift+O")
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
+        self.file_menu = f
 
         run = mb.addMenu("&Run")
-        self.play_action = run.addAction("Play / Pause")
-        self.play_action.setShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Space))
-        self.play_action.triggered.connect(self.lab.toggle)
-        step = run.addAction("Step")
-        step.setShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Right))
-        step.triggered.connect(self.lab.step)
-        reset = run.addAction("Reset")
-        reset.setShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_R))
-        reset.triggered.connect(self.lab.reset)
+        self.play_action = self._action(run, "Play / Pause", self.lab.toggle, QtCore.Qt.Key.Key_Space)
+        self._action(run, "Step", self.lab.step, QtCore.Qt.Key.Key_Right)
+        self._action(run, "Reset", self.lab.reset, QtCore.Qt.Key.Key_R)
         self.run_menu = run
 
+        presets = mb.addMenu("&Presets")
+        try:
+            groups = presets_by_topic(load_presets())
+        except (OSError, ValueError):
+            groups = {}
+        for topic, items in groups.items():
+            sub = presets.addMenu(topic)
+            for p in items:
+                a = sub.addAction(p.title)
+                a.setToolTip(p.claim)
+                a.triggered.connect(lambda _=False, preset=p: self.run_preset(preset))
+        self.presets_menu = presets
+
         view = mb.addMenu("&View")
-        bigger = view.addAction("Larger text")
-        bigger.setShortcuts([QtGui.QKeySequence("Ctrl+="), QtGui.QKeySequence("Ctrl++"),
-                             QtGui.QKeySequence.StandardKey.ZoomIn])
-        bigger.triggered.connect(lambda: self.style_manager.zoom(1.15))
-        smaller = view.addAction("Smaller text")
-        smaller.setShortcuts([QtGui.QKeySequence("Ctrl+-"), QtGui.QKeySequence.StandardKey.ZoomOut])
-        smaller.triggered.connect(lambda: self.style_manager.zoom(1 / 1.15))
-        normal = view.addAction("Normal text size")
-        normal.setShortcut(QtGui.QKeySequence("Ctrl+0"))
-        normal.triggered.connect(lambda: self.style_manager.set(font_scale=1.0))
+        self._action(view, "Larger text", lambda: self.style_manager.zoom(1.15),
+                     ["Ctrl+=", "Ctrl++", QtGui.QKeySequence.StandardKey.ZoomIn])
+        self._action(view, "Smaller text", lambda: self.style_manager.zoom(1 / 1.15),
+                     ["Ctrl+-", QtGui.QKeySequence.StandardKey.ZoomOut])
+        self._action(view, "Normal text size", lambda: self.style_manager.set(font_scale=1.0), "Ctrl+0")
         view.addSeparator()
-        full = view.addAction("Full screen")
-        full.setShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_F11))
-        full.setCheckable(True)
-        full.toggled.connect(lambda on: self.showFullScreen() if on else self.showNormal())
-        self.full_action = full
+        self.full_action = self._action(view, "Full screen", self._full_screen, QtCore.Qt.Key.Key_F11, True)
+        self.presentation_action = self._action(view, "Presentation mode", self._presentation,
+                                                QtCore.Qt.Key.Key_F5, True)
+        keep = view.addMenu("Presentation controls")
+        for key, (label, _) in self.bar.rows.items():
+            a = keep.addAction(label)
+            a.setCheckable(True)
+            a.setChecked(key in self.presentation.state.keep)
+            a.toggled.connect(lambda on, k=key: self.presentation.set_kept(k, on))
         theme_menu = view.addMenu("Theme")
         group = QtGui.QActionGroup(self)
         labels = {"light": "Light", "dark": "Dark", "contrast": "High contrast (projector)"}
+        self.theme_actions: dict[str, QtGui.QAction] = {}
         for name in THEMES:
             a = theme_menu.addAction(labels.get(name, name))
             a.setCheckable(True)
             a.setChecked(name == self.style_manager.style.theme)
             a.triggered.connect(lambda _=False, n=name: self.style_manager.set(theme=n))
             group.addAction(a)
+            self.theme_actions[name] = a
         view.addSeparator()
-        lesson = view.addAction("Lesson")
-        lesson.setShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_F1))
-        lesson.setCheckable(True)
-        lesson.toggled.connect(self.show_lesson)
-        self.lesson_action = lesson
+        self.lesson_action = self._action(view, "Lesson", self.show_lesson, QtCore.Qt.Key.Key_F1, True)
         self.view_menu = view
 
+        # 1–9 switch tabs (Start is 1); Esc leaves presentation mode.
+        for i in range(9):
+            sc = QtGui.QShortcut(QtGui.QKeySequence(str(i + 1)), self)
+            sc.activated.connect(lambda i=i: self.tabs.setCurrentIndex(i) if i < self.tabs.count() else None)
+        esc = QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Escape), self)
+        esc.activated.connect(lambda: self.presentation_action.setChecked(False))
+
         help_menu = mb.addMenu("&Help")
-        about = help_menu.addAction("About Saddle Lab")
-        about.triggered.connect(self._about)
+        self._action(help_menu, "About Saddle Lab", self._about)
         self.help_menu = help_menu
+
+    def _full_screen(self, on: bool) -> None:
+        self.showFullScreen() if on else self.showNormal()
+
+    def _presentation(self, on: bool) -> None:
+        self.presentation.enter() if on else self.presentation.exit()
+        self.full_action.blockSignals(True)
+        self.full_action.setChecked(self.isFullScreen())
+        self.full_action.blockSignals(False)
 
     def show_lesson(self, on: bool) -> None:
         sizes = self.split.sizes()
@@ -171,15 +236,42 @@ class MainWindow(QtWidgets.QMainWindow):
             "Saddle Lab: watch the geometry of neural networks while they train.\n"
             f"Computing on {self.lab.device_text()}.")
 
+    # -- presets ------------------------------------------------------------------------------
+    def run_preset(self, preset: Preset) -> None:
+        """Load a preset's settings, show its tab and start it."""
+        try:
+            config = preset.config()
+            panel = self.panel(preset.tab)
+            panel.apply_options(preset.options())
+        except (ValueError, KeyError) as exc:
+            self.statusBar().showMessage(f"Preset {preset.name}: {exc}", 8000)
+            return
+        if self.lab.experiment.step_count > 0 and panel.uses_experiment and not self.bar.confirm(
+                f"The preset “{preset.title}” replaces the current experiment and restarts training. Continue?"):
+            return
+        if panel.uses_experiment:
+            self.lab.apply_config(config)
+            self.bar.load(config)
+        self.tabs.setCurrentWidget(panel)
+        panel.run_preset(preset)
+        self.statusBar().showMessage(f"Preset: {preset.title}", 5000)
+
+    def lesson_presets(self, slug: str) -> list[Preset]:
+        try:
+            return [p for p in load_presets().values() if p.tab == slug]
+        except (OSError, ValueError):
+            return []
+
     # -- tabs ---------------------------------------------------------------------------------
     def _tab_changed(self, index: int) -> None:
-        panel = self.tabs.widget(index)
-        if self._current is not None and self._current is not panel:
+        widget = self.tabs.widget(index)
+        if self._current is not None and self._current is not widget:
             self._current.set_active(False)
-        self._current = panel if isinstance(panel, Panel) else None
+        self._current = widget if isinstance(widget, Panel) else None
+        slug = self._current.slug if self._current is not None else "start"
         if self._current is not None:
             self._current.set_active(True)
-            self.lesson.show_lesson(self._current.slug)
+        self.lesson.show_lesson(slug, self.lesson_presets(slug), self.run_preset)
 
     def panel(self, slug: str) -> Panel:
         for p in self.panels:
@@ -201,11 +293,155 @@ class MainWindow(QtWidgets.QMainWindow):
             sizes[1] = max(200, sizes[1] + sizes[0] - need)
             sizes[0] = need
             self.split.setSizes(sizes)
+        for name, a in getattr(self, "theme_actions", {}).items():
+            a.setChecked(name == self.style_manager.style.theme)
+
+    # -- sessions: settings to and from JSON ------------------------------------------------
+    def session_settings(self) -> dict[str, Any]:
+        s = self.style_manager.style
+        current = self.tabs.currentWidget()
+        return {
+            "format": SESSION_FORMAT, "version": 1,
+            "experiment": self.lab.experiment.config.to_dict(),
+            "style": {"theme": s.theme, "font_scale": s.font_scale},
+            "tab": current.slug if isinstance(current, Panel) else "start",
+            "panels": {p.slug: p.options() for p in self.panels if p.options()},
+        }
+
+    def apply_session(self, d: dict[str, Any]) -> None:
+        """Validate everything first; apply only if all of it is good."""
+        if not isinstance(d, dict) or d.get("format") != SESSION_FORMAT:
+            raise ValueError("not a Saddle Lab settings file")
+        config = ExperimentConfig.from_dict(d.get("experiment", {}))
+        problems = {k: v for k, v in config.problems().items() if k != "batch_size"}
+        if problems:
+            raise ValueError("; ".join(problems.values()))
+        style = d.get("style", {})
+        theme = style.get("theme", "light")
+        if theme not in THEMES:
+            raise ValueError(f"unknown theme {theme!r}")
+        scale = float(style.get("font_scale", 1.0))
+        panels = d.get("panels", {})
+        for slug in panels:
+            self.panel(slug)  # raises for an unknown tab
+        if config != self.lab.experiment.config:
+            self.lab.apply_config(config)
+            self.bar.load(config)
+        self.style_manager.set(theme=theme, font_scale=scale)
+        for slug, opts in panels.items():
+            self.panel(slug).apply_options(opts)
+        tab = d.get("tab", "start")
+        if tab == "start":
+            self.tabs.setCurrentWidget(self.start_page)
+        else:
+            self.show_panel(tab)
+
+    def _save_session(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save settings", "saddle-lab-settings.json",
+                                                        "Settings (*.json)")
+        if path:
+            self.save_session(Path(path))
+
+    def save_session(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        try:
+            tmp.write_text(json.dumps(self.session_settings(), indent=1))
+            tmp.replace(path)
+            self.statusBar().showMessage(f"Settings saved to {path}", 5000)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Could not save {path}: {exc.strerror or exc}", 8000)
+
+    def _open_session(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open settings", "", "Settings (*.json)")
+        if path:
+            self.open_session(Path(path))
+
+    def open_session(self, path: Path) -> bool:
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+            self.apply_session(d)
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+            text = exc.args[0] if exc.args else str(exc)
+            self.statusBar().showMessage(f"Could not open {path.name}: {text}", 10000)
+            return False
+        self.statusBar().showMessage(f"Settings loaded from {path.name}", 5000)
+        return True
+
+    def _export_all(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Export every tab to a folder")
+        if folder:
+            try:
+                files = export_all(self, Path(folder))
+                self.statusBar().showMessage(f"Exported {len(files)} files to {folder}", 6000)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Export failed: {exc}", 10000)
+
+    # -- recordings ---------------------------------------------------------------------------
+    def _record(self, on: bool) -> None:
+        if on:
+            if self.lab.replaying:
+                self.record_action.setChecked(False)
+                return
+            self.recorder.start()
+            self.statusBar().showMessage("Recording: every frame from now on (File → Record run to stop)", 5000)
+            return
+        rec = self.recorder.stop()
+        if rec is None or not rec.frames:
+            return
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save recording", "run.sdlrec",
+                                                        "Saddle Lab recordings (*.sdlrec)")
+        if path:
+            self.save_recording(rec, Path(path))
+
+    def save_recording(self, rec, path: Path) -> None:
+        from engine.recording import save_recording
+
+        try:
+            save_recording(rec, path)
+            self.statusBar().showMessage(f"Saved {len(rec.frames)} frames to {path.name}", 6000)
+        except (OSError, TypeError) as exc:
+            self.statusBar().showMessage(f"Could not save the recording: {exc}", 10000)
+
+    def _open_recording(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Replay a recording", "",
+                                                        "Saddle Lab recordings (*.sdlrec);;All files (*)")
+        if path:
+            self.replay.open(Path(path))
+
+    # -- remembered layout (QSettings) ------------------------------------------------------
+    def _restore_settings(self) -> None:
+        qs = QtCore.QSettings()
+        geometry = qs.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        split = qs.value("window/splitter")
+        if split is not None:
+            self.split.restoreState(split)
+        last = qs.value("session/last")
+        if isinstance(last, str) and last:
+            try:
+                d = json.loads(last)
+                self.apply_session(d)
+            except (ValueError, KeyError, TypeError):
+                pass  # an old or damaged entry: start from the defaults
+
+    def _save_settings(self) -> None:
+        qs = QtCore.QSettings()
+        qs.setValue("window/geometry", self.saveGeometry())
+        qs.setValue("window/splitter", self.split.saveState())
+        qs.setValue("session/last", json.dumps(self.session_settings()))
 
     # -- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self._closing = True
+        if self.presentation.active:
+            self.presentation.exit()
+        self.replay.bar.pause()
+        if self.remember:
+            self._save_settings()
         for p in self.panels:
             p.shutdown()
         self.lab.stop_all(timeout=0.8)
         super().closeEvent(event)
+
+

@@ -11,7 +11,13 @@ import weakref
 from dataclasses import dataclass, replace
 
 import pyqtgraph as pg
+import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
+
+
+def _alive(obj) -> bool:
+    """False once Qt has deleted the C++ side (a closed window's plots)."""
+    return obj is not None and shiboken6.isValid(obj)
 
 
 @dataclass(frozen=True)
@@ -172,20 +178,18 @@ class StyleManager(QtCore.QObject):
         app = QtWidgets.QApplication.instance()
         if app is not None:
             apply_palette(app, self.style)
-        for view in list(self._views):
+        for view in [v for v in list(self._views) if _alive(v)]:
             view.setBackground(self.style.colors.plot_bg)
-        for plot in list(self._plots):
+        for plot in [p for p in list(self._plots) if _alive(p)]:
             self._style_plot(plot)
+        self._curves = [c for c in self._curves if _alive(c[0]())]
         for ref, key, width, pen_style in self._curves:
-            item = ref()
-            if item is not None:
-                item.setPen(self.pen(key, width, pen_style))
-        for bar in list(self._bars):
+            ref().setPen(self.pen(key, width, pen_style))
+        for bar in [b for b in list(self._bars) if _alive(b)]:
             self._style_axis(bar.axis)
+        self._texts = [t for t in self._texts if _alive(t[0]())]
         for ref, scale, bold in self._texts:
-            item = ref()
-            if item is not None:
-                self._style_text(item, scale, bold)
+            self._style_text(ref(), scale, bold)
 
 
 def apply_palette(app: QtWidgets.QApplication, style: Style) -> None:

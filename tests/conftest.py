@@ -37,5 +37,5 @@ def window(qtbot):
     assert not leftover, f"jobs still running at teardown: {leftover}"
 
 
-def wait_idle(qtbot, lab, timeout: int = 20000) -> None:
+def wait_idle(qtbot, lab, timeout: int = 90000) -> None:
     qtbot.waitUntil(lambda: lab.state == "idle", timeout=timeout)

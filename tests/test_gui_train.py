@@ -16,7 +16,8 @@ def test_play_draws_frames_then_pause_stops(window, qtbot):
     panel = window.panel("train")
     before = panel.frames_drawn
     qtbot.mouseClick(window.bar.play, QtCore.Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.frames_drawn >= before + 3, timeout=10000)
+    qtbot.waitUntil(lambda: panel.frames_drawn >= before + 3 and window.lab.experiment.step_count >= 20,
+                    timeout=20000)
     assert window.lab.running and window.bar.play.text().endswith("Pause")
     qtbot.mouseClick(window.bar.play, QtCore.Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window.lab)

@@ -73,11 +73,21 @@ class Panel(QtWidgets.QWidget):
     def shutdown(self) -> None:
         """Stop this panel's own jobs (the Lab waits for them when the window closes)."""
 
-    # -- presets ----------------------------------------------------------------------------
+    # -- presets and sessions ---------------------------------------------------------------
     def apply_options(self, options: dict[str, Any]) -> None:
         """Set this panel's controls from a preset's "panel" options."""
         if options:
             raise ValueError(f"the {self.title} tab has no options {sorted(options)}")
+
+    def options(self) -> dict[str, Any]:
+        """The panel's current options, in the form apply_options takes (saved with a session)."""
+        return {}
+
+    def run_preset(self, preset) -> None:
+        """Start what the preset shows, after its settings were applied. Default: train the
+        shared experiment for the preset's number of steps."""
+        if self.uses_experiment:
+            self.lab.play(max_steps=preset.steps)
 
     # -- export -----------------------------------------------------------------------------
     def figures(self) -> dict[str, QtWidgets.QWidget]:

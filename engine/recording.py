@@ -1,0 +1,236 @@
+"""Recordings of live runs: settings, every streamed frame and the path θ_t, in one file.
+
+The file is a zip holding `recording.json` (settings, frame metadata, the structure of each
+frame's probe payloads) and `arrays.npz` (every array, loaded with allow_pickle=False). Probe
+payloads are encoded generically: arrays, numbers, strings, lists, dicts and dataclasses of
+this package; nothing is pickled, and on loading only engine dataclasses are rebuilt by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import io
+import json
+import math
+import os
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .live import Frame
+from .training import TrainEvent
+
+FORMAT = "saddle-lab-recording"
+VERSION = 1
+EVENT_FIELDS = ("step", "epoch", "train_loss", "test_loss", "train_acc", "test_acc", "diverged",
+                "evaluated", "batch_loss")
+
+
+class RecordingError(ValueError):
+    """A file that is not a readable recording; the message says why."""
+
+
+# -- generic encoding of probe payloads ----------------------------------------------------
+def encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else {"__float__": str(v)}
+    if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # a tensor slipped into a payload
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.ndarray):
+        if obj.dtype == object:
+            raise TypeError("object arrays cannot be recorded")
+        key = f"a{len(arrays)}"
+        arrays[key] = obj
+        return {"__array__": key}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        cls = type(obj)
+        return {"__dataclass__": f"{cls.__module__}:{cls.__qualname__}",
+                "fields": {f.name: encode(getattr(obj, f.name), arrays) for f in dataclasses.fields(obj)}}
+    if isinstance(obj, dict):
+        return {"__dict__": [[str(k), encode(v, arrays)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return {"__list__": [encode(v, arrays) for v in obj], "tuple": isinstance(obj, tuple)}
+    raise TypeError(f"cannot record a {type(obj).__name__}")
+
+
+def decode(obj: Any, arrays) -> Any:
+    if not isinstance(obj, dict):
+        return obj
+    if "__array__" in obj:
+        key = obj["__array__"]
+        if key not in arrays:
+            raise RecordingError(f"the array {key} is missing")
+        return arrays[key]
+    if "__float__" in obj:
+        return float(obj["__float__"])
+    if "__list__" in obj:
+        items = [decode(v, arrays) for v in obj["__list__"]]
+        return tuple(items) if obj.get("tuple") else items
+    if "__dict__" in obj:
+        return {k: decode(v, arrays) for k, v in obj["__dict__"]}
+    if "__dataclass__" in obj:
+        values = {k: decode(v, arrays) for k, v in obj["fields"].items()}
+        cls = _engine_dataclass(obj["__dataclass__"])
+        if cls is None:
+            return values
+        try:
+            return cls(**values)
+        except TypeError:
+            return values
+    raise RecordingError("unknown entry in the recording")
+
+
+def _engine_dataclass(name: str):
+    """Only dataclasses of this package are rebuilt; anything else stays a plain dict."""
+    module, _, qual = name.partition(":")
+    if not module.startswith("engine.") or "." in qual:
+        return None
+    try:
+        cls = getattr(importlib.import_module(module), qual)
+    except (ImportError, AttributeError):
+        return None
+    return cls if dataclasses.is_dataclass(cls) else None
+
+
+# -- writing -------------------------------------------------------------------------------
+@dataclass
+class Recording:
+    settings: dict  # the experiment's settings (ExperimentConfig.to_dict())
+    frames: list[Frame] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # seconds since the recording started
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return self.times[-1] if self.times else 0.0
+
+
+class RecordingWriter:
+    """Collects frames as they stream; θ is kept every frame for small models and about once a
+    second for large ones, so a long CNN run stays a reasonable size."""
+
+    def __init__(self, settings: dict, meta: dict | None = None, theta_every_s: float | None = None,
+                 max_theta_floats: int = 200_000_000):
+        self.recording = Recording(settings=dict(settings), meta=dict(meta or {}))
+        self._t0 = time.perf_counter()
+        self._theta_every_s = theta_every_s
+        self._last_theta = -1e9
+        self._theta_floats = 0
+        self._max_theta_floats = max_theta_floats
+        self.dropped_theta = 0
+
+    def add(self, frame: Frame) -> None:
+        now = time.perf_counter() - self._t0
+        theta = frame.theta
+        if theta is not None:
+            every = self._theta_every_s
+            if every is None:
+                every = 0.0 if theta.size <= 100_000 else 1.0
+            if now - self._last_theta < every or self._theta_floats + theta.size > self._max_theta_floats:
+                theta = None
+                self.dropped_theta += 1
+            else:
+                self._last_theta = now
+                self._theta_floats += theta.size
+        self.recording.frames.append(dataclasses.replace(frame, theta=theta))
+        self.recording.times.append(now)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return save_recording(self.recording, path)
+
+
+def save_recording(rec: Recording, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {}
+    frames_meta = []
+    event_cols: dict[str, list] = {k: [] for k in EVENT_FIELDS}
+    for i, f in enumerate(rec.frames):
+        start = len(event_cols["step"])
+        for ev in f.events:
+            for k in EVENT_FIELDS:
+                event_cols[k].append(getattr(ev, k))
+        entry = {"step": f.step, "epoch": f.epoch, "events": [start, len(event_cols["step"])],
+                 "steps_per_second": f.steps_per_second, "diverged": f.diverged, "message": f.message,
+                 "time": rec.times[i] if i < len(rec.times) else 0.0,
+                 "probes": encode(f.probes, arrays)}
+        if f.theta is not None:
+            key = f"theta{i}"
+            arrays[key] = np.asarray(f.theta, dtype=np.float32)
+            entry["theta"] = key
+        frames_meta.append(entry)
+    for k, v in event_cols.items():
+        arrays[f"events_{k}"] = np.asarray(v, dtype=np.float64 if k not in ("diverged", "evaluated") else bool)
+    doc = {"format": FORMAT, "version": VERSION, "settings": rec.settings, "meta": rec.meta,
+           "frames": frames_meta}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("recording.json", json.dumps(doc))
+        z.writestr("arrays.npz", buf.getvalue(), compress_type=zipfile.ZIP_STORED)
+    tmp.replace(path)
+    return path
+
+
+# -- reading -------------------------------------------------------------------------------
+def load_recording(path: str | os.PathLike) -> Recording:
+    """Read a whole recording, checking it as it goes; raises RecordingError with a reason."""
+    path = Path(path)
+    name = path.name
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            if "recording.json" not in names or "arrays.npz" not in names:
+                raise RecordingError(f"{name} is not a Saddle Lab recording (it lacks recording.json/arrays.npz)")
+            doc = json.loads(z.read("recording.json").decode("utf-8"))
+            npz_bytes = z.read("arrays.npz")
+    except zipfile.BadZipFile:
+        raise RecordingError(f"{name} is not a Saddle Lab recording, or it is truncated (not a valid zip)") from None
+    except (zipfile.LargeZipFile, EOFError, OSError) as exc:
+        raise RecordingError(f"{name} could not be read: {exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise RecordingError(f"{name} is damaged: its recording.json is not valid JSON") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise RecordingError(f"{name} is not a Saddle Lab recording")
+    if int(doc.get("version", 0)) > VERSION:
+        raise RecordingError(f"{name} was written by a newer Saddle Lab (format {doc.get('version')})")
+    try:
+        with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise RecordingError(f"{name} is damaged: its arrays cannot be read ({exc})") from None
+    try:
+        cols = {k: arrays[f"events_{k}"] for k in EVENT_FIELDS}
+        frames, times = [], []
+        for entry in doc["frames"]:
+            a, b = entry["events"]
+            events = [TrainEvent(step=int(cols["step"][j]), epoch=float(cols["epoch"][j]),
+                                 train_loss=float(cols["train_loss"][j]), test_loss=float(cols["test_loss"][j]),
+                                 train_acc=float(cols["train_acc"][j]), test_acc=float(cols["test_acc"][j]),
+                                 diverged=bool(cols["diverged"][j]), evaluated=bool(cols["evaluated"][j]),
+                                 batch_loss=float(cols["batch_loss"][j])) for j in range(a, b)]
+            theta = arrays[entry["theta"]] if "theta" in entry else None
+            frames.append(Frame(step=int(entry["step"]), epoch=float(entry["epoch"]), events=events,
+                                theta=theta, probes=decode(entry["probes"], arrays),
+                                steps_per_second=float(entry.get("steps_per_second", 0.0)),
+                                diverged=bool(entry.get("diverged", False)), message=str(entry.get("message", ""))))
+            times.append(float(entry.get("time", 0.0)))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        if isinstance(exc, RecordingError):
+            raise
+        raise RecordingError(f"{name} is damaged: {exc.__class__.__name__} {exc}") from None
+    if not frames:
+        raise RecordingError(f"{name} holds no frames")
+    if not isinstance(doc.get("settings"), dict):
+        raise RecordingError(f"{name} is damaged: no settings")
+    return Recording(settings=doc["settings"], frames=frames, times=times, meta=doc.get("meta", {}))
