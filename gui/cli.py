@@ -28,7 +28,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, started: float | None = None) -> int:
+    from . import startup
+
+    startup.mark_started(started)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.list_presets:
         from .presets import load_presets

@@ -85,11 +85,7 @@ def save_svg(widget: QtWidgets.QWidget, path: Path) -> Path:
     gen.setSize(widget.size())
     gen.setViewBox(QtCore.QRect(QtCore.QPoint(0, 0), widget.size()))
     gen.setTitle("Saddle Lab")
-    painter = QtGui.QPainter(gen)
-    try:
-        widget.render(painter)
-    finally:
-        painter.end()
+    QtWidgets.QWidget.render(widget, gen)  # graphics views override render(); use the widget one
     if not path.exists():
         raise OSError(f"could not write {path}")
     return path

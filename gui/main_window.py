@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.experiment import ExperimentConfig
 
+from . import startup
 from .experiment_bar import ExperimentBar
 from .export import export_all, install_exporters
 from .lab import Lab
@@ -87,6 +88,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.remember:
             self._restore_settings()
         self._tab_changed(self.tabs.currentIndex())
+        startup.watch(self)
         self.lab.start()
 
     # -- status bar ---------------------------------------------------------------------------

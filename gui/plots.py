@@ -131,6 +131,8 @@ class ImagePlot:
                  ylabel: str = "", cmap: pg.ColorMap | str = "viridis", bar_label: str = "",
                  row: int | None = None, col: int | None = None, isolines: int = 0):
         self.plot = add_plot(view, title, xlabel, ylabel, row=row, col=col)
+        self.plot._lab_grid = False
+        manager().register_plot(self.plot)
         self.plot.setAspectLocked(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)

@@ -136,6 +136,9 @@ class ReplayBar(QtWidgets.QWidget):
             return
         self.index = i
         self.lab.deliver_replay(rec.frames[: i + 1], restart=True)
+        self.slider.blockSignals(True)
+        self.slider.setValue(i)
+        self.slider.blockSignals(False)
         self._show_position()
 
     def step_to(self, i: int) -> None:

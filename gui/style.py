@@ -40,7 +40,7 @@ THEMES = {
     "dark": Theme("dark", "#202124", "#2b2c2f", "#e8e8e8", "#17181a", "#dddddd", 0.22, "#5fa8e8",
                   "#ff6b6b", ("#5fa8e8", "#ff9f40", "#6ccf6c", "#c39bd3", "#e0a080", "#ff6b6b")),
     # For washed-out projectors: black on white, saturated colours, no greys.
-    "contrast": Theme("contrast", "#ffffff", "#ffffff", "#000000", "#ffffff", "#000000", 0.35,
+    "contrast": Theme("contrast", "#ffffff", "#ffffff", "#000000", "#ffffff", "#000000", 0.16,
                       "#0000cc", "#d00000", ("#0044cc", "#e05000", "#008000", "#8000a0", "#000000",
                                              "#d00000")),
 }
@@ -165,7 +165,8 @@ class StyleManager(QtCore.QObject):
             plot.legend.setBrush(pg.mkBrush(bg))
             for _sample, label in plot.legend.items:  # re-render existing labels at the new size
                 label.setText(label.text, color=fg, size=f"{self.style.point_size * 0.95:.1f}pt")
-        plot.showGrid(x=True, y=True, alpha=self.style.colors.grid_alpha)
+        grid = getattr(plot, "_lab_grid", True)  # image plots: no grid over the picture
+        plot.showGrid(x=grid, y=grid, alpha=self.style.colors.grid_alpha)
 
     def _style_text(self, item, scale: float, bold: bool) -> None:
         if isinstance(item, pg.TextItem):

@@ -57,7 +57,7 @@ class TrainPanel(Panel):
         # Right: curves.
         self.curve_view = plots.make_view()
         self.loss_plot = plots.add_plot(self.curve_view, "Loss", "", "loss", row=0, col=0, legend="top-right")
-        self.batch_curve = plots.curve(self.loss_plot, "plot_fg", "minibatch", width=1.0)
+        self.batch_curve = plots.curve(self.loss_plot, "plot_fg", None, width=1.0)  # explained in the lesson
         self.batch_curve.setOpacity(0.3)
         self.train_loss = plots.curve(self.loss_plot, 0, "train")
         self.test_loss = plots.curve(self.loss_plot, 1, "test")
