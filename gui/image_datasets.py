@@ -132,11 +132,8 @@ class FolderLoader(QtCore.QObject):
             cfg_new = new
             if cfg_new.batch_size > len(ds.y_train):
                 cfg_new = replace(cfg_new, batch_size=0)
-            lab.apply_config(cfg_new)
+            lab.apply_config(cfg_new)  # the status bar then says what was read (and skipped)
             bar.load(cfg_new)
-            notes = "; ".join(ds.notes)
-            lab.message.emit(f"{ds.name}: {len(ds.y_train) + len(ds.y_test):,} images in {ds.n_classes} classes"
-                             + (f" ({notes})" if notes else ""), 12000)
 
         def failed(text: str) -> None:
             self._hide_strip()

@@ -11,6 +11,7 @@ import weakref
 from dataclasses import dataclass, replace
 
 import pyqtgraph as pg
+import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
 
@@ -170,19 +171,23 @@ class StyleManager(QtCore.QObject):
         app = QtWidgets.QApplication.instance()
         if app is not None:
             apply_palette(app, self.style)
+        # Skip items whose window is gone (a Python wrapper can outlive its Qt object).
         for view in list(self._views):
-            view.setBackground(self.style.colors.plot_bg)
+            if shiboken6.isValid(view):
+                view.setBackground(self.style.colors.plot_bg)
         for plot in list(self._plots):
-            self._style_plot(plot)
+            if shiboken6.isValid(plot):
+                self._style_plot(plot)
         for ref, key, width, pen_style in self._curves:
             item = ref()
-            if item is not None:
+            if item is not None and shiboken6.isValid(item):
                 item.setPen(self.pen(key, width, pen_style))
         for bar in list(self._bars):
-            self._style_axis(bar.axis)
+            if shiboken6.isValid(bar):
+                self._style_axis(bar.axis)
         for ref, scale, bold in self._texts:
             item = ref()
-            if item is not None:
+            if item is not None and shiboken6.isValid(item):
                 self._style_text(item, scale, bold)
 
 

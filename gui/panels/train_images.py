@@ -74,7 +74,7 @@ class ImageModeView(QtWidgets.QWidget):
         self.view.setMinimumHeight(160)
         self.grid.setMinimumHeight(120)
         self._user_split = False  # until the user drags the divider, keep the pictures' share
-        self.split.splitterMoved.connect(lambda *_: setattr(self, "_user_split", True))
+        self.split.splitterMoved.connect(self._split_moved)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.split)
@@ -83,6 +83,9 @@ class ImageModeView(QtWidgets.QWidget):
         self.samples = np.zeros(0, dtype=np.int64)
         self.last: ImagePredictions | None = None
         manager().changed.connect(self._label_axes)
+
+    def _split_moved(self, *_) -> None:
+        self._user_split = True
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
