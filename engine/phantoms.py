@@ -18,6 +18,7 @@ anatomy at any image size; images are deterministic per (seed, class, index).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -711,6 +712,17 @@ def phantom_slice(label: int, size: int = 64, noise: float = 0.05, seed: int = 0
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=2)
+def _pictures(n_per_class: int, size: int, n_classes: int, noise: float, seed: int) -> np.ndarray:
+    """All pictures, class by class (kept for the next call: switching datasets back and forth
+    in the app, or a preset after a test, then costs nothing)."""
+    X = np.empty((n_classes * n_per_class, 1, size, size), dtype=np.float32)
+    for i, (label, index) in enumerate((c, k) for c in range(n_classes) for k in range(n_per_class)):
+        X[i, 0] = phantom_slice(label, size, noise, seed, index)
+    X.setflags(write=False)
+    return X
+
+
 def mri_phantoms(n_per_class: int = 40, size: int = 64, n_classes: int = 17, noise: float = 0.05,
                  test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """Synthetic axial brain MRI slices, `n_per_class` of each of `n_classes` lesion types.
@@ -728,10 +740,8 @@ def mri_phantoms(n_per_class: int = 40, size: int = 64, n_classes: int = 17, noi
         raise ValueError(f"image size must lie between 8 and {MAX_SIZE} pixels, got {size}")
     if noise < 0:
         raise ValueError(f"noise must be ≥ 0, got {noise}")
-    X = np.empty((n_classes * n_per_class, 1, size, size), dtype=np.float32)
+    X = _pictures(n_per_class, size, n_classes, float(noise), int(seed))  # the split below copies it
     y = np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class)
-    for i, (label, index) in enumerate((c, k) for c in range(n_classes) for k in range(n_per_class)):
-        X[i, 0] = phantom_slice(label, size, noise, seed, index)
     Xtr, ytr, Xte, yte = stratified_split(X, y, test_fraction, np.random.default_rng([int(seed) & 0x7FFFFFFF, 7919]))
     return Dataset(
         name="mri",

@@ -43,11 +43,12 @@ class ImageModeView(QtWidgets.QWidget):
                                          cmap="viridis", bar_label="share of the row", row=0, col=0)
         self.confusion.plot.invertY(True)
         self.confusion.plot.setMouseEnabled(x=False, y=False)
-        self.accuracy_plot = plots.add_plot(self.view, "Accuracy per class", "accuracy", "", row=0, col=1)
+        self.accuracy_plot = plots.add_plot(self.view, "Class accuracy", "accuracy", "", row=0, col=1)
         self.accuracy_plot.invertY(True)
         self.accuracy_plot.setYLink(self.confusion.plot)
         self.accuracy_plot.setXRange(0, 1, padding=0.02)
         self.accuracy_plot.setMouseEnabled(x=False, y=False)
+        self.accuracy_plot.setMinimumWidth(130)  # stays readable when large fonts widen the names
         self.accuracy_plot.getAxis("left").setStyle(showValues=False)
         self.accuracy_plot.getAxis("left").setWidth(4)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brushes=[])
@@ -118,7 +119,8 @@ class ImageModeView(QtWidgets.QWidget):
             return
         C = ds.n_classes
         # Names on the rows; the columns show class numbers (names would not fit).
-        names = [(k, f"{k} {_short(ds.class_names[k])}") for k in range(C)]
+        names = [(k, ds.class_names[k] if ds.class_names[k] == str(k) else f"{k} {_short(ds.class_names[k])}")
+                 for k in range(C)]
         numbers = [(k, str(k)) for k in range(C)]
         self.confusion.plot.getAxis("left").setTicks([names[0::2], names[1::2]])
         self.confusion.plot.getAxis("bottom").setTicks([numbers[0::2], numbers[1::2]])
@@ -126,6 +128,11 @@ class ImageModeView(QtWidgets.QWidget):
         self.confusion.plot.getAxis("left").setStyle(textFillLimits=[(0, 0.95), (1, 0.8)])
         self.confusion.plot.getAxis("bottom").setStyle(textFillLimits=[(0, 0.95), (1, 0.5)])
         self.accuracy_plot.getAxis("bottom").setTicks([[(0, "0"), (0.5, "½"), (1.0, "1")]])
+        backdrop = manager().color("plot_bg")
+        backdrop.setAlpha(215)
+        for line in (self.chance, self.overall):  # legible where a label crosses a bar
+            line.label.fill = pg.mkBrush(backdrop)
+            line.label.update()
 
     def set_predictions(self, pred: ImagePredictions) -> None:
         if self.dataset is None or len(pred.confusion) != self.dataset.n_classes:
@@ -156,7 +163,7 @@ class ImageModeView(QtWidgets.QWidget):
                 "sample_index": self.last.sample_index, "sample_predicted": self.last.predicted}
 
 
-def _short(name: str, limit: int = 18) -> str:
+def _short(name: str, limit: int = 16) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
