@@ -50,6 +50,20 @@ class Dataset:
                 float(centre[1] - half), float(centre[1] + half))
 
 
+@dataclass
+class LoadProgress:
+    """How far building or reading a dataset has come (for a progress bar)."""
+
+    done: int
+    total: int
+    what: str  # what is being done, or the file just read
+    skipped: int = 0  # files that could not be read
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
 def stratified_split(
     X: np.ndarray, y: np.ndarray, test_fraction: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

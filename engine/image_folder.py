@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import Dataset, stratified_split
+from .data import Dataset, LoadProgress, stratified_split
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_SIZE = 224
@@ -36,16 +36,7 @@ class ImageFolderError(ValueError):
     """A folder that cannot become a dataset; the message names the path and says why."""
 
 
-@dataclass
-class FolderProgress:
-    done: int
-    total: int
-    path: str  # the file just read
-    skipped: int = 0
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 1.0
+FolderProgress = LoadProgress  # done, total, the file just read, skipped so far
 
 
 @dataclass

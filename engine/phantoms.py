@@ -18,14 +18,15 @@ anatomy at any image size; images are deterministic per (seed, class, index).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from .data import Dataset, stratified_split
+from .data import Dataset, LoadProgress, stratified_split
 
 MAX_SIZE = 224
 
@@ -712,26 +713,12 @@ def phantom_slice(label: int, size: int = 64, noise: float = 0.05, seed: int = 0
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=2)
-def _pictures(n_per_class: int, size: int, n_classes: int, noise: float, seed: int) -> np.ndarray:
-    """All pictures, class by class (kept for the next call: switching datasets back and forth
-    in the app, or a preset after a test, then costs nothing)."""
-    X = np.empty((n_classes * n_per_class, 1, size, size), dtype=np.float32)
-    for i, (label, index) in enumerate((c, k) for c in range(n_classes) for k in range(n_per_class)):
-        X[i, 0] = phantom_slice(label, size, noise, seed, index)
-    X.setflags(write=False)
-    return X
+_CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_ENTRIES = 2
 
 
-def mri_phantoms(n_per_class: int = 40, size: int = 64, n_classes: int = 17, noise: float = 0.05,
-                 test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """Synthetic axial brain MRI slices, `n_per_class` of each of `n_classes` lesion types.
-
-    X is (N, 1, size, size), float32 in [0, 1]; `class_names` names the lesions (see `LESIONS`
-    for each one's signature). `noise` is the standard deviation of the complex Gaussian noise
-    on the [0, 1] scale (0.05: a clinical-looking picture). The split is
-    stratified; everything is deterministic per seed.
-    """
+def _check(n_per_class: int, size: int, n_classes: int, noise: float) -> None:
     if not 2 <= n_classes <= len(LESIONS):
         raise ValueError(f"n_classes must lie between 2 and {len(LESIONS)}, got {n_classes}")
     if n_per_class < 2:
@@ -740,10 +727,39 @@ def mri_phantoms(n_per_class: int = 40, size: int = 64, n_classes: int = 17, noi
         raise ValueError(f"image size must lie between 8 and {MAX_SIZE} pixels, got {size}")
     if noise < 0:
         raise ValueError(f"noise must be ≥ 0, got {noise}")
-    X = _pictures(n_per_class, size, n_classes, float(noise), int(seed))  # the split below copies it
+
+
+def phantoms_cached(n_per_class: int, size: int, n_classes: int, noise: float, seed: int) -> bool:
+    """True when these pictures were drawn recently (asking for them again costs nothing)."""
+    with _CACHE_LOCK:
+        return (n_per_class, size, n_classes, float(noise), int(seed)) in _CACHE
+
+
+def iter_mri_phantoms(n_per_class: int = 40, size: int = 64, n_classes: int = 17, noise: float = 0.05,
+                      test_fraction: float = 0.2, seed: int = 0) -> Iterator[LoadProgress | Dataset]:
+    """`mri_phantoms` as a generator: LoadProgress after each class, the Dataset last (close it to
+    cancel). The pictures of the last two settings are kept, so asking again costs nothing."""
+    _check(n_per_class, size, n_classes, noise)
+    key = (n_per_class, size, n_classes, float(noise), int(seed))
+    total = n_classes * n_per_class
+    with _CACHE_LOCK:
+        X = _CACHE.get(key)
+    if X is None:
+        X = np.empty((total, 1, size, size), dtype=np.float32)
+        yield LoadProgress(0, total, "drawing MRI phantoms")
+        for c in range(n_classes):
+            for k in range(n_per_class):
+                X[c * n_per_class + k, 0] = phantom_slice(c, size, noise, seed, k)
+            yield LoadProgress((c + 1) * n_per_class, total, f"drawing MRI phantoms: {LESIONS[c].name}")
+        X.setflags(write=False)
+        with _CACHE_LOCK:
+            _CACHE[key] = X
+            while len(_CACHE) > CACHE_ENTRIES:
+                _CACHE.popitem(last=False)
     y = np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class)
+    # The split copies the pictures, so the cached ones stay untouched.
     Xtr, ytr, Xte, yte = stratified_split(X, y, test_fraction, np.random.default_rng([int(seed) & 0x7FFFFFFF, 7919]))
-    return Dataset(
+    yield Dataset(
         name="mri",
         X_train=torch.from_numpy(np.ascontiguousarray(Xtr)),
         y_train=torch.from_numpy(ytr),
@@ -754,3 +770,16 @@ def mri_phantoms(n_per_class: int = 40, size: int = 64, n_classes: int = 17, noi
         class_names=CLASS_NAMES[:n_classes],
         image_shape=(size, size),
     )
+
+
+def mri_phantoms(n_per_class: int = 40, size: int = 64, n_classes: int = 17, noise: float = 0.05,
+                 test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Synthetic axial brain MRI slices, `n_per_class` of each of `n_classes` lesion types.
+
+    X is (N, 1, size, size), float32 in [0, 1]; `class_names` names the lesions (see `LESIONS`
+    for each one's signature). `noise` is the standard deviation of the complex Gaussian noise
+    on the [0, 1] scale (0.05: a clinical-looking picture). The split is stratified;
+    everything is deterministic per seed.
+    """
+    *_, dataset = iter_mri_phantoms(n_per_class, size, n_classes, noise, test_fraction, seed)
+    return dataset

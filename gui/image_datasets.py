@@ -1,10 +1,10 @@
 """The image datasets in the experiment bar: "MRI phantoms" and "Image folder…".
 
 Choosing one sets settings that suit a CNN (Adam, a small learning rate, minibatches of 32).
-"Image folder…" asks for a folder, reads it in a job (progress and Cancel in the status bar,
-never on the GUI thread), then rebuilds the experiment on it; a folder that cannot be used gets
-its reason under the dataset field and in the status bar. Leaving the image sets for a toy set
-brings back the toy settings.
+The pictures are drawn (phantoms) or read (a folder, after a folder dialog) in a job, with
+progress and Cancel in the status bar, never on the GUI thread; then the experiment is rebuilt
+on them. A folder that cannot be used gets its reason under the dataset field and in the status
+bar. Leaving the image sets for a toy set brings back the toy settings.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import replace
 
 from PySide6 import QtCore, QtWidgets
 
-from engine.data import TOY_NAMES, Dataset
-from engine.experiment import ExperimentConfig
-from engine.image_folder import FolderProgress, iter_image_folder
+from engine.data import TOY_NAMES, Dataset, LoadProgress
+from engine.experiment import IMAGE_CLASSES, ExperimentConfig
+from engine.image_folder import iter_image_folder
+from engine.phantoms import iter_mri_phantoms, phantoms_cached
 
 from .experiment_bar import DATASET_HOOKS, ExperimentBar
 
@@ -37,8 +38,22 @@ def ask_folder(parent: QtWidgets.QWidget, start: str) -> str | None:
 choose_folder: Callable[[QtWidgets.QWidget, str], str | None] = ask_folder
 
 
-def _mri(bar: ExperimentBar, cfg: ExperimentConfig) -> ExperimentConfig:
-    return replace(cfg, n=680, noise=0.05, image_size=64, **CNN_SETTINGS)
+def _mri_args(cfg: ExperimentConfig) -> dict:
+    return {"n_per_class": max(2, round(cfg.n / IMAGE_CLASSES)), "size": cfg.image_size, "noise": cfg.noise,
+            "test_fraction": cfg.test_fraction, "seed": cfg.data_seed}
+
+
+def _mri(bar: ExperimentBar, cfg: ExperimentConfig) -> ExperimentConfig | None:
+    """CNN settings; the pictures are drawn in a job with progress unless they are at hand."""
+    new = replace(cfg, n=680, noise=0.05, image_size=64, **CNN_SETTINGS)
+    args = _mri_args(new)
+    if phantoms_cached(args["n_per_class"], args["size"], IMAGE_CLASSES, args["noise"], args["seed"]):
+        return new  # the bar asks before restarting, and rebuilds at once
+    if bar.lab.experiment.step_count > 0 and not bar.confirm(
+            "Changing the dataset builds a new network and restarts training from step 0. Continue?"):
+        return None
+    loader(bar).run(lambda: iter_mri_phantoms(**args), new, "Drawing MRI phantoms")
+    return None  # the bar keeps the current dataset until the pictures are drawn
 
 
 def _toy(bar: ExperimentBar, cfg: ExperimentConfig) -> ExperimentConfig:
@@ -55,6 +70,7 @@ class FolderLoad(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
+        self.title = "Reading images"
         self.label = QtWidgets.QLabel("Reading images…")
         self.progress = QtWidgets.QProgressBar()
         self.progress.setMaximumWidth(220)
@@ -66,15 +82,15 @@ class FolderLoad(QtWidgets.QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.cancel)
 
-    def show_progress(self, p: FolderProgress) -> None:
+    def show_progress(self, p: LoadProgress) -> None:
         self.progress.setRange(0, max(p.total, 1))
         self.progress.setValue(p.done)
         skipped = f", {p.skipped} unreadable" if p.skipped else ""
-        self.label.setText(f"Reading images: {p.done:,} of {p.total:,}{skipped}")
+        self.label.setText(f"{self.title}: {p.done:,} of {p.total:,}{skipped}")
 
 
 class FolderLoader(QtCore.QObject):
-    """Reads the chosen folder in a Lab job, then applies it; one load at a time."""
+    """Draws or reads a dataset in a Lab job, then applies it; one load at a time."""
 
     def __init__(self, bar: ExperimentBar):
         super().__init__(bar)
@@ -91,9 +107,9 @@ class FolderLoader(QtCore.QObject):
             self.start(self.bar.lab.experiment.config)
 
     def start(self, cfg: ExperimentConfig) -> None:
+        """Ask for a folder, then read it."""
         bar, lab = self.bar, self.bar.lab
-        if self.job is not None and self.job.running:
-            lab.message.emit("Still reading the last folder; cancel it first.", 4000)
+        if self.busy():
             return
         path = choose_folder(bar, cfg.folder or self.last_dir)
         if not path:
@@ -104,14 +120,29 @@ class FolderLoader(QtCore.QObject):
         self.last_dir = path
         new = replace(cfg, dataset="folder", folder=path,
                       **(CNN_SETTINGS if lab.experiment.config.dataset != "folder" else {}))
+        size, fraction, seed = new.image_size, new.test_fraction, new.data_seed
+        self.run(lambda: iter_image_folder(path, size=size, test_fraction=fraction, seed=seed), new,
+                 "Reading images", error_prefix="Cannot use that folder")
+
+    def busy(self) -> bool:
+        if self.job is not None and self.job.running:
+            self.bar.lab.message.emit("Still preparing the last dataset; cancel it first.", 4000)
+            return True
+        return False
+
+    def run(self, factory, new: ExperimentConfig, title: str, error_prefix: str = "Cannot build the data") -> None:
+        """Run `factory` (LoadProgress items, then a Dataset) in a job; apply `new` when it is done."""
+        bar, lab = self.bar, self.bar.lab
+        if self.busy():
+            return
         bar.show_error("dataset", "")
-        self._show_strip()
+        self._show_strip(title)
         self.result = None
         was = lab.experiment.config.dataset
 
         def items(batch: list) -> None:
             for item in batch:
-                if isinstance(item, FolderProgress):
+                if isinstance(item, LoadProgress):
                     if self.strip is not None:
                         self.strip.show_progress(item)
                 else:
@@ -120,13 +151,12 @@ class FolderLoader(QtCore.QObject):
         def done() -> None:
             self._hide_strip()
             if self.job is not None and self.job.stopping:
-                lab.message.emit("Reading the folder was cancelled; the experiment is unchanged.", 5000)
+                lab.message.emit(f"{title}: cancelled; the experiment is unchanged.", 5000)
                 return
             if self.result is None:
                 return
             if lab.experiment.config.dataset != was:  # another dataset was chosen meanwhile
-                lab.message.emit("The folder was read, but another dataset was chosen meanwhile; "
-                                 "choose “Image folder…” again to use it.", 8000)
+                lab.message.emit(f"{title}: done, but another dataset was chosen meanwhile.", 8000)
                 return
             ds = self.result
             cfg_new = new
@@ -138,21 +168,21 @@ class FolderLoader(QtCore.QObject):
         def failed(text: str) -> None:
             self._hide_strip()
             bar.show_error("dataset", text)
-            lab.message.emit(f"Cannot use that folder: {text}", 12000)
+            lab.message.emit(f"{error_prefix}: {text}", 12000)
 
-        size, fraction, seed = new.image_size, new.test_fraction, new.data_seed
-        self.job = lab.start_job(lambda: iter_image_folder(path, size=size, test_fraction=fraction, seed=seed),
-                                 on_items=items, on_done=done, on_error=failed, name="read-folder")
+        self.job = lab.start_job(factory, on_items=items, on_done=done, on_error=failed, name="prepare-data")
 
     def cancel(self) -> None:
         if self.job is not None:
             self.job.stop()
 
-    def _show_strip(self) -> None:
+    def _show_strip(self, title: str) -> None:
         win = self.bar.window()
         if not isinstance(win, QtWidgets.QMainWindow) or self.bar.lab.sync:
             return
         self.strip = FolderLoad()
+        self.strip.title = title
+        self.strip.label.setText(f"{title}…")
         self.strip.cancel.clicked.connect(self.cancel)
         win.statusBar().addWidget(self.strip, 1)
         self.strip.show()

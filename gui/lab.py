@@ -161,6 +161,8 @@ class Lab(QtCore.QObject):
         """Rebuild data and/or model for new settings (in a worker: data can take seconds)."""
         self.pause()
         exp = self.experiment
+        if config.differs_in(exp.config, ExperimentConfig.DATA_FIELDS):
+            self.message.emit("Preparing the data…", 0)  # replaced by the summary when it is ready
 
         def work():
             exp.rebuild(config)
