@@ -29,7 +29,7 @@ def write_folder(root: Path, n: int = 2000, classes: int = 4) -> None:
     for i in range(n):
         k = i % classes
         d = root / f"class{k}"
-        d.mkdir(exist_ok=True)
+        d.mkdir(parents=True, exist_ok=True)
         side = int(rng.integers(96, 161))
         img = Image.fromarray((np.clip(bases[k] + rng.normal(0, 0.05, bases[k].shape), 0, 1) * 255).astype(np.uint8))
         img = img.resize((side, side))

@@ -33,14 +33,22 @@ def config_for(dataset: str | None, base: ExperimentConfig | None = None) -> Exp
     from dataclasses import replace
 
     cfg = base or ExperimentConfig()
-    if dataset and dataset not in known_datasets() and dataset not in DATASET_ALIASES \
-            and Path(dataset).expanduser().is_dir():
-        cfg = replace(cfg, folder=str(Path(dataset).resolve()))  # --dataset PATH: a folder of class folders
+    folder = None
+    if dataset and dataset not in known_datasets() and dataset not in DATASET_ALIASES and (
+            Path(dataset).expanduser().is_dir() or any(c in dataset for c in "/\\~.")):
+        folder = Path(dataset).expanduser()  # --dataset PATH: a folder of class folders
+        cfg = replace(cfg, folder=str(folder.resolve()))
         dataset = "folder"
     if dataset:
         name = DATASET_ALIASES.get(dataset, dataset)
         cfg = replace(cfg, dataset=name, **{k: tuple(v) if k == "hidden" else v
                                             for k, v in DATASET_CONFIGS.get(name, {}).items()})
+    if folder is not None:
+        from engine.image_folder import scan_folder
+
+        n_train = round(len(scan_folder(folder).files) * (1 - cfg.test_fraction))  # names the problem, if any
+        if cfg.batch_size > n_train:
+            cfg = replace(cfg, batch_size=0)  # a small folder: full batch
     return cfg
 
 

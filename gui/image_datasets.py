@@ -76,11 +76,13 @@ class FolderLoad(QtWidgets.QWidget):
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(True)
         self.cancel = QtWidgets.QPushButton("Cancel")
+        self.cancel.setSizePolicy(QtWidgets.QSizePolicy.Policy.Maximum, QtWidgets.QSizePolicy.Policy.Fixed)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         layout.addWidget(self.label)
         layout.addWidget(self.progress)
         layout.addWidget(self.cancel)
+        layout.addStretch(1)
 
     def show_progress(self, p: LoadProgress) -> None:
         self.progress.setRange(0, max(p.total, 1))

@@ -14,11 +14,17 @@ from .style import manager
 CORRECT_KEY = 2  # the theme's green curve colour
 
 
-def display_levels(images: np.ndarray) -> tuple[float, float] | None:
-    """Fixed levels (0, 1) for pictures already in [0, 1]; None: scale each picture itself."""
-    if images.size and float(images.min()) >= 0.0 and float(images.max()) <= 1.0:
+def display_levels(images: np.ndarray) -> tuple[float, float]:
+    """Grey levels shared by a set of pictures (so a darker scan still looks darker): (0, 1) for
+    pictures already in [0, 1], else the 0.5 and 99.5 percentiles of them all (standardised data)."""
+    images = np.asarray(images, dtype=np.float32)
+    finite = images[np.isfinite(images)]
+    if not finite.size:
         return (0.0, 1.0)
-    return None
+    if float(finite.min()) >= 0.0 and float(finite.max()) <= 1.0:
+        return (0.0, 1.0)
+    lo, hi = np.percentile(finite, [0.5, 99.5])
+    return (float(lo), float(hi) if hi > lo else float(lo) + 1.0)
 
 
 def to_qimage(image: np.ndarray, levels: tuple[float, float] | None = None) -> QtGui.QImage:

@@ -113,3 +113,18 @@ def test_headless_mri_writes_predictions_and_sample_sheet(tmp_path):
     assert data["class_names"][0] == "glioblastoma" and len(data["class_names"]) == 17
     arrays = np.load(tmp_path / "train.npz", allow_pickle=False)
     assert arrays["confusion"].shape == (17, 17) and arrays["confusion"].sum() == 136
+
+
+def test_headless_dataset_may_be_a_folder_path(tmp_path):
+    import pytest
+
+    from engine.image_folder import ImageFolderError
+    from gui.headless import config_for
+
+    root = _folder(tmp_path / "scans", per_class=5)
+    cfg = config_for(str(root))
+    assert cfg.dataset == "folder" and cfg.folder == str(root.resolve())
+    assert cfg.optimizer == "adam" and cfg.batch_size == 0  # 8 training images: full batch
+    assert config_for("mri").dataset == config_for("phantoms").dataset == "mri"
+    with pytest.raises(ImageFolderError, match="no such folder"):
+        config_for(str(tmp_path / "nowhere"))

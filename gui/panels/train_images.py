@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.data import Dataset
 from engine.predictions import ImagePredictions, sample_indices
@@ -46,7 +46,7 @@ class ImageModeView(QtWidgets.QWidget):
         self.accuracy_plot = plots.add_plot(self.view, "Class accuracy", "accuracy", "", row=0, col=1)
         self.accuracy_plot.invertY(True)
         self.accuracy_plot.setYLink(self.confusion.plot)
-        self.accuracy_plot.setXRange(0, 1, padding=0.02)
+        self.accuracy_plot.setXRange(0, 1, padding=0.07)  # room for the "0" tick label
         self.accuracy_plot.setMouseEnabled(x=False, y=False)
         self.accuracy_plot.setMinimumWidth(130)  # stays readable when large fonts widen the names
         self.accuracy_plot.getAxis("left").setStyle(showValues=False)
@@ -122,7 +122,12 @@ class ImageModeView(QtWidgets.QWidget):
         names = [(k, ds.class_names[k] if ds.class_names[k] == str(k) else f"{k} {_short(ds.class_names[k])}")
                  for k in range(C)]
         numbers = [(k, str(k)) for k in range(C)]
-        self.confusion.plot.getAxis("left").setTicks([names[0::2], names[1::2]])
+        left = self.confusion.plot.getAxis("left")
+        left.setTicks([names[0::2], names[1::2]])
+        # Room for the longest name now (the axis would only widen itself at the next paint,
+        # too late for an exported picture).
+        metrics = QtGui.QFontMetrics(manager().font())
+        left.setWidth(max(metrics.horizontalAdvance(t) for _, t in names) + 16)
         self.confusion.plot.getAxis("bottom").setTicks([numbers[0::2], numbers[1::2]])
         # Every other label is dropped when the rows get too thin for all of them.
         self.confusion.plot.getAxis("left").setStyle(textFillLimits=[(0, 0.95), (1, 0.8)])
