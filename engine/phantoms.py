@@ -731,8 +731,9 @@ def _check(n_per_class: int, size: int, n_classes: int, noise: float) -> None:
 
 def phantoms_cached(n_per_class: int, size: int, n_classes: int, noise: float, seed: int) -> bool:
     """True when these pictures were drawn recently (asking for them again costs nothing)."""
+    rest = [size, n_classes, float(noise), int(seed)]
     with _CACHE_LOCK:
-        return (n_per_class, size, n_classes, float(noise), int(seed)) in _CACHE
+        return any(n >= n_per_class and list(r) == rest for (n, *r) in _CACHE)
 
 
 def iter_mri_phantoms(n_per_class: int = 40, size: int = 64, n_classes: int = 17, noise: float = 0.05,
@@ -744,6 +745,11 @@ def iter_mri_phantoms(n_per_class: int = 40, size: int = 64, n_classes: int = 17
     total = n_classes * n_per_class
     with _CACHE_LOCK:
         X = _CACHE.get(key)
+        if X is None:  # picture k of a class is the same whatever the count: take a prefix
+            for (n, *rest), pics in _CACHE.items():
+                if rest == list(key[1:]) and n >= n_per_class:
+                    X = pics.reshape(n_classes, n, 1, size, size)[:, :n_per_class].reshape(total, 1, size, size)
+                    break
     if X is None:
         X = np.empty((total, 1, size, size), dtype=np.float32)
         yield LoadProgress(0, total, "drawing MRI phantoms")

@@ -164,3 +164,11 @@ def test_linear_model_on_pixels_scores_clearly_below_the_cnn():
     assert linear_acc < 0.3, linear_acc
     assert cnn_acc > 0.35 and cnn_acc > linear_acc + 0.12, (cnn_acc, linear_acc)
     assert cnn_acc > 5 * chance
+
+
+def test_fewer_pictures_per_class_are_the_first_ones():
+    """Picture k of a class does not depend on how many are drawn (so a cached larger set serves)."""
+    mri_phantoms(n_per_class=4, size=16, n_classes=3, seed=2)  # drawn first, then reused
+    few = mri_phantoms(n_per_class=2, size=16, n_classes=3, seed=2, test_fraction=0.5)
+    for x, c in zip(torch.cat([few.X_train, few.X_test]), torch.cat([few.y_train, few.y_test])):
+        assert any(np.array_equal(x[0].numpy(), phantom_slice(int(c), 16, 0.05, 2, k)) for k in range(2))
