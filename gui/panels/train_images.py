@@ -59,6 +59,7 @@ class ImageModeView(QtWidgets.QWidget):
         self.overall.label.setPosition(0.96)
         self.view.ci.layout.setColumnStretchFactor(0, 3)
         self.view.ci.layout.setColumnStretchFactor(1, 2)
+        self.view.ci.layout.setColumnMinimumWidth(1, 150)
 
         top = QtWidgets.QWidget()
         top_layout = QtWidgets.QVBoxLayout(top)
@@ -81,6 +82,7 @@ class ImageModeView(QtWidgets.QWidget):
         layout.addWidget(self.split)
 
         self.dataset: Dataset | None = None
+        self._names_shown = False
         self.samples = np.zeros(0, dtype=np.int64)
         self.last: ImagePredictions | None = None
         manager().changed.connect(self._label_axes)
@@ -90,6 +92,8 @@ class ImageModeView(QtWidgets.QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        if self.dataset is not None and self._names_fit() != self._names_shown:
+            self._label_axes()
         if not self._user_split:
             h = max(1, self.split.height())
             self.split.setSizes([int(0.56 * h), h - int(0.56 * h)])
@@ -102,7 +106,7 @@ class ImageModeView(QtWidgets.QWidget):
         images = dataset_images(ds, ds.X_test, self.samples)
         self.grid.set_images(images, ds.y_test.numpy()[self.samples], ds.class_names,
                              display_levels(np.stack(images)))
-        self.heading.setText("Test images: true class above, the network's answer below (✗: wrong)")
+        self.heading.setText("Test images: true class above, the network's answer below")
         C = ds.n_classes
         self.confusion.set_image(np.zeros((C, C)), (0, C - 1, 0, C - 1), levels=(0.0, 1.0))
         # A little padding, so the first and last row labels have room to be drawn.
@@ -113,14 +117,24 @@ class ImageModeView(QtWidgets.QWidget):
         self.overall.setValue(0.0)
         self._label_axes()
 
+    def _names_fit(self) -> bool:
+        if self.dataset is None:
+            return False
+        metrics = QtGui.QFontMetrics(manager().font())
+        widest = max(metrics.horizontalAdvance(f"00 {_short(n)}") for n in self.dataset.class_names)
+        return self.view.width() >= widest + 30 * metrics.averageCharWidth() + 150
+
     def _label_axes(self) -> None:
         ds = self.dataset
         if ds is None:
             return
         C = ds.n_classes
         # Names on the rows; the columns show class numbers (names would not fit).
-        names = [(k, ds.class_names[k] if ds.class_names[k] == str(k) else f"{k} {_short(ds.class_names[k])}")
-                 for k in range(C)]
+        # Row names when they fit beside the matrix and the bars; class numbers otherwise (large
+        # text, or the lesson open beside the tab); the sample pictures still carry the names.
+        self._names_shown = self._names_fit()
+        names = [(k, str(k) if not self._names_shown or ds.class_names[k] == str(k)
+                  else f"{k} {_short(ds.class_names[k])}") for k in range(C)]
         numbers = [(k, str(k)) for k in range(C)]
         left = self.confusion.plot.getAxis("left")
         left.setTicks([names[0::2], names[1::2]])
@@ -153,7 +167,7 @@ class ImageModeView(QtWidgets.QWidget):
         self.bars.setOpts(width=acc)
         self.overall.setValue(pred.accuracy)
         self.heading.setText(f"Step {pred.step:,}: {100 * pred.accuracy:.1f}% of {pred.n_evaluated} test images "
-                             "right. True class above, the network's answer below (✗: wrong)")
+                             "right (true class above, the network's answer below)")
 
     def clear_predictions(self) -> None:
         self.last = None
