@@ -49,8 +49,9 @@ def main(n: int = 2000) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_folder(root, n)
-        project, a = read(root, workers=4)
-        baseline, b = read(root, workers=1)
+        # Best of two each: a busy machine only ever slows a run down.
+        baseline, b = min(read(root, workers=1), read(root, workers=1), key=lambda r: r[0])
+        project, a = min(read(root, workers=4), read(root, workers=4), key=lambda r: r[0])
     out = {"name": "image_folder_read", "project_s": project, "baseline_s": baseline,
            "ratio": baseline / project, "agree": bool(torch.equal(a, b)), "images": n,
            "images_per_second": n / project}
