@@ -79,6 +79,11 @@ def test_image_folder_is_read_in_a_job(window, qtbot, tmp_path, monkeypatch):
     lab.play(max_steps=5)
     wait_idle(qtbot, lab)
     assert lab.experiment.step_count == 5
+    # Choosing "Image folder…" again, while it is the dataset, asks for another folder.
+    asked.clear()
+    monkeypatch.setattr(image_datasets, "choose_folder", lambda parent, start: asked.append(start) or None)
+    window.bar.dataset.activated.emit(window.bar.dataset.findData("folder"))
+    assert asked == [str(root)] and lab.experiment.step_count == 5  # cancelled: nothing changed
 
 
 def test_unusable_folder_is_explained_and_nothing_changes(window, qtbot, tmp_path, monkeypatch):
