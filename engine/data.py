@@ -50,6 +50,20 @@ class Dataset:
                 float(centre[1] - half), float(centre[1] + half))
 
 
+@dataclass
+class LoadProgress:
+    """How far building or reading a dataset has come (for a progress bar)."""
+
+    done: int
+    total: int
+    what: str  # what is being done, or the file just read
+    skipped: int = 0  # files that could not be read
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
 def stratified_split(
     X: np.ndarray, y: np.ndarray, test_fraction: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -178,3 +192,26 @@ def toy_dataset(
         class_names=names,
         image_shape=image_shape,
     )
+
+
+def mri_phantoms(n_per_class: int = 40, size: int = 64, n_classes: int = 17, noise: float = 0.05,
+                 test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Synthetic axial brain MRI slices with 17 lesion types; X is (N, 1, size, size).
+
+    See `engine.phantoms` for the anatomy and each lesion's signature.
+    """
+    from .phantoms import mri_phantoms as build
+
+    return build(n_per_class=n_per_class, size=size, n_classes=n_classes, noise=noise,
+                 test_fraction=test_fraction, seed=seed)
+
+
+def image_folder(path, size: int = 64, grayscale: bool = True, test_fraction: float = 0.2,
+                 seed: int = 0) -> Dataset:
+    """A dataset from a folder with one subfolder of PNG/JPEG images per class.
+
+    See `engine.image_folder` (letterboxing, normalisation, skipped files, errors).
+    """
+    from .image_folder import image_folder as build
+
+    return build(path, size=size, grayscale=grayscale, test_fraction=test_fraction, seed=seed)

@@ -25,6 +25,7 @@ from .training import OPTIMIZERS, TrainConfig, Trainer, TrainEvent
 DATASET_BUILDERS: dict[str, Callable[[ExperimentConfig], Dataset]] = {}
 DATASET_LABELS: dict[str, str] = {name: name.capitalize() for name in TOY_NAMES}
 DATASET_LABELS["xor"] = "XOR"
+IMAGE_CLASSES = 17  # lesion types of the MRI phantoms
 
 
 @dataclass
@@ -70,6 +71,10 @@ class ExperimentConfig:
             out["hidden"] = "at most 4096 units per layer"
         if self.activation not in ACTIVATIONS:
             out["activation"] = f"unknown activation {self.activation!r}"
+        if self.dataset == "folder" and not str(self.folder).strip():
+            out["folder"] = "choose a folder with one subfolder of images per class"
+        if not 8 <= self.image_size <= 224:
+            out["image_size"] = f"image size must lie between 8 and 224 pixels, got {self.image_size}"
         if n_train is None:
             n_train = int(round(self.n * (1 - self.test_fraction))) if self.dataset in TOY_NAMES else None
         out.update(self.train_config().problems(n_train))
@@ -214,6 +219,28 @@ class Experiment:
         if max_samples is not None and len(y) > max_samples:
             X, y = X[:max_samples], y[:max_samples]
         return loss_function(model, X, y, self.config.train_config().loss)
+
+
+def _mri_dataset(config: ExperimentConfig) -> Dataset:
+    """The MRI phantoms: `n` images in all (spread evenly over the 17 lesion types)."""
+    from .data import mri_phantoms
+
+    return mri_phantoms(n_per_class=max(2, round(config.n / IMAGE_CLASSES)), size=config.image_size,
+                        noise=config.noise, test_fraction=config.test_fraction, seed=config.data_seed)
+
+
+def _folder_dataset(config: ExperimentConfig) -> Dataset:
+    """The user's folder of class subfolders (read once; the same settings come from a cache)."""
+    from .data import image_folder
+
+    return image_folder(config.folder, size=config.image_size, test_fraction=config.test_fraction,
+                        seed=config.data_seed)
+
+
+DATASET_BUILDERS["mri"] = _mri_dataset
+DATASET_LABELS["mri"] = "MRI phantoms"
+DATASET_BUILDERS["folder"] = _folder_dataset
+DATASET_LABELS["folder"] = "Image folder…"
 
 
 def known_datasets() -> list[str]:

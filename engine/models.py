@@ -61,6 +61,14 @@ class SmallCNN(nn.Module):
         self.fc2 = nn.Linear(256, 256)
         self.act2 = nn.ReLU()
         self.out = nn.Linear(256, n_classes)
+        # He initialisation suits ReLU: with PyTorch's default the activations shrink layer by
+        # layer and the untrained network answers the same for every image, so Adam idles for
+        # hundreds of steps before learning starts.
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        nn.init.normal_(self.out.weight, std=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.features(x)).flatten(1)

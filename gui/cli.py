@@ -19,7 +19,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--headless", action="store_true", help="render figures without a window")
     p.add_argument("--out", default="out", help="folder for --headless output (default: out)")
     p.add_argument("--tab", default="train", help="which tab to render, or 'all' (default: train)")
-    p.add_argument("--dataset", default=None, help="dataset for --headless (e.g. spirals, digits)")
+    p.add_argument("--dataset", default=None,
+                   help="dataset for --headless (e.g. spirals, digits, mri, or a folder with one "
+                        "subfolder of images per class)")
     p.add_argument("--steps", type=int, default=None, help="training steps for --headless")
     p.add_argument("--quick", action="store_true", help="smallest settings that still show the picture")
     p.add_argument("--preset", default=None, help="with --headless: render this preset's figures")

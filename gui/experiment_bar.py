@@ -387,3 +387,6 @@ DATASET_HOOKS: dict[str, Callable[[ExperimentBar, ExperimentConfig], ExperimentC
 
 _LABELS = {"n": "sample count", "hidden": "hidden widths", "noise": "noise", "dataset": "dataset",
            "activation": "activation", "seed": "seed"}
+
+# The image datasets (MRI phantoms, a folder of images) register their hooks.
+from . import image_datasets  # noqa: E402,F401

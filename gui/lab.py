@@ -172,6 +172,8 @@ class Lab(QtCore.QObject):
         """Rebuild data and/or model for new settings (in a worker: data can take seconds)."""
         self.pause()
         exp = self.experiment
+        if config.differs_in(exp.config, ExperimentConfig.DATA_FIELDS):
+            self.message.emit("Preparing the data…", 0)  # replaced by the summary when it is ready
 
         def work():
             exp.rebuild(config)
@@ -181,9 +183,11 @@ class Lab(QtCore.QObject):
         self._run_exclusive(work, "rebuild", on_done=self._after_rebuild)
 
     def _after_rebuild(self) -> None:
+        notes = "; ".join(self.experiment.dataset.notes)  # e.g. unreadable files that were skipped
         self.message.emit(f"{self.experiment.dataset.name}: {len(self.experiment.dataset.y_train)} train / "
                           f"{len(self.experiment.dataset.y_test)} test samples, "
-                          f"{self.experiment.n_params:,} parameters", 5000)
+                          f"{self.experiment.n_params:,} parameters" + (f" ({notes})" if notes else ""),
+                          12000 if notes else 5000)
 
     def _begin_reset(self, rebuilt: bool = False) -> None:
         self._pending_reset = "rebuilt" if rebuilt else "reset"

@@ -1,4 +1,5 @@
-"""The Train tab: live loss and accuracy curves and the network's decision map."""
+"""The Train tab: live loss and accuracy curves and the network's decision map (for image
+data: sample predictions, the confusion matrix and per-class accuracy instead)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from PySide6 import QtCore, QtWidgets
 from superqt import QElidingLabel
 
 from engine.live import Frame, Probe
+from engine.predictions import prediction_probe
 from engine.probes import DecisionMap, decision_probe
 
 from .. import plots
 from .base import HeadlessContext, Panel
+from .train_images import N_SAMPLES, ImageModeView, write_sample_sheet
 
 DECISION_RES = 120
 
@@ -50,9 +53,11 @@ class TrainPanel(Panel):
         self.test_pts.setVisible(False)
         self.no_map = plots.caption("", scale=1.1)
         self.no_map.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.images = ImageModeView()
         self.left = QtWidgets.QStackedWidget()
         self.left.addWidget(self.map_view)
         self.left.addWidget(self.no_map)
+        self.left.addWidget(self.images)
 
         # Right: curves.
         self.curve_view = plots.make_view()
@@ -92,10 +97,18 @@ class TrainPanel(Panel):
 
     # -- live -------------------------------------------------------------------------------
     def probes(self) -> dict[str, Probe]:
-        return {"decision": Probe(decision_probe(DECISION_RES), min_interval=1 / 30)}
+        # Each probe returns None for data it does not apply to.
+        return {"decision": Probe(decision_probe(DECISION_RES), min_interval=1 / 30),
+                "predictions": Probe(prediction_probe(N_SAMPLES), min_interval=0.4)}
 
     def on_rebuilt(self) -> None:
         ds = self.lab.experiment.dataset
+        mode = "images" if ds.is_images and not ds.is_points else "points"
+        if mode != getattr(self, "_mode", "points"):  # pictures need more room than the curves
+            total = sum(self.split.sizes()) or 1000
+            share = 0.64 if mode == "images" else 5 / 9
+            self.split.setSizes([int(share * total), total - int(share * total)])
+        self._mode = mode
         if ds.is_points:
             self.left.setCurrentWidget(self.map_view)
             if ds.n_classes == 2:
@@ -110,6 +123,9 @@ class TrainPanel(Panel):
             self.train_pts.setData(Xtr[:, 0], Xtr[:, 1], brush=plots.class_brushes(ytr, ds.n_classes))
             self.test_pts.setData(Xte[:, 0], Xte[:, 1], brush=plots.class_brushes(yte, ds.n_classes))
             self.map.extent = None
+        elif ds.is_images:
+            self.left.setCurrentWidget(self.images)
+            self.images.set_dataset(ds)
         else:
             self.left.setCurrentWidget(self.no_map)
             self.no_map.setText(
@@ -137,6 +153,9 @@ class TrainPanel(Panel):
         dmap = next((f.probes["decision"] for f in reversed(frames) if f.probes.get("decision")), None)
         if dmap is not None:
             self._draw_map(dmap)
+        preds = next((f.probes["predictions"] for f in reversed(frames) if f.probes.get("predictions")), None)
+        if preds is not None:
+            self.images.set_predictions(preds)
         self.frames_drawn += 1
 
     def _draw_map(self, dmap: DecisionMap) -> None:
@@ -157,6 +176,8 @@ class TrainPanel(Panel):
 
     # -- export -----------------------------------------------------------------------------
     def figures(self) -> dict[str, QtWidgets.QWidget]:
+        if self.left.currentWidget() is self.images:
+            return {"train-predictions": self.images, "train-curves": self.curve_view}
         return {"train-decision-map": self.left, "train-curves": self.curve_view}
 
     def data(self) -> dict[str, Any]:
@@ -165,11 +186,16 @@ class TrainPanel(Panel):
         if self._map is not None:
             out["decision_probs"] = self._map.probs
             out["decision_extent"] = np.asarray(self._map.extent)
+        if self.left.currentWidget() is self.images:
+            out.update(self.images.data())
         return out
 
     def headless(self, ctx: HeadlessContext) -> None:
         self.set_active(True)
         ctx.lab.train_sync(ctx.steps)
+        ds = ctx.lab.experiment.dataset
+        if ds.is_images:  # a page of every class, to judge the data by eye
+            ctx.written.append(write_sample_sheet(ds, ctx.out / "train-sample-sheet.png"))
 
 
 def _positive(v) -> np.ndarray:
