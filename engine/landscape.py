@@ -467,33 +467,44 @@ def path_projection(trajectory, steps, theta, d1, d2) -> PathProjection:
 
 
 class PathRecorder:
-    """Snapshots θ_t of a training run, thinned (every other one dropped) when over budget."""
+    """Snapshots θ_t of a training run, evenly spread over it within a memory budget.
+
+    When full, every other snapshot is dropped and new ones are kept at the same (now wider)
+    spacing in steps, so the record stays even from the first step to the newest; the newest
+    snapshot is always kept.
+    """
 
     def __init__(self, max_points: int = 400, max_bytes: int = 64 << 20):
         self.max_points = max_points
         self.max_bytes = max_bytes
         self.steps: list[int] = []
         self.thetas: list[np.ndarray] = []
+        self.spacing = 0  # minimum steps between kept snapshots (0: keep all)
 
     def __len__(self) -> int:
         return len(self.steps)
 
     def clear(self) -> None:
-        self.steps, self.thetas = [], []
+        self.steps, self.thetas, self.spacing = [], [], 0
 
     def add(self, step: int, theta: np.ndarray) -> None:
+        step = int(step)
         if self.steps and step <= self.steps[-1]:
             if step == self.steps[-1]:
                 self.thetas[-1] = theta
                 return
             self.clear()  # time went backwards: a new run
-        self.steps.append(int(step))
+        if len(self.steps) >= 2 and step - self.steps[-2] < self.spacing:
+            self.steps[-1], self.thetas[-1] = step, theta  # the newest slot moves on
+            return
+        self.steps.append(step)
         self.thetas.append(theta)
         cap = max(8, min(self.max_points, self.max_bytes // max(1, theta.nbytes)))
         if len(self.steps) > cap:
             keep = list(range(0, len(self.steps) - 1, 2)) + [len(self.steps) - 1]
             self.steps = [self.steps[i] for i in keep]
             self.thetas = [self.thetas[i] for i in keep]
+            self.spacing = max(1, (self.steps[-1] - self.steps[0]) // max(1, len(self.steps) - 1))
 
     def snapshot(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """(steps, list of θ): lists copied, arrays shared (they are never written to)."""

@@ -101,7 +101,6 @@ class ConnectivityPanel(Panel):
                                    "along B − A  (distance in θ-space)", "towards the bend", cmap="viridis",
                                    bar_label="log₁₀ train loss", isolines=8)
         self.map.bar.axis.enableAutoSIPrefix(False)
-        self.map.plot.setAspectLocked(True)
         self.map_line = pg.PlotDataItem(pen=pg.mkPen((255, 255, 255, 230), width=2.2,
                                                      style=QtCore.Qt.PenStyle.DashLine))
         self.map_bezier = pg.PlotDataItem(pen=pg.mkPen((255, 255, 255, 240), width=3))

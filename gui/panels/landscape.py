@@ -267,6 +267,7 @@ class LandscapePanel(Panel):
         self.pin_d1.setOpacity(0.55)
         # (no label: an InfiniteLine and its label hold each other and outlive the window)
         self.alpha_line = plots.guide_line(self.line_plot, 0.0, angle=90, key="error")
+        self.alpha_key = plots.curve(self.line_plot, "error", "θ now", width=1.5, dashed=True)  # legend only
         self.dist_plot = plots.add_plot(self.side_view, "The path and the plane", "step",
                                         "distance in θ-space", row=2, col=0)
         legend_below(self.side_view, self.dist_plot, row=3)
