@@ -24,7 +24,7 @@ from engine.landscape import intra_op_threads
 
 from .. import plots
 from .base import HeadlessContext, Panel
-from .landscape import weak_callback
+from .landscape import legend_below, weak_callback
 
 BIG_MODEL = 50_000
 STAGES = {"train A": "training network A", "train B": "training network B",
@@ -89,31 +89,32 @@ class ConnectivityPanel(Panel):
             flow.addWidget(w)
 
         self.curve_view = plots.make_view()
-        self.path_plot = plots.add_plot(self.curve_view, "Loss along the path from A (t = 0) to B (t = 1)", "t",
-                                        "loss", legend=True)
-        self.lin_train = plots.curve(self.path_plot, 0, "straight line, train")
-        self.lin_test = plots.curve(self.path_plot, 0, "straight line, test", width=1.6, dashed=True)
-        self.bez_train = plots.curve(self.path_plot, 2, "Bezier curve, train")
-        self.bez_test = plots.curve(self.path_plot, 2, "Bezier curve, test", width=1.6, dashed=True)
+        self.path_plot = plots.add_plot(self.curve_view, "Loss along the path", "t  (A at 0, B at 1)", "loss",
+                                        row=0, col=0)
+        legend_below(self.curve_view, self.path_plot, row=1)
+        self.lin_train = plots.curve(self.path_plot, 0, "line, train")
+        self.lin_test = plots.curve(self.path_plot, 0, "line, test", width=1.6, dashed=True)
+        self.bez_train = plots.curve(self.path_plot, 2, "Bezier, train")
+        self.bez_test = plots.curve(self.path_plot, 2, "Bezier, test", width=1.6, dashed=True)
 
         self.plane_view = plots.make_view()
-        self.map = plots.ImagePlot(self.plane_view, "Train loss over the plane through A, B and the bend",
-                                   "along B − A  (distance in θ-space)", "towards the bend", cmap="viridis",
+        self.map = plots.ImagePlot(self.plane_view, "Plane of A, B, bend",
+                                   "along B − A  (θ-space distance)", "towards the bend", cmap="viridis",
                                    bar_label="log₁₀ train loss", isolines=8)
         self.map.bar.axis.enableAutoSIPrefix(False)
         self.map_line = pg.PlotDataItem(pen=pg.mkPen((255, 255, 255, 230), width=2.2,
                                                      style=QtCore.Qt.PenStyle.DashLine))
         self.map_bezier = pg.PlotDataItem(pen=pg.mkPen((255, 255, 255, 240), width=3))
         self.map_points = pg.ScatterPlotItem(size=13, pen=pg.mkPen("k", width=1.5))
-        self.map_labels = [pg.TextItem(t, color="w", anchor=(0.5, 1.4)) for t in ("A", "B", "θ_C")]
+        self.map_labels = [pg.TextItem(t, color="w", anchor=(0.5, 1.4)) for t in ("A", "B", "bend")]
         for item in (self.map_line, self.map_bezier, self.map_points, *self.map_labels):
             self.map.plot.addItem(item)
 
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         split.addWidget(self.curve_view)
         split.addWidget(self.plane_view)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 5)
         self.caption = plots.caption("Press Run: two networks train from different seeds, then a curve "
                                      "between them is bent to avoid the ridge on the straight line.")
         self.figure_box = QtWidgets.QWidget()

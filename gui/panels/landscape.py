@@ -81,7 +81,7 @@ def opengl_problem() -> str | None:
 def legend_below(view: pg.GraphicsLayoutWidget, plot: pg.PlotItem, row: int, col: int = 0,
                  columns: int = 2) -> pg.LegendItem:
     """A legend in its own row under the plot, where it cannot hide the curves."""
-    legend = pg.LegendItem(colCount=columns, horSpacing=16)
+    legend = pg.LegendItem(colCount=columns, horSpacing=12)
     view.addItem(legend, row=row, col=col)
     plot.legend = legend  # curves named later join it; the style manager styles it with the plot
     manager().register_plot(plot)
@@ -204,9 +204,8 @@ class LandscapePanel(Panel):
         self.view3d.setVisible(self.gl_problem is None)
         self.gl_note.setVisible(self.gl_problem is not None)
         self.pin = QtWidgets.QPushButton("Pin profile")
-        self.pin.setToolTip("Keep the current 1-D profiles as dashed grey references")
-        self.unpin = QtWidgets.QPushButton("Clear pin")
-        self.unpin.setEnabled(False)
+        self.pin.setCheckable(True)
+        self.pin.setToolTip("Keep the current profile along d₁ as a dashed grey reference (click again to drop it)")
         self.progress = QtWidgets.QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setMaximumWidth(190)
@@ -231,7 +230,7 @@ class LandscapePanel(Panel):
         for w in (labelled("Axes", self.axes), labelled("Mode", self.mode), self.recentre,
                   labelled("Range", self.span), labelled("Grid", self.resolution), labelled("Seed", self.seed),
                   labelled("Samples", self.samples), self.live, self.log_scale, self.view3d, self.gl_note,
-                  self.pin, self.unpin, self.progress, self.cancel):
+                  self.pin, self.progress, self.cancel):
             flow.addWidget(w)
 
         # Left: the surface (2-D map; the 3-D mesh when asked for and possible).
@@ -257,22 +256,22 @@ class LandscapePanel(Panel):
 
         # Right: 1-D profiles and the path's distance from the plane.
         self.side_view = plots.make_view()
-        self.line_plot = plots.add_plot(self.side_view, "1-D profiles through the centre", "α  (or β)",
+        self.line_plot = plots.add_plot(self.side_view, "1-D profiles", "α  (or β)",
                                         "train loss", row=0, col=0)
-        legend_below(self.side_view, self.line_plot, row=1)
-        self.line_d1 = plots.curve(self.line_plot, 0, "along d₁")
-        self.line_d2 = plots.curve(self.line_plot, 1, "along d₂")
-        self.line_test = plots.curve(self.line_plot, 0, "test, along d₁", width=1.6, dashed=True)
+        legend_below(self.side_view, self.line_plot, row=1, columns=4)
+        self.line_d1 = plots.curve(self.line_plot, 0, "d₁")
+        self.line_d2 = plots.curve(self.line_plot, 1, "d₂")
+        self.line_test = plots.curve(self.line_plot, 0, "test, d₁", width=1.6, dashed=True)
         self.pin_d1 = plots.curve(self.line_plot, "plot_fg", None, width=1.4, dashed=True)
         self.pin_d1.setOpacity(0.55)
         # (no label: an InfiniteLine and its label hold each other and outlive the window)
         self.alpha_line = plots.guide_line(self.line_plot, 0.0, angle=90, key="error")
         self.alpha_key = plots.curve(self.line_plot, "error", "θ now", width=1.5, dashed=True)  # legend only
-        self.dist_plot = plots.add_plot(self.side_view, "The path and the plane", "step",
-                                        "distance in θ-space", row=2, col=0)
+        self.dist_plot = plots.add_plot(self.side_view, "Path vs plane", "step",
+                                        "distance (θ-space)", row=2, col=0)
         legend_below(self.side_view, self.dist_plot, row=3)
-        self.dist_in = plots.curve(self.dist_plot, 2, "within the plane")
-        self.dist_off = plots.curve(self.dist_plot, "error", "off the plane")
+        self.dist_in = plots.curve(self.dist_plot, 2, "in plane")
+        self.dist_off = plots.curve(self.dist_plot, "error", "off plane")
 
         self.caption = plots.caption("")
         self.caption.setMinimumHeight(3 * QtGui.QFontMetrics(self.caption.font()).height())
@@ -282,8 +281,8 @@ class LandscapePanel(Panel):
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         split.addWidget(self.left)
         split.addWidget(self.side_view)
-        split.setStretchFactor(0, 5)
-        split.setStretchFactor(1, 3)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
         self.split = split
         self.figure_box = QtWidgets.QWidget()
         fig = QtWidgets.QVBoxLayout(self.figure_box)
@@ -314,8 +313,7 @@ class LandscapePanel(Panel):
         self.log_scale.toggled.connect(self._log_toggled)
         self.view3d.toggled.connect(self._toggle_3d)
         self.recentre.clicked.connect(lambda: self._changed("plane"))
-        self.pin.clicked.connect(self._pin)
-        self.unpin.clicked.connect(self._unpin)
+        self.pin.toggled.connect(lambda on: self._pin() if on else self._unpin())
         self.cancel.clicked.connect(self.cancel_computation)
         self._mode_changed()
 
@@ -619,7 +617,7 @@ class LandscapePanel(Panel):
         self.map.bar.axis.setLabel("log₁₀ train loss" if log else "train loss")
         if self.line_plot.ctrl.logYCheck.isChecked() != log:
             self.line_plot.setLogMode(y=log)
-            self.line_plot.setLabel("left", "train loss (log axis)" if log else "train loss")
+            self.line_plot.setLabel("left", "train loss (log)" if log else "train loss")
             self.line_plot.enableAutoRange()
         g = self._grid
         if g is not None:
@@ -682,20 +680,22 @@ class LandscapePanel(Panel):
     def _pin(self) -> None:
         if self._lines is None:
             self.lab.message.emit("Landscape: nothing to pin yet", 4000)
+            self.pin.setChecked(False)
             return
         step = self._plane.step if self._plane is not None else 0
         self._pinned = (self._lines.alphas.copy(), self._lines.train_d1.copy(), step)
         self.line_plot.legend.removeItem(self.pin_d1)
-        self.line_plot.legend.addItem(self.pin_d1, f"pinned: d₁ at step {step:,}")
+        self.line_plot.legend.addItem(self.pin_d1, f"d₁ at step {step:,}")
         manager().register_plot(self.line_plot)
-        self.unpin.setEnabled(True)
+        self.pin.blockSignals(True)
+        self.pin.setChecked(True)
+        self.pin.blockSignals(False)
         self._draw_lines()
 
     def _unpin(self) -> None:
         self._pinned = None
         self.pin_d1.setData([], [])
         self.line_plot.legend.removeItem(self.pin_d1)
-        self.unpin.setEnabled(False)
 
     def _toggle_3d(self, on: bool) -> None:
         if on and self.surface3d is None:
@@ -724,34 +724,37 @@ class LandscapePanel(Panel):
         lines = []
         if self._error:
             lines.append(f"⚠ {self._error}")
-        pl = self._plane
+        pl, g = self._plane, self._grid
+        first = []
         if pl is not None:
             where = "the current θ" if not self.fixed else f"θ at step {pl.step:,}"
-            lines.append(f"Plane: {pl.describe()}; centred at {where}.")
-        g = self._grid
+            first.append(f"Plane: {pl.describe()}, centred at {where}.")
         if g is not None:
-            used = getattr(self, "_samples_used", None)
+            used = self._samples_used
             if used and used[0] < used[1]:
-                data = f"a fixed subset of {used[0]:,} of the {used[1]:,} training samples"
+                data = f"a fixed subset of {used[0]:,} of {used[1]:,} training samples"
             else:
                 data = f"all {used[0]:,} training samples" if used else "the training set"
-            n_bad = int((~np.isfinite(g.Z)).sum())
             text = f"Surface: {len(g.alphas)}×{len(g.betas)} points on {data}"
+            n_bad = int((~np.isfinite(g.Z)).sum())
             if n_bad:
-                text += f"; {n_bad} points gave no finite loss (drawn at the top of the scale)"
+                text += f"; {n_bad} points without a finite loss (drawn at the top of the scale)"
             rate = self._rate()
             if rate > 0 and self.lab.running:
-                text += f"; refreshing {rate:.1f}× per second"
-            lines.append(text + ".")
+                text += f"; {rate:.1f} refreshes per second"
+            first.append(text + ".")
+        if first:
+            lines.append(" ".join(first))
         p = self._projection
         if p is not None and len(p.coords) > 1:
-            far = float(p.off_plane.max())
-            inside = float(p.in_plane.max())
-            text = (f"Path ({len(p.coords)} snapshots): {100 * p.explained:.1f} % of its squared distance from "
-                    f"the centre lies in the plane; it strays up to {far:.3g} off the plane "
-                    f"(reach within it: {inside:.3g}).")
+            text = (f"Path ({len(p.coords)} snapshots): {100 * p.explained:.1f} % of its squared displacement "
+                    f"lies in the plane; it strays up to {float(p.off_plane.max()):.3g} off it "
+                    f"({float(p.in_plane.max()):.3g} within it).")
             if p.explained < FAR_OFF_PLANE:
-                text += " ⚠ Most of the path lies off this plane: the drawn curve is only its shadow."
+                text += " ⚠ Most of the path lies off this plane: the curve drawn is only its shadow."
+            if (pl is not None and pl.axes == "pca" and self.fixed
+                    and pl.path_points < 0.5 * len(p.coords)):
+                text += " Re-centre to fit the plane to the whole path."
             lines.append(text)
         self.caption.setText("\n".join(lines))
 
