@@ -388,7 +388,7 @@ def test_image_cnn_evaluates_a_subset_shows_progress_and_cancels(window, qtbot):
         panel = window.show_panel("landscape")
         assert panel.samples.value() == 128 and panel.resolution.currentData() == 21
         qtbot.waitUntil(lambda: panel.surfaces_done >= 1 and not panel.busy, timeout=60000)
-        assert "a fixed subset of 128 of the" in panel.caption.text()
+        assert "a fixed subset of 128 of 420 training samples" in panel.caption.text()
         panel.resolution.setCurrentIndex(panel.resolution.findData(101))
         qtbot.waitUntil(lambda: panel.progress.isVisible(), timeout=10000)
         assert panel.cancel.isVisible()
