@@ -401,16 +401,25 @@ def test_image_cnn_evaluates_a_subset_shows_progress_and_cancels(window, qtbot):
         DATASET_BUILDERS.pop("digit-images", None)
 
 
-def test_3d_view_hides_itself_without_opengl(window):
+def test_3d_view_hides_itself_without_opengl(window, qtbot):
     from gui.panels.landscape import opengl_problem
 
-    panel = window.panel("landscape")
+    panel = _show(window, qtbot)
     problem = opengl_problem()
     assert problem is not None  # Qt's offscreen platform has no OpenGL context
     assert panel.view3d.isHidden() and not panel.gl_note.isHidden()
     assert "OpenGL" in panel.gl_note.text() + panel.gl_note.toolTip()
     panel.apply_options({"view3d": True})  # a preset asking for 3-D does not break the tab
     assert not panel.view3d.isChecked() and panel.left.currentWidget() is panel.map_view
+    # Had the probe said yes, a context failing when first drawn hides the view just the same.
+    panel.gl_problem = None
+    panel.view3d.show()
+    panel.gl_note.hide()
+    panel.view3d.setChecked(True)
+    assert panel.surface3d is not None and panel.left.currentWidget() is panel.surface3d
+    qtbot.waitUntil(lambda: panel.view3d.isHidden(), timeout=5000)
+    assert not panel.view3d.isChecked() and panel.left.currentWidget() is panel.map_view
+    assert not panel.gl_note.isHidden() and "could not start" in panel.gl_note.toolTip()
 
 
 def test_hessian_axes_are_offered_only_with_the_curvature_module(window):

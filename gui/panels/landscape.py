@@ -464,7 +464,6 @@ class LandscapePanel(Panel):
         self._need_plane = False
         self._need_surface = False
         self._last_start = self._job_started = time.perf_counter()
-        self._job_surface = surface
         self._job_settings = settings
         self._job_fixed = self.fixed
         if surface:
@@ -704,15 +703,31 @@ class LandscapePanel(Panel):
                 self.left.addWidget(self.surface3d)
             except Exception as exc:  # no context after all: hide the option, say why
                 self.surface3d = None
-                self.gl_problem = f"OpenGL failed ({exc.__class__.__name__})"
-                self.gl_note.setText(f"3-D view off: {self.gl_problem}")
-                self.view3d.setChecked(False)
-                self.view3d.hide()
-                self.gl_note.show()
+                self._hide_3d(f"OpenGL failed ({exc.__class__.__name__})")
                 return
         self.left.setCurrentWidget(self.surface3d if on and self.surface3d is not None else self.map_view)
         if on:
             self._redraw()
+            QtCore.QTimer.singleShot(300, self._check_3d)
+
+    def _check_3d(self) -> None:
+        """A context can also fail when first drawn: then hide the 3-D view and say so."""
+        view = self.surface3d
+        if view is None or not self.view3d.isChecked():
+            return
+        if not view.view.isValid():
+            self._hide_3d("OpenGL could not start on this display")
+
+    def _hide_3d(self, why: str) -> None:
+        self.gl_problem = why
+        self.gl_note.setText("3-D: no OpenGL")
+        self.gl_note.setToolTip(f"The 3-D view is off: {why}.")
+        self.view3d.blockSignals(True)
+        self.view3d.setChecked(False)
+        self.view3d.blockSignals(False)
+        self.view3d.hide()
+        self.gl_note.show()
+        self.left.setCurrentWidget(self.map_view)
 
     def _rate(self) -> float:
         t = self._surface_times
