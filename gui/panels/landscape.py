@@ -257,7 +257,7 @@ class LandscapePanel(Panel):
         # Right: 1-D profiles and the path's distance from the plane.
         self.side_view = plots.make_view()
         self.line_plot = plots.add_plot(self.side_view, "1-D profiles", "α  (or β)",
-                                        "train loss", row=0, col=0)
+                                        "log₁₀ loss", row=0, col=0)
         legend_below(self.side_view, self.line_plot, row=1, columns=4)
         self.line_d1 = plots.curve(self.line_plot, 0, "d₁")
         self.line_d2 = plots.curve(self.line_plot, 1, "d₂")
@@ -614,10 +614,9 @@ class LandscapePanel(Panel):
     def _redraw(self) -> None:
         log = self.log_scale.isChecked()
         self.map.bar.axis.setLabel("log₁₀ train loss" if log else "train loss")
-        if self.line_plot.ctrl.logYCheck.isChecked() != log:
-            self.line_plot.setLogMode(y=log)
-            self.line_plot.setLabel("left", "train loss (log)" if log else "train loss")
-            self.line_plot.enableAutoRange()
+        # The profiles show log₁₀ values on a plain axis, like the colour bar: a log axis has no
+        # tick labels when the values span less than a decade.
+        self.line_plot.setLabel("left", "log₁₀ loss" if log else "loss")
         g = self._grid
         if g is not None:
             z = self._display(g.Z).T  # rows along β
@@ -663,18 +662,13 @@ class LandscapePanel(Panel):
         ln = self._lines
         if ln is None:
             return
-        log = self.log_scale.isChecked()
-
-        def pos(v: np.ndarray) -> np.ndarray:  # a log axis cannot show zero
-            return np.clip(v, 1e-12, None) if log else v
-
-        self.line_d1.setData(ln.alphas, pos(ln.train_d1))
-        self.line_d2.setData(ln.alphas, pos(ln.train_d2))
+        self.line_d1.setData(ln.alphas, self._display(ln.train_d1))
+        self.line_d2.setData(ln.alphas, self._display(ln.train_d2))
         if ln.test_d1 is not None:
-            self.line_test.setData(ln.alphas, pos(ln.test_d1))
+            self.line_test.setData(ln.alphas, self._display(ln.test_d1))
         if self._pinned is not None:
             a, v = self._pinned[0], self._pinned[1]
-            self.pin_d1.setData(a, pos(v))
+            self.pin_d1.setData(a, self._display(v))
 
     def _pin(self) -> None:
         if self._lines is None:
