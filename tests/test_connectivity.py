@@ -95,7 +95,7 @@ def test_mode_connectivity_streams_and_stops_when_closed():
 # -- the Connectivity tab ----------------------------------------------------------------------
 def test_connectivity_tab_runs_in_the_background_and_shows_both_barriers(window, qtbot):
     panel = window.panel("connectivity")
-    panel.apply_options({"train_steps": 600, "bezier_steps": 200})
+    panel.apply_options({"train_steps": 400, "bezier_steps": 150})
     panel._ran_once = True  # do not auto-run on showing; start with these settings
     window.show_panel("connectivity")
     panel.run.click()

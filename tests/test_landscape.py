@@ -371,6 +371,23 @@ def test_pca_plane_waits_for_a_path_then_reports_explained_variance(window, qtbo
     assert np.abs(panel._projection.coords).max() <= panel._span
 
 
+def test_divergence_is_shown_and_reset_clears_it(window, qtbot):
+    from conftest import wait_idle
+
+    lab = window.lab
+    panel = _show(window, qtbot)
+    lab.set_hparams(lr=1000.0)
+    lab.play()
+    qtbot.waitUntil(lambda: lab.state == "idle" and lab.experiment.diverged, timeout=20000)
+    assert panel.banner.isVisible() and "diverged" in panel.banner.text()
+    assert np.isfinite(panel._grid.Z).all()  # the last surface stays, made of finite weights
+    lab.set_hparams(lr=0.1)
+    lab.reset()
+    wait_idle(qtbot, lab)
+    qtbot.waitUntil(lambda: not panel.busy, timeout=10000)
+    assert not panel.banner.isVisible() and len(panel.recorder) == 1
+
+
 def test_image_cnn_evaluates_a_subset_shows_progress_and_cancels(window, qtbot):
     from conftest import wait_idle
 
@@ -385,10 +402,12 @@ def test_image_cnn_evaluates_a_subset_shows_progress_and_cancels(window, qtbot):
         qtbot.waitUntil(lambda: lab.state == "idle" and lab.experiment.dataset.name == "digit-images",
                         timeout=20000)
         assert lab.experiment.n_params > 50_000
-        panel = window.show_panel("landscape")
-        assert panel.samples.value() == 128 and panel.resolution.currentData() == 21
+        panel = window.panel("landscape")
+        assert panel.samples.value() == 128 and panel.resolution.currentData() == 21  # big-model defaults
+        panel.samples.setValue(48)  # smaller still, to keep the test short
+        window.show_panel("landscape")
         qtbot.waitUntil(lambda: panel.surfaces_done >= 1 and not panel.busy, timeout=60000)
-        assert "a fixed subset of 128 of 420 training samples" in panel.caption.text()
+        assert "a fixed subset of 48 of 420 training samples" in panel.caption.text()
         panel.resolution.setCurrentIndex(panel.resolution.findData(101))
         qtbot.waitUntil(lambda: panel.progress.isVisible(), timeout=10000)
         assert panel.cancel.isVisible()
