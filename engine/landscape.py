@@ -523,6 +523,7 @@ class LandscapeSettings:
     max_samples: int | None = None  # evaluate on this many training samples (None: all)
     hessian_iters: int = 60
     log_scale: bool = True  # contour levels evenly spaced in log₁₀ loss (else in loss)
+    refine: bool = True  # coarse grids first; off for live refreshes of a picture already shown
 
     def problems(self) -> dict[str, str]:
         out = {}
@@ -694,7 +695,8 @@ def landscape_events(data: LandscapeData, theta, settings: LandscapeSettings,
     L = data.train_loss()
     grid = torch.linspace(-span, span, settings.resolution, device=dev)
     lines = None
-    for item in surface_levels(L, plane.center, plane.d1, plane.d2, grid, grid, chunk):
+    coarsest = 11 if settings.refine else settings.resolution
+    for item in surface_levels(L, plane.center, plane.d1, plane.d2, grid, grid, chunk, min_points=coarsest):
         if isinstance(item, SurfaceGrid):
             lines = LineProfiles.from_grid(item)
             yield LandscapeEvent(grid=item, contours=grid_contours(item, settings.log_scale), lines=lines)

@@ -445,6 +445,10 @@ class LandscapePanel(Panel):
         steps, path = self.recorder.snapshot()
         if not steps.size or steps[-1] != step:
             steps, path = np.append(steps, step), path + [theta]
+        # Refreshing a picture that is on screen and fresh: skip the coarse levels (they would
+        # not be drawn) and go straight to the full grid.
+        same = self._shown.get("key") == self._picture_key(settings, self._span, self.fixed)
+        settings.refine = not (same and self._fresh() and surface)
         model = copy.deepcopy(self._template)
         ds = self.lab.experiment.dataset
         loss = self.lab.experiment.config.train_config().loss
@@ -503,12 +507,10 @@ class LandscapePanel(Panel):
     def _maybe_draw_grid(self, grid: SurfaceGrid, contours: Contours | None, lines: LineProfiles) -> None:
         """Draw a finished level unless a finer picture of the same plane is fresh on screen
         (while refreshing live, coarse levels would make the picture flicker)."""
-        key = (self._job_settings.axes, self._job_settings.seed, self._job_span, self._job_fixed,
-               self._job_settings.max_samples)
+        key = self._picture_key(self._job_settings, self._job_span, self._job_fixed)
         shown = self._shown
         res = len(grid.alphas)
-        fresh = time.perf_counter() - shown.get("time", -1e9) < 1.0
-        if shown.get("key") == key and res < shown.get("res", 0) and fresh and not grid.final:
+        if shown.get("key") == key and res < shown.get("res", 0) and self._fresh() and not grid.final:
             return
         self._grid = grid
         self._contours = contours
@@ -519,6 +521,13 @@ class LandscapePanel(Panel):
             self.surfaces_done += 1
             self._surface_times.append(time.perf_counter())
         self._redraw()
+
+    @staticmethod
+    def _picture_key(settings: LandscapeSettings, span: float | None, fixed: bool) -> tuple:
+        return (settings.axes, settings.seed, span, fixed, settings.max_samples, settings.resolution)
+
+    def _fresh(self) -> bool:
+        return time.perf_counter() - self._shown.get("time", -1e9) < 1.0
 
     def _done(self, gen: int) -> None:
         if gen != self._generation:
