@@ -8,6 +8,15 @@ import torch
 
 from engine import connectivity as mc
 from engine.experiment import Experiment
+from engine.landscape import intra_op_threads
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small networks: one intra-op thread is fastest, and two thread teams on a busy two-core
+    machine slow each other down many times over."""
+    with intra_op_threads(1):
+        yield
 
 
 def test_barrier_closed_forms():

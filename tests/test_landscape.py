@@ -16,11 +16,20 @@ from engine.models import mlp, small_cnn
 from engine.params import flat_params, loss_function, set_flat_params
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small networks: one intra-op thread is fastest, and two thread teams on a busy two-core
+    machine slow each other down many times over."""
+    with ls.intra_op_threads(1):
+        yield
+
+
 @pytest.fixture(scope="module")
 def trained() -> Experiment:
     exp = Experiment(ExperimentConfig(lr=0.3))
-    for _ in range(200):
-        exp.step()
+    with ls.intra_op_threads(1):  # a tiny network: one thread is fastest, and immune to a busy machine
+        for _ in range(200):
+            exp.step()
     return exp
 
 
