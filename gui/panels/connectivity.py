@@ -178,7 +178,8 @@ class ConnectivityPanel(Panel):
         self.map_points.setData([], [])
         exp = self.lab.experiment
         dataset, exp_config = exp.dataset, replace(exp.config)
-        threads = 1 if self.lab.running else None
+        # One thread beside a training run, and for small networks (their ops are too small to share).
+        threads = 1 if self.lab.running or exp.n_params <= BIG_MODEL else None
         self._config_used = config
 
         def work():
