@@ -8,6 +8,8 @@ from .base import Panel
 
 PANELS: list[tuple[str, str, str]] = [
     ("train", "gui.panels.train", "TrainPanel"),
+    ("landscape", "gui.panels.landscape", "LandscapePanel"),
+    ("connectivity", "gui.panels.connectivity", "ConnectivityPanel"),
 ]
 
 

@@ -1,0 +1,726 @@
+"""Loss-surface pictures: L(θ + α·d₁ + β·d₂) over a grid, evaluated many points at a time.
+
+Directions come from three sources: a Gaussian draw normalised filter by filter (Li et al.
+2018), the principal components of the training path, or the top Hessian eigenvectors.
+`loss_line` and `loss_surface` evaluate a whole chunk of grid points in one batched forward
+(`torch.func.vmap` over θ), never one model copy per point. `surface_levels` yields a coarse
+grid first and refines it, reusing every point already computed, and can be stopped between
+chunks; `landscape_events` strings the pieces together for the live view.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import vmap
+
+from .params import flat_params, loss_function, model_device
+
+NORMS = ("filter", "layer", "none")
+AXES = ("filter", "layer", "none", "pca", "hessian")
+AXIS_LABELS = {
+    "filter": "random, filter-normalised",
+    "layer": "random, layer-normalised",
+    "none": "random unit vectors",
+    "pca": "PCA of the training path",
+    "hessian": "top-2 Hessian eigenvectors",
+}
+
+LossFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+# -- directions ------------------------------------------------------------------------------
+def _as_tensor(x, device=None) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    return t.to(device) if device is not None else t
+
+
+def _gaussian_like(model: nn.Module, generator: torch.Generator) -> list[torch.Tensor]:
+    # Drawn on the CPU so that a seed gives the same direction on every device.
+    return [torch.randn(p.shape, generator=generator, dtype=torch.float32) for p in model.parameters()]
+
+
+def _normalise(model: nn.Module, draws: list[torch.Tensor], theta: torch.Tensor, norm: str) -> torch.Tensor:
+    if norm not in NORMS:
+        raise ValueError(f"unknown normalisation {norm!r}; choose one of {', '.join(NORMS)}")
+    theta = theta.detach().to("cpu", torch.float32)
+    if norm == "none":
+        d = torch.cat([g.reshape(-1) for g in draws])
+        return d / d.norm()
+    parts, offset = [], 0
+    for p, g in zip(model.parameters(), draws):
+        n = p.numel()
+        w = theta[offset : offset + n].view(p.shape)
+        offset += n
+        if p.dim() <= 1:
+            parts.append(torch.zeros(n))  # biases (and other 1-D tensors) stay put
+            continue
+        if norm == "filter":
+            # One filter = one output unit: a row of a Linear weight, a kernel stack of a Conv.
+            g2, w2 = g.reshape(g.shape[0], -1), w.reshape(w.shape[0], -1)
+            scale = w2.norm(dim=1, keepdim=True) / g2.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            parts.append((g2 * scale).reshape(-1))
+        else:
+            parts.append((g * (w.norm() / g.norm().clamp_min(1e-12))).reshape(-1))
+    if offset != theta.numel():
+        raise ValueError(f"θ has {theta.numel()} entries but the model has {offset} parameters")
+    return torch.cat(parts)
+
+
+def random_direction(model: nn.Module, norm: str = "filter", seed: int = 0,
+                     theta: torch.Tensor | None = None) -> torch.Tensor:
+    """A Gaussian direction in parameter space, normalised to θ.
+
+    "filter": each output filter (a row of a weight matrix, one output channel of a conv
+    kernel) is rescaled to the norm of the same filter of θ, and 1-D tensors (biases) are
+    zeroed (Li et al. 2018). "layer": each weight tensor is rescaled to the norm of θ's tensor,
+    1-D tensors zeroed. "none": a unit vector over all of θ.
+    `theta` defaults to the model's current parameters; the result is on the model's device.
+    """
+    theta = flat_params(model) if theta is None else _as_tensor(theta)
+    g = torch.Generator().manual_seed(int(seed))
+    d = _normalise(model, _gaussian_like(model, g), theta, norm)
+    return d.to(model_device(model))
+
+
+def direction_cosine(d1: torch.Tensor, d2: torch.Tensor) -> float:
+    """cos∠(d₁, d₂)."""
+    d1, d2 = d1.double(), d2.double()
+    return float(d1 @ d2 / (d1.norm() * d2.norm()).clamp_min(1e-300))
+
+
+def direction_pair(model: nn.Module, norm: str = "filter", seed: int = 0,
+                   theta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two normalised random directions from one seed, not yet orthogonalised.
+
+    d₁ equals `random_direction(model, norm, seed)`; d₂ continues the same random stream.
+    """
+    theta = flat_params(model) if theta is None else _as_tensor(theta)
+    g = torch.Generator().manual_seed(int(seed))
+    d1 = _normalise(model, _gaussian_like(model, g), theta, norm)
+    d2 = _normalise(model, _gaussian_like(model, g), theta, norm)
+    dev = model_device(model)
+    return d1.to(dev), d2.to(dev)
+
+
+def orthogonalise(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
+    """d₂ with its d₁ component removed, rescaled to its former length (so its scale, set by
+    the normalisation, survives)."""
+    length = d2.norm()
+    d2 = d2 - (d2 @ d1) / (d1 @ d1).clamp_min(1e-30) * d1
+    return d2 * (length / d2.norm().clamp_min(1e-30))
+
+
+def orthogonal_directions(model: nn.Module, norm: str = "filter", seed: int = 0,
+                          theta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two random directions normalised to θ, then d₂ made orthogonal to d₁ (after normalising).
+
+    In many dimensions two random directions are already nearly orthogonal: see
+    `direction_cosine(*direction_pair(...))` for how far from it they were.
+    """
+    d1, d2 = direction_pair(model, norm, seed, theta)
+    return d1, orthogonalise(d1, d2)
+
+
+def pca_directions(trajectory, center=None) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """The two principal directions of a recorded path (Li et al. 2018).
+
+    trajectory: (T, P) snapshots θ_t; rows θ_t − center are decomposed (center defaults to the
+    last snapshot, θ_final). Returns unit vectors d₁, d₂ and the fraction of the rows' summed
+    squared norm each explains. Signs are fixed so that the first snapshot has non-negative
+    coordinates.
+    """
+    traj = _as_tensor(trajectory)
+    if traj.dim() != 2 or traj.shape[0] < 2:
+        raise ValueError("the PCA plane needs a path of at least 2 recorded parameter vectors")
+    c = traj[-1] if center is None else _as_tensor(center, traj.device).to(traj.dtype)
+    rows = (traj - c).double()
+    # SVD through the small T×T Gram matrix: T is hundreds, P may be hundreds of thousands.
+    gram = rows @ rows.T
+    evals, evecs = torch.linalg.eigh(gram)
+    evals, evecs = evals.flip(0).clamp_min(0), evecs.flip(1)
+    total = float(evals.sum())
+    if total <= 0:
+        raise ValueError("the path has not moved yet: train a few steps before asking for its PCA plane")
+    dirs = []
+    for k in range(2):
+        if k < len(evals) and evals[k] > total * 1e-12:
+            v = rows.T @ evecs[:, k] / evals[k].sqrt()
+        else:  # a straight path: any unit vector orthogonal to the first will do
+            g = torch.Generator().manual_seed(1)
+            v = torch.randn(rows.shape[1], generator=g, dtype=torch.float64).to(rows.device)
+            for u in dirs:
+                v = v - (v @ u) * u
+        v = v / v.norm()
+        if float(rows[0] @ v) < 0:
+            v = -v
+        dirs.append(v)
+    explained = np.array([float(evals[k]) / total if k < len(evals) else 0.0 for k in range(2)])
+    dtype = traj.dtype if traj.dtype.is_floating_point else torch.float32
+    return dirs[0].to(dtype), dirs[1].to(dtype), explained
+
+
+def hessian_directions(loss_fn: LossFn, theta: torch.Tensor, seed: int = 0,
+                       iters: int = 100) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """The eigenvectors of the two largest Hessian eigenvalues at θ (unit vectors) and those
+    eigenvalues. Needs the curvature module (engine.hessian)."""
+    try:
+        from .hessian import top_eigenvalues
+    except ImportError as exc:
+        raise ValueError("Hessian axes need the curvature module (engine.hessian), "
+                         "which this installation lacks") from exc
+    vals, vecs = top_eigenvalues(loss_fn, theta, k=2, iters=iters, seed=seed)
+    d1, d2 = vecs[0].detach(), vecs[1].detach()
+    # An eigenvector's sign is arbitrary; fix it so that refreshed pictures do not flip.
+    d1 = d1 * torch.sign(d1[d1.abs().argmax()])
+    d2 = d2 * torch.sign(d2[d2.abs().argmax()])
+    return d1 / d1.norm(), d2 / d2.norm(), np.asarray(vals.detach().cpu(), dtype=np.float64)
+
+
+def hessian_available() -> bool:
+    try:
+        from .hessian import top_eigenvalues  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- batched evaluation ----------------------------------------------------------------------
+@contextmanager
+def intra_op_threads(n: int | None) -> Iterator[None]:
+    """Use n intra-op threads in the calling thread for the block (None: leave as is).
+
+    A surface computed beside a training run on a small machine should take one core and leave
+    the other to training: two thread teams on two cores slow both down many times over.
+    """
+    if n is None or n >= torch.get_num_threads():
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+# Floats held per chunk (activations + batched θ), 16 MiB: big enough to amortise the Python
+# overhead of a batched call, small enough to stay near the cache.
+DEFAULT_BUDGET = 1 << 22
+
+
+def points_per_chunk(model: nn.Module, X: torch.Tensor, budget: int = DEFAULT_BUDGET) -> int:
+    """How many parameter vectors to evaluate in one batched forward on inputs X.
+
+    Counts the activations one sample makes (a forward of one input with hooks) and sizes the
+    chunk so that chunk × (N × activations + P) stays within `budget` floats.
+    """
+    sizes: list[int] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out.numel()))
+             for m in model.modules() if len(list(m.children())) == 0]
+    try:
+        with torch.no_grad():
+            model(X[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+    per_point = len(X) * max(1, sum(sizes)) + sum(p.numel() for p in model.parameters())
+    return int(max(1, min(4096, budget // per_point)))
+
+
+def default_chunk(n_params: int) -> int:
+    """A chunk size when only the parameter count is known (about 4 M floats of θ per chunk)."""
+    return int(max(1, min(1024, (1 << 22) // max(1, n_params))))
+
+
+def _losses_at(loss_fn: LossFn, theta: torch.Tensor, dirs: Sequence[torch.Tensor],
+               coords: torch.Tensor) -> torch.Tensor:
+    """loss_fn(θ + Σ_k coords[:, k]·dirs[k]) for every row of coords, in one batched call."""
+    thetas = theta.unsqueeze(0).expand(len(coords), -1)
+    for k, d in enumerate(dirs):
+        thetas = thetas + coords[:, k : k + 1] * d.unsqueeze(0)
+    return vmap(loss_fn)(thetas)
+
+
+def _prepare(theta, dirs, values):
+    theta = _as_tensor(theta)
+    dev, dtype = theta.device, theta.dtype
+    dirs = [_as_tensor(d, dev).to(dtype) for d in dirs]
+    values = [_as_tensor(v).to(dev, dtype).reshape(-1) for v in values]
+    return theta, dirs, values
+
+
+@torch.no_grad()
+def loss_line(loss_fn: LossFn, theta, direction, alphas, chunk: int | None = None) -> torch.Tensor:
+    """L(θ + αᵢ·d) for every α, batched: (A,)."""
+    theta, (d,), (a,) = _prepare(theta, [direction], [alphas])
+    chunk = chunk or default_chunk(theta.numel())
+    out = [_losses_at(loss_fn, theta, [d], a[i : i + chunk, None]) for i in range(0, len(a), chunk)]
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def _grid_coords(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    A, B = torch.meshgrid(a, b, indexing="ij")
+    return torch.stack([A.reshape(-1), B.reshape(-1)], 1)
+
+
+@torch.no_grad()
+def loss_surface(loss_fn: LossFn, theta, d1, d2, alphas, betas, chunk: int | None = None) -> torch.Tensor:
+    """Z[i, j] = L(θ + αᵢ·d₁ + βⱼ·d₂), evaluated `chunk` grid points per batched forward: (A, B)."""
+    theta, dirs, (a, b) = _prepare(theta, [d1, d2], [alphas, betas])
+    chunk = chunk or default_chunk(theta.numel())
+    coords = _grid_coords(a, b)
+    out = [_losses_at(loss_fn, theta, dirs, coords[i : i + chunk]) for i in range(0, len(coords), chunk)]
+    return torch.cat(out).reshape(len(a), len(b))
+
+
+@dataclass
+class SurfaceProgress:
+    """Between chunks: how far the current refinement level is."""
+
+    resolution: tuple[int, int]
+    done: int  # points computed so far, all levels
+    total: int  # points of the finest grid
+
+
+@dataclass
+class SurfaceGrid:
+    """A finished level: Z[i, j] = L(θ + αᵢ·d₁ + βⱼ·d₂) on a sub-grid of the final one."""
+
+    alphas: np.ndarray
+    betas: np.ndarray
+    Z: np.ndarray  # (len(alphas), len(betas))
+    level: int  # 0 = coarsest
+    n_levels: int
+    done: int
+    total: int
+
+    @property
+    def final(self) -> bool:
+        return self.level == self.n_levels - 1
+
+
+def refinement_strides(n_a: int, n_b: int, min_points: int = 11) -> list[int]:
+    """Strides of the nested grids, coarsest first: (41, 41) -> [4, 2, 1] (11², 21², 41²).
+
+    A coarser level keeps every other point of the next, so every point is computed once.
+    """
+    strides = [1]
+    s = 1
+    while ((n_a - 1) % (2 * s) == 0 and (n_b - 1) % (2 * s) == 0
+           and (n_a - 1) // (2 * s) + 1 >= min_points and (n_b - 1) // (2 * s) + 1 >= min_points):
+        s *= 2
+        strides.insert(0, s)
+    return strides
+
+
+@torch.no_grad()
+def surface_levels(loss_fn: LossFn, theta, d1, d2, alphas, betas, chunk: int | None = None,
+                   min_points: int = 11) -> Iterator[SurfaceProgress | SurfaceGrid]:
+    """The surface of `loss_surface`, coarse to fine (e.g. 11×11, 21×21, 41×41).
+
+    Yields a `SurfaceProgress` after every chunk and a `SurfaceGrid` after every level; close
+    the generator to stop at the next chunk. The last grid equals `loss_surface`.
+    """
+    theta, dirs, (a, b) = _prepare(theta, [d1, d2], [alphas, betas])
+    chunk = chunk or default_chunk(theta.numel())
+    na, nb = len(a), len(b)
+    Z = torch.full((na, nb), float("nan"), dtype=theta.dtype)
+    done_mask = torch.zeros(na, nb, dtype=torch.bool)
+    strides = refinement_strides(na, nb, min_points)
+    total, done = na * nb, 0
+    a_np, b_np = a.cpu().numpy(), b.cpu().numpy()
+    for level, s in enumerate(strides):
+        want = torch.zeros(na, nb, dtype=torch.bool)
+        want[::s, ::s] = True
+        idx = torch.nonzero(want & ~done_mask)
+        res = ((na - 1) // s + 1, (nb - 1) // s + 1)
+        for i in range(0, len(idx), chunk):
+            part = idx[i : i + chunk]
+            coords = torch.stack([a[part[:, 0]], b[part[:, 1]]], 1)
+            Z[part[:, 0], part[:, 1]] = _losses_at(loss_fn, theta, dirs, coords).to("cpu", Z.dtype)
+            done_mask[part[:, 0], part[:, 1]] = True
+            done += len(part)
+            yield SurfaceProgress(res, done, total)
+        yield SurfaceGrid(a_np[::s].copy(), b_np[::s].copy(), Z[::s, ::s].numpy().copy(), level,
+                          len(strides), done, total)
+
+
+# -- contour lines ---------------------------------------------------------------------------
+def contour_segments(Z: np.ndarray, level: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Marching squares: where Z crosses `level`, as line segments (rows a₀, b₀, a₁, b₁, …).
+
+    Z[i, j] is the value at (xs[i], ys[j]). Computed with whole-array numpy, so the GUI only
+    draws the segments (pyqtgraph's own isocurves are computed on the GUI thread).
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    z00, z10, z01, z11 = Z[:-1, :-1], Z[1:, :-1], Z[:-1, 1:], Z[1:, 1:]
+    x0, x1 = xs[:-1, None], xs[1:, None]
+    y0, y1 = ys[None, :-1], ys[None, 1:]
+    shape = z00.shape
+
+    def crossing(a, b):
+        below_a, below_b = a < level, b < level
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.clip((level - a) / (b - a), 0.0, 1.0)
+        return (below_a != below_b) & np.isfinite(a) & np.isfinite(b), np.nan_to_num(t)
+
+    # Edges: 0 = (00→10) along x at y0; 1 = (10→11) along y at x1; 2 = (01→11) along x at y1;
+    # 3 = (00→01) along y at x0.
+    m0, t0 = crossing(z00, z10)
+    m1, t1 = crossing(z10, z11)
+    m2, t2 = crossing(z01, z11)
+    m3, t3 = crossing(z00, z01)
+    px = np.stack([np.broadcast_to(x0 + t0 * (x1 - x0), shape), np.broadcast_to(x1, shape),
+                   np.broadcast_to(x0 + t2 * (x1 - x0), shape), np.broadcast_to(x0, shape)])
+    py = np.stack([np.broadcast_to(y0, shape), np.broadcast_to(y0 + t1 * (y1 - y0), shape),
+                   np.broadcast_to(y1, shape), np.broadcast_to(y0 + t3 * (y1 - y0), shape)])
+    M = np.stack([m0, m1, m2, m3])
+    count = M.sum(0)
+    segments = []
+    two = np.nonzero(count == 2)
+    if two[0].size:
+        Mt = M[:, two[0], two[1]]
+        first = Mt.argmax(0)
+        second = 3 - Mt[::-1].argmax(0)
+        cols = np.arange(two[0].size)
+        a = np.stack([px[:, two[0], two[1]][first, cols], py[:, two[0], two[1]][first, cols]], 1)
+        b = np.stack([px[:, two[0], two[1]][second, cols], py[:, two[0], two[1]][second, cols]], 1)
+        segments.append(np.stack([a, b], 1).reshape(-1, 2))
+    four = np.nonzero(count == 4)
+    if four[0].size:  # a saddle cell: the centre decides which corners are joined
+        i, j = four
+        centre = (z00[i, j] + z10[i, j] + z01[i, j] + z11[i, j]) / 4
+        joined = (centre < level) == (z00[i, j] < level)  # 00 and 11 joined: cut off 10 and 01
+        pairs = np.where(joined[:, None], np.array([[0, 1, 2, 3]]), np.array([[0, 3, 1, 2]]))
+        for k in (0, 2):
+            ea, eb = pairs[:, k], pairs[:, k + 1]
+            a = np.stack([px[ea, i, j], py[ea, i, j]], 1)
+            b = np.stack([px[eb, i, j], py[eb, i, j]], 1)
+            segments.append(np.stack([a, b], 1).reshape(-1, 2))
+    return np.concatenate(segments) if segments else np.empty((0, 2))
+
+
+@dataclass
+class Contours:
+    """Contour lines of a grid at evenly spaced levels of the loss or of log₁₀ loss."""
+
+    levels: np.ndarray
+    segments: np.ndarray  # (2K, 2): segment ends, pairwise
+    log_scale: bool
+
+
+def grid_contours(grid: SurfaceGrid, log_scale: bool = True, n_levels: int = 9) -> Contours:
+    values = grid.Z.astype(np.float64)
+    if log_scale:
+        values = np.log10(np.clip(values, 1e-12, None))
+    finite = values[np.isfinite(values)]
+    if finite.size == 0 or finite.max() <= finite.min():
+        return Contours(np.empty(0), np.empty((0, 2)), log_scale)
+    levels = np.linspace(finite.min(), finite.max(), n_levels + 2)[1:-1]
+    segs = np.concatenate([contour_segments(values, lv, grid.alphas, grid.betas) for lv in levels])
+    return Contours(levels, segs, log_scale)
+
+
+# -- paths and planes ------------------------------------------------------------------------
+def _plane_fit(trajectory, theta, d1, d2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Least-squares coordinates of θ_t − θ in span(d₁, d₂), the in-plane parts and the residuals."""
+    traj = _as_tensor(trajectory).double()
+    theta = _as_tensor(theta, traj.device).double()
+    D = torch.stack([_as_tensor(d1, traj.device).double(), _as_tensor(d2, traj.device).double()], 1)
+    rows = traj - theta
+    coords = torch.linalg.solve(D.T @ D, D.T @ rows.T).T
+    inside = coords @ D.T
+    return coords, inside, rows - inside
+
+
+def project_trajectory(trajectory, theta, d1, d2) -> np.ndarray:
+    """(T, 2) coordinates (α, β) of each θ_t − θ in the plane spanned by d₁, d₂ (least squares;
+    for orthogonal directions, ⟨θ_t − θ, dₖ⟩ / ‖dₖ‖²)."""
+    return _plane_fit(trajectory, theta, d1, d2)[0].cpu().numpy()
+
+
+@dataclass
+class PathProjection:
+    """Where a recorded path lies relative to a plane."""
+
+    steps: np.ndarray  # (T,)
+    coords: np.ndarray  # (T, 2) plane coordinates
+    in_plane: np.ndarray  # (T,) ‖α d₁ + β d₂‖: distance from the centre within the plane
+    off_plane: np.ndarray  # (T,) distance from the plane
+    explained: float  # share of Σ‖θ_t − θ‖² that lies in the plane (1: the path is in the plane)
+
+
+def path_projection(trajectory, steps, theta, d1, d2) -> PathProjection:
+    coords, inside, resid = _plane_fit(trajectory, theta, d1, d2)
+    total = float(inside.pow(2).sum() + resid.pow(2).sum())
+    return PathProjection(np.asarray(steps), coords.cpu().numpy(), inside.norm(dim=1).cpu().numpy(),
+                          resid.norm(dim=1).cpu().numpy(),
+                          float(inside.pow(2).sum()) / total if total > 0 else 1.0)
+
+
+class PathRecorder:
+    """Snapshots θ_t of a training run, evenly spread over it within a memory budget.
+
+    When full, every other snapshot is dropped and new ones are kept at the same (now wider)
+    spacing in steps, so the record stays even from the first step to the newest; the newest
+    snapshot is always kept.
+    """
+
+    def __init__(self, max_points: int = 400, max_bytes: int = 64 << 20):
+        self.max_points = max_points
+        self.max_bytes = max_bytes
+        self.steps: list[int] = []
+        self.thetas: list[np.ndarray] = []
+        self.spacing = 0  # minimum steps between kept snapshots (0: keep all)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def clear(self) -> None:
+        self.steps, self.thetas, self.spacing = [], [], 0
+
+    def add(self, step: int, theta: np.ndarray) -> None:
+        step = int(step)
+        if self.steps and step <= self.steps[-1]:
+            if step == self.steps[-1]:
+                self.thetas[-1] = theta
+                return
+            self.clear()  # time went backwards: a new run
+        if len(self.steps) >= 2 and step - self.steps[-2] < self.spacing:
+            self.steps[-1], self.thetas[-1] = step, theta  # the newest slot moves on
+            return
+        self.steps.append(step)
+        self.thetas.append(theta)
+        cap = max(8, min(self.max_points, self.max_bytes // max(1, theta.nbytes)))
+        if len(self.steps) > cap:
+            keep = list(range(0, len(self.steps) - 1, 2)) + [len(self.steps) - 1]
+            self.steps = [self.steps[i] for i in keep]
+            self.thetas = [self.thetas[i] for i in keep]
+            self.spacing = max(1, (self.steps[-1] - self.steps[0]) // max(1, len(self.steps) - 1))
+
+    def snapshot(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(steps, list of θ): lists copied, arrays shared (they are never written to)."""
+        return np.asarray(self.steps, dtype=np.int64), list(self.thetas)
+
+
+# -- the live view's computation -------------------------------------------------------------
+@dataclass
+class LandscapeSettings:
+    """What the Landscape tab asks for."""
+
+    axes: str = "filter"  # one of AXES
+    span: float | None = 1.0  # grid half-width in direction units; None: fit the path
+    resolution: int = 41  # odd: the grid's centre row and column are the 1-D profiles
+    seed: int = 0
+    max_samples: int | None = None  # evaluate on this many training samples (None: all)
+    hessian_iters: int = 60
+    log_scale: bool = True  # contour levels evenly spaced in log₁₀ loss (else in loss)
+    refine: bool = True  # coarse grids first; off for live refreshes of a picture already shown
+
+    def problems(self) -> dict[str, str]:
+        out = {}
+        if self.axes not in AXES:
+            out["axes"] = f"unknown axes {self.axes!r}"
+        if self.span is not None and not (math.isfinite(self.span) and self.span > 0):
+            out["span"] = f"the range must be a positive number, got {self.span}"
+        if not 3 <= self.resolution <= 201 or self.resolution % 2 == 0:
+            out["resolution"] = f"resolution must be odd, between 3 and 201, got {self.resolution}"
+        if self.max_samples is not None and self.max_samples < 1:
+            out["max_samples"] = "use at least one sample"
+        return out
+
+
+@dataclass
+class Plane:
+    """A plane through `center` spanned by d₁, d₂, and where it came from."""
+
+    center: torch.Tensor
+    d1: torch.Tensor
+    d2: torch.Tensor
+    axes: str
+    unit: bool  # True: d₁, d₂ are unit vectors (coordinates are distances in θ-space)
+    cosine: float = 0.0  # cos∠(d₁, d₂) before orthogonalisation (random planes)
+    explained: np.ndarray | None = None  # PCA: explained ratios of PC1, PC2
+    eigenvalues: np.ndarray | None = None  # Hessian: λ₁, λ₂
+    path_points: int = 0  # PCA: snapshots the plane was fitted to
+    step: int = 0  # training step of the centre
+
+    def describe(self) -> str:
+        what = AXIS_LABELS.get(self.axes, self.axes)
+        if self.axes in NORMS:
+            return f"{what} (cos∠(d₁, d₂) before orthogonalising: {self.cosine:+.3f})"
+        if self.axes == "pca" and self.explained is not None:
+            e = 100 * self.explained
+            return (f"{what}: PC1 {e[0]:.1f} %, PC2 {e[1]:.1f} % of its variance "
+                    f"({self.path_points} snapshots)")
+        if self.axes == "hessian" and self.eigenvalues is not None:
+            return f"{what}: λ₁ = {self.eigenvalues[0]:.4g}, λ₂ = {self.eigenvalues[1]:.4g}"
+        return what
+
+
+@dataclass
+class LineProfiles:
+    """1-D cuts through the plane's centre: train loss along d₁ and d₂ (the grid's centre column
+    and row), test loss along d₁ (None until computed, after the surface)."""
+
+    alphas: np.ndarray
+    train_d1: np.ndarray
+    train_d2: np.ndarray
+    test_d1: np.ndarray | None = None
+
+    @classmethod
+    def from_grid(cls, grid: SurfaceGrid) -> LineProfiles:
+        i, j = len(grid.alphas) // 2, len(grid.betas) // 2
+        return cls(grid.alphas, grid.Z[:, j].copy(), grid.Z[i, :].copy())
+
+
+@dataclass
+class LandscapeData:
+    """The data and model a landscape is computed on (a copy, never the training model)."""
+
+    model: nn.Module
+    X: torch.Tensor
+    y: torch.Tensor
+    X_test: torch.Tensor | None = None
+    y_test: torch.Tensor | None = None
+    loss: str = "cross_entropy"
+    n_train_total: int = 0  # before any subset was taken
+
+    @classmethod
+    def from_split(cls, model: nn.Module, X, y, X_test=None, y_test=None, loss: str = "cross_entropy",
+                   max_samples: int | None = None) -> LandscapeData:
+        dev = model_device(model)
+        n = len(y)
+        if max_samples is not None and n > max_samples:
+            X, y = X[:max_samples], y[:max_samples]
+            if X_test is not None and len(y_test) > max_samples:
+                X_test, y_test = X_test[:max_samples], y_test[:max_samples]
+
+        def move(t):
+            return None if t is None else t.to(dev)
+
+        return cls(model, move(X), move(y), move(X_test), move(y_test), loss, n)
+
+    def train_loss(self) -> LossFn:
+        return loss_function(self.model, self.X, self.y, self.loss)
+
+    def test_loss(self) -> LossFn | None:
+        if self.X_test is None or len(self.X_test) == 0:
+            return None
+        return loss_function(self.model, self.X_test, self.y_test, self.loss)
+
+
+def make_plane(data: LandscapeData, theta: torch.Tensor, settings: LandscapeSettings,
+               trajectory: Sequence[np.ndarray] | None = None, step: int = 0) -> Plane:
+    """The plane the settings ask for, centred at θ."""
+    model, axes = data.model, settings.axes
+    if axes in NORMS:
+        d1, d2 = direction_pair(model, axes, settings.seed, theta)
+        cos = direction_cosine(d1, d2)
+        return Plane(theta, d1, orthogonalise(d1, d2), axes, unit=axes == "none", cosine=cos, step=step)
+    if axes == "pca":
+        if trajectory is None or len(trajectory) < 3:
+            raise ValueError("the PCA plane needs a training path: train a few steps first")
+        traj = torch.from_numpy(np.stack(trajectory)).to(theta.device)
+        d1, d2, explained = pca_directions(traj, theta)
+        return Plane(theta, d1.to(theta.dtype), d2.to(theta.dtype), axes, unit=True, explained=explained,
+                     path_points=len(trajectory), step=step)
+    if axes == "hessian":
+        d1, d2, vals = hessian_directions(data.train_loss(), theta, settings.seed, settings.hessian_iters)
+        return Plane(theta, d1.to(theta.dtype), d2.to(theta.dtype), axes, unit=True, eigenvalues=vals,
+                     step=step)
+    raise ValueError(f"unknown axes {axes!r}; choose one of {', '.join(AXES)}")
+
+
+def fit_span(projection: PathProjection | None, default: float = 1.0) -> float:
+    """A grid half-width that holds the whole projected path with a margin."""
+    if projection is None or len(projection.coords) == 0:
+        return default
+    m = float(np.abs(projection.coords).max())
+    return 1.2 * m if m > 0 else default
+
+
+@dataclass
+class LandscapeEvent:
+    """What `landscape_events` yields; exactly one field is set."""
+
+    plane: Plane | None = None
+    path: PathProjection | None = None
+    lines: LineProfiles | None = None
+    span: float | None = None  # the grid's half-width, before the surface starts
+    progress: SurfaceProgress | None = None
+    grid: SurfaceGrid | None = None
+    contours: Contours | None = None  # with `grid`
+
+
+def landscape_events(data: LandscapeData, theta, settings: LandscapeSettings,
+                     path_steps: np.ndarray | None = None, path: Sequence[np.ndarray] | None = None,
+                     plane: Plane | None = None, surface: bool = True, span: float | None = None,
+                     step: int = 0, chunk: int | None = None) -> Iterator[LandscapeEvent]:
+    """Everything the Landscape tab draws, in the order it can be drawn.
+
+    With `plane=None` a new plane is built at θ (else the given plane is kept: "fixed plane").
+    Then the path is projected onto it and the surface computed coarse to fine, each level with
+    its contour lines and its 1-D profiles through the centre; last, the test loss along d₁.
+    `surface=False` stops after the path. Closing the generator stops at the next chunk.
+    """
+    problems = settings.problems()
+    if problems:
+        raise ValueError("; ".join(problems.values()))
+    dev = model_device(data.model)
+    if plane is None:
+        theta = _as_tensor(theta, dev).to(torch.float32)
+        plane = make_plane(data, theta, settings, path, step)
+        yield LandscapeEvent(plane=plane)
+    projection = None
+    if path is not None and len(path) > 0:
+        traj = torch.from_numpy(np.stack(path)).to(dev)
+        projection = path_projection(traj, path_steps, plane.center, plane.d1, plane.d2)
+        yield LandscapeEvent(path=projection)
+    if not surface:
+        return
+    if span is None:
+        span = settings.span if settings.span is not None else fit_span(projection)
+    yield LandscapeEvent(span=span)
+    if chunk is None:
+        chunk = points_per_chunk(data.model, data.X)
+    L = data.train_loss()
+    grid = torch.linspace(-span, span, settings.resolution, device=dev)
+    lines = None
+    coarsest = 11 if settings.refine else settings.resolution
+    for item in surface_levels(L, plane.center, plane.d1, plane.d2, grid, grid, chunk, min_points=coarsest):
+        if isinstance(item, SurfaceGrid):
+            lines = LineProfiles.from_grid(item)
+            yield LandscapeEvent(grid=item, contours=grid_contours(item, settings.log_scale), lines=lines)
+        else:
+            yield LandscapeEvent(progress=item)
+    Lt = data.test_loss()
+    if Lt is not None and lines is not None:
+        lines.test_d1 = loss_line(Lt, plane.center, plane.d1, grid, chunk).cpu().numpy()
+        yield LandscapeEvent(lines=lines)
+
+
+def data_from_experiment(experiment, model: nn.Module | None = None,
+                         max_samples: int | None = None) -> LandscapeData:
+    """LandscapeData on an experiment's splits (`model` should be a copy of its network)."""
+    ds = experiment.dataset
+    model = model if model is not None else experiment.model_copy()
+    return LandscapeData.from_split(model, ds.X_train, ds.y_train, ds.X_test, ds.y_test,
+                                    experiment.config.train_config().loss, max_samples)
+
+
+__all__ = ["random_direction", "orthogonal_directions", "pca_directions", "loss_line", "loss_surface",
+           "project_trajectory", "direction_pair", "direction_cosine", "orthogonalise",
+           "hessian_directions", "hessian_available", "surface_levels", "refinement_strides",
+           "points_per_chunk", "path_projection", "PathRecorder", "LandscapeSettings", "Plane",
+           "LandscapeData", "LandscapeEvent", "landscape_events", "make_plane", "SurfaceGrid",
+           "SurfaceProgress", "LineProfiles", "PathProjection", "data_from_experiment", "fit_span",
+           "intra_op_threads", "contour_segments", "grid_contours", "Contours"]
