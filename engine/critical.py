@@ -346,8 +346,11 @@ class DescentRun:
 
 
 def descent_paths(f: Callable, start: Sequence[float], lr: float, momenta: Sequence[float] = (0.0, 0.9),
-                  steps: int = 300, blowup: float = 1e6) -> DescentRun:
-    """Heavy-ball GD, v ← βv − η∇f, p ← p + v, for each β in `momenta`, all runs at once."""
+                  steps: int = 300, blowup: float = 1e6, bounds: Bounds | None = None) -> DescentRun:
+    """Heavy-ball GD, v ← βv − η∇f, p ← p + v, for each β in `momenta`, all runs at once.
+
+    A run stops (NaN from then on) when it blows up, or when it leaves `bounds` widened by half
+    their size on each side (surfaces like x² − y² fall forever once a run has escaped)."""
     if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"the learning rate must be a positive number, got {lr}")
     if any(not 0.0 <= b < 1.0 for b in momenta):
@@ -361,11 +364,17 @@ def descent_paths(f: Callable, start: Sequence[float], lr: float, momenta: Seque
     paths = torch.full((len(momenta), steps + 1, 2), float("nan"), dtype=torch.float64)
     paths[:, 0] = p
     alive = torch.ones(len(momenta), dtype=torch.bool)
+    if bounds is not None:
+        xmin, xmax, ymin, ymax = bounds
+        wx, wy = 0.5 * (xmax - xmin), 0.5 * (ymax - ymin)
+        lo, hi = (xmin - wx, ymin - wy), (xmax + wx, ymax + wy)
     for t in range(1, steps + 1):
         g = grad_fn(torch.where(alive[:, None], p, torch.zeros_like(p)))
         v = beta * v - lr * g
         p = p + v
         alive = alive & torch.isfinite(p).all(1) & (p.abs() < blowup).all(1)
+        if bounds is not None:
+            alive = alive & (p[:, 0] >= lo[0]) & (p[:, 0] <= hi[0]) & (p[:, 1] >= lo[1]) & (p[:, 1] <= hi[1])
         paths[:, t] = torch.where(alive[:, None], p, torch.full_like(p, float("nan")))
     with torch.no_grad():
         values = f(paths[..., 0], paths[..., 1])
@@ -391,12 +400,12 @@ class NetworkCriticalConfig:
     hidden: tuple[int, ...] = (6,)
     activation: str = "tanh"
     weight_decay: float = 1e-3
-    inits: int = 8
-    snapshots: int = 6
-    gd_steps: int = 400
-    gd_lr: float = 0.5
+    inits: int = 6
+    snapshots: int = 8
+    gd_steps: int = 1500
+    gd_lr: float = 1.0
     init_scale: float = 1.5
-    newton_iters: int = 80
+    newton_iters: int = 60
     tol: float = 1e-6
     seed: int = 0
 
@@ -477,16 +486,11 @@ def network_critical_points_iter(config: NetworkCriticalConfig | None = None
     eye = torch.eye(P, dtype=torch.float64)
 
     def hess_fn(theta: torch.Tensor) -> torch.Tensor:
-        # Column j of every network's Hessian: the gradient's derivative along e_j, for all j at
-        # once (vmap over the P basis directions).
-        def column(e: torch.Tensor) -> torch.Tensor:
-            return torch.func.jvp(grad_fn, (theta,), (e.expand_as(theta),))[1]
-
-        try:
-            cols = vmap(column)(eye)
-        except (RuntimeError, NotImplementedError):
-            cols = vmap(lambda e: torch.func.vjp(grad_fn, theta)[1](e.expand_as(theta))[0])(eye)
-        H = cols.permute(1, 2, 0)  # (S, P, P); column j in the last axis
+        # Row j of every network's Hessian is the vector-Jacobian product of the gradient with
+        # e_j: one backward graph, then a vmap over the P basis directions.
+        _, pullback = torch.func.vjp(grad_fn, theta)
+        rows = vmap(lambda e: pullback(e.expand_as(theta).contiguous())[0])(eye)  # (P, S, P)
+        H = rows.transpose(0, 1)
         return (H + H.transpose(1, 2)) / 2
 
     def losses_of(theta: torch.Tensor) -> torch.Tensor:

@@ -2,9 +2,10 @@
 eigenpairs by Lanczos, the spectral density by stochastic Lanczos quadrature (SLQ) and the trace
 by Hutchinson's estimator.
 
-Everything is matrix-free through `torch.func`. H·v is forward-over-reverse (`jvp` of `grad`);
-where an operation has no forward-mode rule (PyTorch's MSE loss, for one) the operator falls back
-to reverse-over-reverse (`vjp` of `grad`). Blocks of vectors (the columns of the identity, the
+Everything is matrix-free through `torch.func`. H·v is reverse-over-reverse by default (`vjp` of
+`grad`): it works for every loss and needs no warm-up; forward-over-reverse (`jvp` of `grad`) is
+there on request, falling back to reverse where an operation has no forward-mode rule (PyTorch's
+MSE loss, for one). Blocks of vectors (the columns of the identity, the
 probe vectors of SLQ and Hutchinson) go through one `vmap`'d product instead of a Python loop.
 
 The Lanczos routines are generators underneath (`lanczos_iter`), so a view can show progress and
@@ -47,8 +48,9 @@ def _on_device(theta: torch.Tensor, device: str | torch.device | None) -> torch.
 class HessianOperator:
     """v ↦ H(θ)·v for a fixed θ, on one vector (P,) or a block of vectors (n, P).
 
-    `mode`: "forward" (jvp of grad), "reverse" (vjp of grad) or "auto" (forward, falling back to
-    reverse the first time an operation lacks a forward-mode rule). `chunk` bounds how many
+    `mode`: "reverse" (vjp of grad), "forward" (jvp of grad) or "auto" (reverse; on this CPU build it
+    was the faster of the two and has no first-call cost; "forward" falls back to reverse the first
+    time an operation lacks a forward-mode rule). `chunk` bounds how many
     vectors one `vmap` call pushes through at once (memory grows with it).
     `matvecs` counts the Hessian-vector products computed so far.
     """
@@ -93,14 +95,12 @@ class HessianOperator:
         if V.shape[-1] != self.size or V.ndim not in (1, 2):
             raise ValueError(f"expected vectors of length {self.size}, got shape {tuple(V.shape)}")
         n = 1 if V.ndim == 1 else V.shape[0]
-        if self.mode == "reverse":
+        if self.mode in ("reverse", "auto"):
             out = self._apply(V, self._reverse)
         else:
             try:
                 out = self._apply(V, self._forward)
             except (RuntimeError, NotImplementedError):
-                if self.mode != "auto":
-                    raise
                 self.mode = "reverse"  # e.g. mse_loss has no usable forward-over-reverse rule
                 out = self._apply(V, self._reverse)
         self.matvecs += n
@@ -117,26 +117,41 @@ def hvp(loss_fn: LossFn, theta: torch.Tensor, v: torch.Tensor, mode: str = "auto
     return HessianOperator(loss_fn, theta, mode)(torch.as_tensor(v).to(theta.device))
 
 
-def full_hessian(loss_fn: LossFn, theta: torch.Tensor, max_params: int = 5000, chunk: int | None = None,
-                 mode: str = "auto", device: str | torch.device | None = None) -> torch.Tensor:
-    """The P×P Hessian, as H·I through one batched (`vmap`) product, symmetrised.
-
-    Refused above `max_params` parameters, since it needs P² numbers and P products.
-    """
-    theta = _on_device(theta, device)
-    P = int(theta.numel())
+def _check_size(P: int, max_params: int, element_size: int) -> None:
     if P > max_params:
-        gb = P * P * theta.element_size() / 1e9
+        gb = P * P * element_size / 1e9
         raise ValueError(
             f"the full Hessian of {P:,} parameters would hold {P * P:,} numbers ({gb:.1f} GB) and cost "
             f"{P:,} Hessian-vector products; above max_params={max_params:,} use the iterative methods: "
             "top_eigenvalues / bottom_eigenvalues (Lanczos), spectral_density (stochastic Lanczos "
             "quadrature) or hessian_trace (Hutchinson)")
-    if chunk is None:
-        chunk = max(1, min(P, 2048))
+
+
+def full_hessian(loss_fn: LossFn, theta: torch.Tensor, max_params: int = 5000, chunk: int | None = None,
+                 mode: str = "auto", device: str | torch.device | None = None) -> torch.Tensor:
+    """The P×P Hessian, as H·I through batched (`vmap`) products of `chunk` columns, symmetrised.
+
+    Refused above `max_params` parameters, since it needs P² numbers and P products.
+    """
+    theta = _on_device(theta, device)
+    _check_size(int(theta.numel()), max_params, theta.element_size())
+    return last(full_hessian_iter(loss_fn, theta, max_params, chunk or 2048, mode))
+
+
+def full_hessian_iter(loss_fn: LossFn, theta: torch.Tensor, max_params: int = 5000, chunk: int = 256,
+                      mode: str = "auto") -> Iterator[int | torch.Tensor]:
+    """`full_hessian` as a generator: the Hessian is built `chunk` columns at a time (each block
+    one batched product); yields the number of columns done after each block, then H."""
+    theta = torch.as_tensor(theta).detach()
+    P = int(theta.numel())
+    _check_size(P, max_params, theta.element_size())
     op = HessianOperator(loss_fn, theta, mode, chunk)
-    H = op(torch.eye(P, dtype=theta.dtype, device=theta.device))
-    return (H + H.T) / 2
+    H = torch.empty(P, P, dtype=theta.dtype, device=theta.device)
+    eye = torch.eye(P, dtype=theta.dtype, device=theta.device)
+    for i in range(0, P, chunk):
+        H[i : i + chunk] = op(eye[i : i + chunk])  # rows of H are columns too (H is symmetric)
+        yield min(P, i + chunk)
+    yield (H + H.T) / 2
 
 
 # -- Lanczos -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .hessian import HessianOperator, density_from_nodes, full_hessian, hessian_trace, slq_iter
+from .hessian import HessianOperator, density_from_nodes, full_hessian_iter, hessian_trace, slq_iter
 from .params import loss_function
 
 
@@ -32,7 +32,8 @@ class SpectrumSettings:
     """
 
     method: str = "auto"
-    exact_limit: int = 3000
+    exact_limit: int = 2500
+    hessian_chunk: int = 128  # Hessian columns per batched product (and per progress report)
     max_samples: int = 2000
     image_samples: int = 64
     n_probes: int = 4
@@ -54,7 +55,7 @@ class SpectrumSettings:
         out: dict[str, str] = {}
         if self.method not in self.METHODS:
             out["method"] = f"unknown method {self.method!r}; choose {', '.join(self.METHODS)}"
-        for name in ("max_samples", "image_samples", "n_probes", "lanczos_steps", "image_probes",
+        for name in ("hessian_chunk", "max_samples", "image_samples", "n_probes", "lanczos_steps", "image_probes",
                      "image_lanczos_steps", "trace_probes", "bins", "grid_size"):
             if getattr(self, name) < 1:
                 out[name] = f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}"
@@ -140,9 +141,15 @@ def spectrum_snapshot(model: nn.Module, X: torch.Tensor, y: torch.Tensor, theta,
     L = loss_function(model, X, y, loss)
     method = choose_method(P, s)
     if method == "exact":
-        yield SpectrumProgress(0, 2, f"full Hessian: {P:,} Hessian-vector products in one batch")
-        H = full_hessian(L, theta, max_params=max(s.exact_limit, P) if s.method == "exact" else s.exact_limit)
-        yield SpectrumProgress(1, 2, f"eigenvalues of the {P:,}×{P:,} Hessian")
+        limit = max(s.exact_limit, P) if s.method == "exact" else s.exact_limit
+        H = None
+        for item in full_hessian_iter(L, theta, max_params=limit, chunk=s.hessian_chunk):
+            if isinstance(item, int):
+                yield SpectrumProgress(item, P + P // 4, f"full Hessian: column {item:,} of {P:,} "
+                                                         f"(Hessian-vector products in batches of {s.hessian_chunk})")
+            else:
+                H = item
+        yield SpectrumProgress(P, P + P // 4, f"eigenvalues of the {P:,}×{P:,} Hessian (eigvalsh)")
         evals, evecs = torch.linalg.eigh(H.double())
         lam = evals.cpu().numpy()
         op = HessianOperator(L, theta)

@@ -8,6 +8,9 @@ from .base import Panel
 
 PANELS: list[tuple[str, str, str]] = [
     ("train", "gui.panels.train", "TrainPanel"),
+    ("curvature", "gui.panels.curvature", "CurvaturePanel"),
+    ("saddles", "gui.panels.saddles", "SaddlesPanel"),
+    ("sharpness", "gui.panels.sharpness", "SharpnessPanel"),
 ]
 
 
