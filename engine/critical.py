@@ -241,6 +241,10 @@ def find_critical_points(f: Callable, bounds: Bounds, n_starts: int = 64, seed: 
     span = max(xmax - xmin, ymax - ymin)
     starts = sobol_starts(bounds, n_starts, seed)
     g_scale = float(grad_fn(starts).norm(dim=1).median())
+    # Curvature counts as zero below 1e-5 of the surface's typical curvature in the box (a point
+    # found at distance r from a degenerate critical point has eigenvalues of order r).
+    h_scale = float(torch.linalg.matrix_norm(hess_fn(starts), ord=2).median())
+    eig_tol = 1e-5 * max(1.0, h_scale)
     pts, gn = _levenberg_marquardt(grad_fn, hess_fn, starts, iters, 0.25 * span,
                                    done_below=1e-3 * tol * max(1.0, g_scale))
     margin = 1e-6 * span
@@ -258,24 +262,26 @@ def find_critical_points(f: Callable, bounds: Bounds, n_starts: int = 64, seed: 
         kept.append(p)
     out: list[CriticalPoint] = []
     for p in kept:
-        out.append(inspect_point(f, p, span=span))
+        out.append(inspect_point(f, p, span=span, eig_tol=eig_tol))
     out.sort(key=lambda c: c.value)
     return out
 
 
-def inspect_point(f: Callable, point, span: float = 1.0) -> CriticalPoint:
+def inspect_point(f: Callable, point, span: float = 1.0, eig_tol: float | None = None) -> CriticalPoint:
     """Gradient, Hessian eigenvalues/eigenvectors and class of f at one point (critical or not:
-    `grad_norm` says how far from critical it is)."""
+    `grad_norm` says how far from critical it is). Eigenvalues within `eig_tol` of zero count as
+    zero (default: 1e-6 of the largest |λ| there, at least 1e-6)."""
     p = torch.as_tensor(np.asarray(point, dtype=np.float64))
     fp = _as_xy(f)
     g = grad(fp)(p)
     H = hessian(fp)(p)
     evals, evecs = torch.linalg.eigh((H + H.T) / 2)
     lam = evals.numpy()
-    kind = classify_critical_point(lam, tol=_eig_tol(lam))
+    tol = _eig_tol(lam) if eig_tol is None else eig_tol
+    kind = classify_critical_point(lam, tol=tol)
     shape = _higher_order_shape(f, p.numpy(), span) if kind == "degenerate" else ""
     return CriticalPoint(point=p.numpy().copy(), value=float(fp(p)), kind=kind, eigenvalues=lam,
-                         eigenvectors=evecs.numpy().T.copy(), index=float((lam < -_eig_tol(lam)).mean()),
+                         eigenvectors=evecs.numpy().T.copy(), index=float((lam < -tol).mean()),
                          grad_norm=float(g.norm()), shape=shape)
 
 

@@ -29,8 +29,9 @@ LossFn = Callable[[torch.Tensor], torch.Tensor]
 def epsilon_sharpness(loss_fn: LossFn, theta: torch.Tensor, rho: float = 0.05, steps: int = 20, seed: int = 0,
                       device: str | torch.device | None = None) -> float:
     """max_{‖ε‖≤ρ} L(θ+ε) − L(θ), by projected gradient ascent from a random point of the sphere
-    ‖ε‖ = ρ (steps of length ρ/2 along the normalised gradient, shrinking, projected back onto the
-    ball). Returns the largest increase seen (≥ 0, since ε = 0 is allowed)."""
+    ‖ε‖ = ρ: steps of length ρ along the normalised gradient, each projected back onto the ball
+    (on a quadratic this is power iteration towards the top eigenvector). Returns the largest
+    increase seen (≥ 0, since ε = 0 is allowed)."""
     if not (math.isfinite(rho) and rho > 0):
         raise ValueError(f"rho must be a positive radius, got {rho}")
     theta = torch.as_tensor(theta).detach()
@@ -54,8 +55,7 @@ def epsilon_sharpness(loss_fn: LossFn, theta: torch.Tensor, rho: float = 0.05, s
         gnorm = float(gvec.norm())
         if not math.isfinite(gnorm) or gnorm == 0:
             break
-        step = 0.5 * rho / math.sqrt(t + 1)
-        eps = eps + step * gvec / gnorm
+        eps = eps + rho * gvec / gnorm
         norm = float(eps.norm())
         if norm > rho:
             eps = eps * (rho / norm)

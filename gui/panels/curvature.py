@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from engine.sharpness import stability_threshold
@@ -28,7 +29,7 @@ from engine.spectrum import (
 
 from .. import plots
 from .base import HeadlessContext, Panel
-from .curvature_common import TaskBar, fmt, labelled
+from .curvature_common import TaskBar, fmt, labelled, weak
 
 MIN_INTERVAL_S = 0.3  # at most ~3 spectra a second
 PROGRESS_AFTER_S = 0.8  # show the progress bar for computations that take longer than this
@@ -77,8 +78,7 @@ class CurvaturePanel(Panel):
         self.status = QtWidgets.QStackedWidget()
         self.status.addWidget(self.info)
         self.status.addWidget(self.task)
-        self.task.visibility_changed.connect(
-            lambda shown: self.status.setCurrentWidget(self.task if shown else self.info))
+        self.task.visibility_changed.connect(self._task_shown)
         top.addWidget(self.status, 1)
 
         # -- spectrum ----------------------------------------------------------------------
@@ -98,8 +98,12 @@ class CurvaturePanel(Panel):
                                           legend=True)
         self.lmax_curve = plots.curve(self.lambda_plot, 0, "λmax", symbol="o", symbolSize=5)
         self.lmin_curve = plots.curve(self.lambda_plot, "error", "λmin", symbol="o", symbolSize=4)
-        self.threshold_line = plots.guide_line(self.lambda_plot, 0.0, angle=0, key="accent", label="2/η")
-        self.threshold_line.label.setPosition(0.08)  # clear of the legend at the right
+        # Built here rather than with plots.guide_line: registered with the style manager, a line
+        # with a label outlived its window; it is restyled in changeEvent instead.
+        self.threshold_line = pg.InfiniteLine(pos=0.0, angle=0, movable=False, label="2/η",
+                                              labelOpts={"position": 0.08},  # clear of the legend
+                                              pen=plots.manager().pen("accent", 1.5, QtCore.Qt.PenStyle.DashLine))
+        self.lambda_plot.addItem(self.threshold_line)
         self.trace_plot = plots.add_plot(self.series_view, "Trace of the Hessian", "step", "tr H", row=1, col=0)
         self.trace_plot.setXLink(self.lambda_plot)
         self.trace_curve = plots.curve(self.trace_plot, 2, None, symbol="o", symbolSize=4)
@@ -127,6 +131,7 @@ class CurvaturePanel(Panel):
 
         # -- state ---------------------------------------------------------------------------
         self._model = None
+        self._model_of = None  # the experiment's module that _model is a copy of
         self._data: tuple | None = None
         self._generation = 0
         self._job = None
@@ -147,11 +152,21 @@ class CurvaturePanel(Panel):
         self.task.cancelled.connect(self.cancel)
         lab.diverged.connect(self._diverged)
 
+    def changeEvent(self, event) -> None:
+        if event.type() == QtCore.QEvent.Type.PaletteChange:  # a new theme: restyle the 2/η line
+            self.threshold_line.setPen(plots.manager().pen("accent", 1.5, QtCore.Qt.PenStyle.DashLine))
+            self.threshold_line.label.setColor(plots.manager().color("accent"))
+        super().changeEvent(event)
+
+    def _task_shown(self, shown: bool) -> None:
+        self.status.setCurrentWidget(self.task if shown else self.info)
+
     # -- the shared experiment --------------------------------------------------------------
     def on_rebuilt(self) -> None:
         self._stop_job()
         exp = self.lab.experiment
         self._model = exp.model_copy()
+        self._model_of = exp.model
         ds = exp.dataset
         images = len(tuple(ds.input_shape)) == 3
         X, y = analysis_subset(exp.trainer.X_train, exp.trainer.y_train, images, self.settings)
@@ -176,7 +191,14 @@ class CurvaturePanel(Panel):
             self._stop_job()  # computing only while visible
         super().set_active(active)
 
+    def _check_model(self) -> None:
+        # A frame delivered just before a rebuild can carry its "rebuilt" notice, so the copy made
+        # then is of the old network: copy again when the experiment's model is not the one copied.
+        if self._model is None or self._model_of is not self.lab.experiment.model:
+            self.on_rebuilt()
+
     def on_frames(self, frames) -> None:
+        self._check_model()
         self._update_threshold()
         if self.lab.sync or not self.active:
             return
@@ -189,6 +211,7 @@ class CurvaturePanel(Panel):
 
     def refresh_now(self) -> None:
         """Compute for the current weights, now (the button)."""
+        self._check_model()
         if self.lab.last_frame is not None and self.lab.last_frame.theta is not None:
             self._pending = (self.lab.last_frame.step, self.lab.last_frame.theta)
         if self._pending is None:
@@ -244,9 +267,8 @@ class CurvaturePanel(Panel):
         def work():
             yield from spectrum_snapshot(model, X, y, theta, step, settings, loss)
 
-        self._job = self.lab.start_job(work, lambda items: self._items(items, generation),
-                                       lambda: self._job_done(generation),
-                                       lambda text: self._job_failed(text, generation), name="curvature-spectrum")
+        self._job = self.lab.start_job(work, weak(self._items, generation), weak(self._job_done, generation),
+                                       weak(self._job_failed, generation), name="curvature-spectrum")
 
     def _run_sync(self) -> None:
         """Headless: one snapshot of the pending θ, inline."""
@@ -256,9 +278,10 @@ class CurvaturePanel(Panel):
         self._pending = None
         generation = self._generation
         X, y, _images, loss = self._data
-        self.lab.start_job(lambda: spectrum_snapshot(self._model, X, y, theta, step, self.settings, loss),
-                           lambda items: self._items(items, generation), None,
-                           lambda text: self._job_failed(text, generation), name="curvature-spectrum")
+        model, settings = self._model, self.settings
+        self.lab.start_job(lambda: spectrum_snapshot(model, X, y, theta, step, settings, loss),
+                           weak(self._items, generation), None, weak(self._job_failed, generation),
+                           name="curvature-spectrum")
 
     def _items(self, items: list, generation: int) -> None:
         if generation != self._generation:
@@ -482,7 +505,7 @@ class CurvaturePanel(Panel):
         """Train the shared experiment, measuring the spectrum every few steps, inline."""
         self.set_active(True)
         lab = ctx.lab
-        every = self.track_every or max(1, ctx.steps // (12 if ctx.quick else 30))
+        every = self.track_every or max(1, ctx.steps // (6 if ctx.quick else 30))
         self._measure_now()
         done = 0
         while done < ctx.steps and not lab.experiment.diverged:

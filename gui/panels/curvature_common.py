@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import weakref
+from collections.abc import Callable
 
 from PySide6 import QtCore, QtWidgets
 
@@ -63,8 +65,10 @@ def fmt(x: float, digits: int = 3) -> str:
         return "—"
     ax = abs(x)
     if ax != 0 and (ax < 1e-3 or ax >= 1e5):
-        return f"{x:.{max(1, digits - 1)}e}".replace("e-0", "e-").replace("e+0", "e+")
-    return f"{x:.{digits}g}"
+        text = f"{x:.{max(1, digits - 1)}e}".replace("e-0", "e-").replace("e+0", "e+")
+    else:
+        text = f"{x:.{digits}g}"
+    return text.replace("-", "−")  # a true minus sign
 
 
 def labelled(label: str, widget: QtWidgets.QWidget, tip: str = "") -> QtWidgets.QWidget:
@@ -81,3 +85,20 @@ def labelled(label: str, widget: QtWidgets.QWidget, tip: str = "") -> QtWidgets.
         box.setToolTip(tip)
         widget.setToolTip(tip)
     return box
+
+
+def weak(method: Callable, *extra) -> Callable:
+    """A callback that calls `method(*args, *extra)` while its object lives, and does nothing after.
+
+    Jobs keep their callbacks; a bound method would tie the panel (and its plots) into a reference
+    cycle with the Lab, kept alive until the garbage collector happens to run.
+    """
+    ref = weakref.WeakMethod(method)
+
+    def call(*args):
+        m = ref()
+        if m is not None:
+            return m(*args, *extra)
+        return None
+
+    return call

@@ -32,7 +32,7 @@ from engine.critical import (
 
 from .. import plots
 from .base import HeadlessContext, Panel
-from .curvature_common import TaskBar, fmt, labelled
+from .curvature_common import TaskBar, fmt, labelled, weak
 
 GRID_RES = 220
 KIND_STYLE = {  # symbol, colour key, legend text
@@ -145,8 +145,7 @@ class SaddlesPanel(Panel):
 
         self.map_key = QtWidgets.QLabel()
         self.map_key.setWordWrap(True)
-        self._update_key()
-        plots.manager().changed.connect(self._update_key)
+        self._update_key()  # again on theme changes (changeEvent): no link from the global style manager
         left = QtWidgets.QWidget()
         ll = QtWidgets.QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
@@ -188,6 +187,11 @@ class SaddlesPanel(Panel):
         self.network_button.clicked.connect(self.find_network_points)
         self.task.cancelled.connect(self._cancel_network)
         self._set_surface_controls(self.surface_name)
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QtCore.QEvent.Type.PaletteChange, QtCore.QEvent.Type.StyleChange):
+            self._update_key()
+        super().changeEvent(event)
 
     def _update_key(self) -> None:
         """The map's key as a line of coloured symbols (a legend inside would hide the surface)."""
@@ -242,7 +246,7 @@ class SaddlesPanel(Panel):
 
         if self._surface_job is not None and self._surface_job.running:
             self._surface_job.stop()
-        self._surface_job = self.lab.start_job(work, lambda items: self._surface_items(items, name),
+        self._surface_job = self.lab.start_job(work, weak(self._surface_items, name),
                                                name="saddles-surface")
 
     def _surface_items(self, items, name: str) -> None:
@@ -289,7 +293,7 @@ class SaddlesPanel(Panel):
             return
         self.start = (float(x), float(y))
         self.start_marker.setData([x], [y])
-        self.lab.start_job(lambda: iter([point_info(s, x, y)]), self._show_point, name="saddles-point")
+        self.lab.start_job(lambda: iter([point_info(s, x, y)]), weak(self._show_point), name="saddles-point")
 
     def _show_point(self, items) -> None:
         info = items[-1]
@@ -366,7 +370,7 @@ class SaddlesPanel(Panel):
                 escapes = run.escape_steps(near, 0.1 * span)
             yield run, escapes
 
-        self.lab.start_job(work, self._show_run, on_error=self._show_error, name="saddles-descent")
+        self.lab.start_job(work, weak(self._show_run), on_error=weak(self._show_error), name="saddles-descent")
 
     def _show_run(self, items) -> None:
         self.run, self.escapes = items[-1]
@@ -432,8 +436,9 @@ class SaddlesPanel(Panel):
         cfg = self.network_config
         self.network_button.setEnabled(False)
         self.task.show_progress(0.0, "starting")
-        self._network_job = self.lab.start_job(lambda: network_critical_points_iter(cfg), self._network_items,
-                                               self._network_done, self._network_failed, name="saddles-network")
+        self._network_job = self.lab.start_job(lambda: network_critical_points_iter(cfg), weak(self._network_items),
+                                               weak(self._network_done), weak(self._network_failed),
+                                               name="saddles-network")
 
     def _network_items(self, items) -> None:
         for item in items:
@@ -544,7 +549,8 @@ class SaddlesPanel(Panel):
         self.start_marker.setData([self.start[0]], [self.start[1]])
         if getattr(self, "_run_on_headless", True):
             x, y = self.start
-            self.lab.start_job(lambda: iter([point_info(SURFACES[self.surface_name], x, y)]), self._show_point)
+            s = SURFACES[self.surface_name]
+            self.lab.start_job(lambda: iter([point_info(s, x, y)]), weak(self._show_point))
             self.run_descent()
         if getattr(self, "_network_on_headless", True):
             self.find_network_points()

@@ -28,7 +28,7 @@ from engine.sharpness import (
 
 from .. import plots
 from .base import HeadlessContext, Panel
-from .curvature_common import TaskBar, fmt, labelled
+from .curvature_common import TaskBar, fmt, labelled, weak
 
 COLUMNS = ("batch", "steps", "epochs", "train loss", "test loss", "loss gap", "train acc", "test acc",
            "acc gap", "λmax", "‖Hv−λv‖", "ε-sharpness", "tr H")
@@ -190,7 +190,8 @@ class SharpnessPanel(Panel):
         cfg = self.config
         self.run_button.setEnabled(False)
         self.task.show_progress(0.0, "loading the data")
-        self._job = self.lab.start_job(lambda: batch_size_sweep(cfg), self._items, self._done, self._failed,
+        self._job = self.lab.start_job(lambda: batch_size_sweep(cfg), weak(self._items), weak(self._done),
+                                       weak(self._failed),
                                        name="sharpness-sweep")
 
     def cancel(self) -> None:
