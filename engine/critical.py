@@ -101,7 +101,7 @@ SURFACES: dict[str, Surface] = {
                  ((-0.270845, -0.923039), "maximum"), ((0.086678, 2.884255), "saddle"),
                  ((3.385154, 0.073852), "saddle"), ((-3.073026, -0.081353), "saddle"),
                  ((-0.127961, -1.953715), "saddle")),
-                log_colors=True, start=(-0.2, -0.85), lr=0.005),
+                log_colors=True, start=(0.3, 2.6), lr=0.005),
         Surface("gaussians", "Sum of Gaussians", "f = 0.08‖p‖² − 1.5 G₁ − G₂ + 1.2 G₃ (Gaussian bumps)",
                 _gaussians, (-3.0, 3.0, -3.0, 3.0),
                 (((-1.164908, -0.293443), "minimum"), ((1.059724, -0.388146), "minimum"),

@@ -98,10 +98,13 @@ class CurvaturePanel(Panel):
                                           legend=True)
         self.lmax_curve = plots.curve(self.lambda_plot, 0, "λmax", symbol="o", symbolSize=5)
         self.lmin_curve = plots.curve(self.lambda_plot, "error", "λmin", symbol="o", symbolSize=4)
+        self.lambda_plot.legend.anchor((1, 0.5), (1, 0.5), offset=(-8, 0))  # between λmin and λmax, usually
         # Built here rather than with plots.guide_line: registered with the style manager, a line
         # with a label outlived its window; it is restyled in changeEvent instead.
         self.threshold_line = pg.InfiniteLine(pos=0.0, angle=0, movable=False, label="2/η",
-                                              labelOpts={"position": 0.08},  # clear of the legend
+                                              labelOpts={"position": 0.08,  # clear of the legend
+                                                         "color": plots.manager().color("accent"),
+                                                         "fill": (255, 255, 255, 190)},
                                               pen=plots.manager().pen("accent", 1.5, QtCore.Qt.PenStyle.DashLine))
         self.lambda_plot.addItem(self.threshold_line)
         self.trace_plot = plots.add_plot(self.series_view, "Trace of the Hessian", "step", "tr H", row=1, col=0)

@@ -121,7 +121,7 @@ class SaddlesPanel(Panel):
         self.run_mom = plots.curve(self.run_plot, 4, "GD + momentum")
         self.run_plot.legend.anchor((0, 1), (0, 1), offset=(8, -8))  # bottom left: the runs fall to the right
         self.index_plot = plots.add_plot(self.side_view, "Tiny network: critical points", "loss L(θ)",
-                                         "index (fraction of λ < 0)", row=1, col=0, legend=True)
+                                         "index (fraction of λ &lt; 0)", row=1, col=0, legend=True)
         self.index_items: dict[str, pg.ScatterPlotItem] = {}
         for kind, (symbol, key, text) in KIND_STYLE.items():
             item = pg.ScatterPlotItem(size=10, symbol=symbol, pen=pg.mkPen(plots.manager().color("plot_fg"), width=1),
