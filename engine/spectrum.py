@@ -163,7 +163,7 @@ def spectrum_snapshot(model: nn.Module, X: torch.Tensor, y: torch.Tensor, theta,
         widths = np.diff(edges)
         hist = counts / max(1, counts.sum()) / np.where(widths > 0, widths, 1.0)
         yield SpectrumSnapshot(step, "exact", P, len(y), lam, edges, hist, (edges[:-1] + edges[1:]) / 2, hist,
-                               float(lam[-1]), float(lam[0]), float(lam.sum()), "exact (Σλ)", float(res[0]),
+                               float(lam[-1]), float(lam[0]), float(lam.sum()), "exact, Σλ", float(res[0]),
                                float(res[1]), float(neg), neg / P, s.negative_tol * scale, time.perf_counter() - t0,
                                P + 2)
         return

@@ -370,8 +370,8 @@ class CurvaturePanel(Panel):
             self.spectrum_plot.setYRange(np.log10(floor), np.log10(max(top, floor * 10)) + 0.2, padding=0)
         else:
             self.spectrum_plot.enableAutoRange(axis="y")
-        kind = "exact eigenvalues" if snap.exact else "SLQ density"
-        title = f"Spectrum at step {snap.step:,} ({kind})"
+        kind = "exact" if snap.exact else "SLQ"
+        title = f"Spectrum, step {snap.step:,} ({kind})"
         if self.spectrum_plot._lab_title != title:
             self.spectrum_plot._lab_title = title
             plots.manager().register_plot(self.spectrum_plot)  # restyles, title included
@@ -382,15 +382,13 @@ class CurvaturePanel(Panel):
             return
         neg = (f"{int(snap.negative_count):,} of {snap.n_params:,}" if snap.exact
                else f"≈ {snap.negative_count:,.0f} of {snap.n_params:,}")
-        how = ("exact: full Hessian + eigvalsh" if snap.exact else
-               f"SLQ ({snap.matvecs} Hessian-vector products)")
+        how = "exact eigvalsh" if snap.exact else f"SLQ, {snap.matvecs} Hessian-vector products"
         self.stats.setText(
-            f"λmax = {fmt(snap.lambda_max, 4)}  (‖Hv − λv‖ = {fmt(snap.residual_max, 2)})    "
-            f"λmin = {fmt(snap.lambda_min, 4)}  (‖Hv − λv‖ = {fmt(snap.residual_min, 2)})    "
-            f"tr H = {fmt(snap.trace, 4)}  [{snap.trace_method}]\n"
-            f"negative eigenvalues (λ < −{fmt(snap.negative_threshold, 2)}): {neg} "
-            f"({100 * snap.negative_fraction:.1f}%)    {how} on {snap.n_samples:,} training samples, "
-            f"{snap.seconds:.2f} s")
+            f"λmax = {fmt(snap.lambda_max, 4)} (‖Hv − λv‖ = {fmt(snap.residual_max, 2)})   "
+            f"λmin = {fmt(snap.lambda_min, 4)} (‖Hv − λv‖ = {fmt(snap.residual_min, 2)})   "
+            f"tr H = {fmt(snap.trace, 4)} ({snap.trace_method})\n"
+            f"negative eigenvalues: {neg} ({100 * snap.negative_fraction:.1f}%, counting λ < "
+            f"−{fmt(snap.negative_threshold, 2)})   {how}, {snap.n_samples:,} samples, {snap.seconds:.2f} s")
 
     def _update_info(self) -> None:
         exp = self.lab.experiment
@@ -405,22 +403,18 @@ class CurvaturePanel(Panel):
         cfg = self.lab.experiment.config
         if cfg.optimizer != "sgd":
             self.threshold_line.hide()
-            self.series_note.setText("No 2/η line for Adam: its steps are rescaled per parameter, so the "
-                                     "stability limit is not 2/η.")
+            self.series_note.setText("No 2/η line for Adam: it rescales each parameter's step.")
             return
         t = stability_threshold(cfg.lr, cfg.momentum)
         label = f"2/η = {fmt(t)}" if cfg.momentum == 0 else f"(2+2β)/η = {fmt(t)}"
         self.threshold_line.setValue(t)
         self.threshold_line.label.setFormat(label)
-        note = ("GD on a quadratic diverges along any direction whose curvature exceeds the dashed line. "
-                "With full batch (batch size 0), λmax tends to rise to it and hover there: the edge of stability.")
         top = max(self.series["lambda_max"], default=None)
         far = top is not None and top > 0 and t > 4 * top
         # A line far above every point would squash the curves flat: leave it out and say where it is.
         self.threshold_line.setVisible(not far)
-        if far:
-            note = (f"{label} lies far above λmax (off the plot). " + note)
-        self.series_note.setText(note)
+        self.series_note.setText(f"Stability limit {label}" + (", far above λmax (off the plot)" if far else
+                                                               " (dashed)") + ": see the lesson (F1).")
 
     def _set_log(self, on: bool) -> None:
         self.spectrum_plot.setLogMode(y=on)

@@ -131,7 +131,8 @@ class SaddlesPanel(Panel):
         self.index_plot.legend.anchor((1, 1), (1, 1), offset=(-8, -8))  # bottom right: high loss has high index
         self.network_button = QtWidgets.QPushButton("Find critical points of a tiny network")
         self.network_button.setToolTip("Minimise ‖∇L‖² from many starts along training runs; takes a few seconds")
-        self.network_text = plots.caption("")
+        self.network_text = plots.caption("Press the button to search a 2-6-2 tanh network (32 parameters) for "
+                                          "critical points: a few seconds.")
         self.task = TaskBar()
 
         right = QtWidgets.QWidget()
@@ -203,7 +204,7 @@ class SaddlesPanel(Panel):
 
         parts = [span(glyph[sym] + " " + text, key) for sym, key, text in KIND_STYLE.values()]
         parts += [span("━ GD", "plot_fg"), span("━ GD + momentum", 4), span("★ start", "#d4a000"),
-                  span("━ eigenvector, λ > 0", "accent"), span("━ eigenvector, λ < 0", "error"), "➤ −∇f"]
+                  span("━ eigenvector, λ &gt; 0", "accent"), span("━ eigenvector, λ &lt; 0", "error"), "➤ −∇f"]
         self.map_key.setText("&nbsp;&nbsp; ".join(parts))
 
     # -- surface ---------------------------------------------------------------------------------
@@ -384,7 +385,8 @@ class SaddlesPanel(Panel):
         texts = []
         for label, esc, vals in zip(run.labels, self.escapes, run.values):
             finite = vals[np.isfinite(vals)]
-            end = f"ends at f = {fmt(float(finite[-1]), 4)}" if len(finite) == len(vals) else "diverges"
+            end = (f"ends at f = {fmt(float(finite[-1]), 4)}" if len(finite) == len(vals)
+                   else f"leaves the map after {len(finite) - 1} steps, still falling")
             if esc is not None:
                 texts.append(f"{label}: leaves the saddle's neighbourhood after {esc} steps, {end}")
             else:
