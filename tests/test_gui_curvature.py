@@ -88,7 +88,8 @@ def test_cnn_spectrum_by_slq_with_progress_and_cancel(window, qtbot, image_datas
     assert lab.experiment.n_params > 100_000  # the CNN
     assert "SLQ" in panel.info.text() and "32 fixed training samples" in panel.info.text()
     panel.refresh_now()
-    qtbot.waitUntil(lambda: panel.snapshot is not None, timeout=60000)
+    qtbot.waitUntil(lambda: panel.snapshot is not None or panel.banner.isVisible(), timeout=60000)
+    assert not panel.banner.isVisible(), panel.banner.text()
     snap = panel.snapshot
     assert snap.method == "slq" and snap.n_samples == 32 and snap.eigenvalues is None
     assert len(panel.dens_pos.getData()[0]) > 10 and panel.hist_pos.getData()[0] is None or \

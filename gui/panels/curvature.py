@@ -141,6 +141,7 @@ class CurvaturePanel(Panel):
         self._job_started = 0.0
         self._last_start = -1e9
         self._pending: tuple[int, np.ndarray] | None = None
+        self._requested = False  # Refresh pressed: compute the pending θ even with Live off
         self._retry = QtCore.QTimer(self)
         self._retry.setSingleShot(True)
         self._retry.timeout.connect(self._maybe_start)
@@ -223,11 +224,13 @@ class CurvaturePanel(Panel):
             self._run_sync()
         else:
             self._last_start = -1e9
+            self._requested = True  # start as soon as a job still finishing is done, Live or not
             self._maybe_start()
 
     def cancel(self) -> None:
         """Stop the computation in progress; live updates pause until Refresh or Live."""
         self._pending = None
+        self._requested = False
         self.live.setChecked(False)
         self._stop_job()
         self.task.finish()
@@ -262,6 +265,7 @@ class CurvaturePanel(Panel):
             return
         step, theta = self._pending
         self._pending = None
+        self._requested = False
         self._last_start = self._job_started = time.perf_counter()
         generation = self._generation
         model, (X, y, _images, loss) = self._model, self._data
@@ -299,7 +303,7 @@ class CurvaturePanel(Panel):
     def _job_done(self, generation: int) -> None:
         if generation == self._generation:
             self.task.finish()
-        if self.live.isChecked():
+        if self.live.isChecked() or self._requested:
             self._maybe_start()
 
     def _job_failed(self, text: str, generation: int) -> None:
