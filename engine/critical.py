@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.func import grad, hessian, vmap
 
-from .hessian import classify_critical_point, last
+from .hessian import classify_critical_point, last, symmetric_eigh
 
 Bounds = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
 
@@ -275,7 +275,7 @@ def inspect_point(f: Callable, point, span: float = 1.0, eig_tol: float | None =
     fp = _as_xy(f)
     g = grad(fp)(p)
     H = hessian(fp)(p)
-    evals, evecs = torch.linalg.eigh((H + H.T) / 2)
+    evals, evecs = symmetric_eigh((H + H.T) / 2)
     lam = evals.numpy()
     tol = _eig_tol(lam) if eig_tol is None else eig_tol
     kind = classify_critical_point(lam, tol=tol)
@@ -302,7 +302,7 @@ def point_info(f: Callable, x: float, y: float) -> PointInfo:
     fp = _as_xy(f)
     g = grad(fp)(p)
     H = hessian(fp)(p)
-    evals, evecs = torch.linalg.eigh((H + H.T) / 2)
+    evals, evecs = symmetric_eigh((H + H.T) / 2)
     lam = evals.numpy()
     return PointInfo(p.numpy(), float(fp(p)), g.numpy(), lam, evecs.numpy().T.copy(),
                      classify_critical_point(lam, tol=_eig_tol(lam)))
@@ -551,7 +551,7 @@ def network_critical_points_iter(config: NetworkCriticalConfig | None = None
             if bool(((gn <= 1e-3 * cfg.tol) | (mu >= 1e12)).all()):
                 break
     H = hess_fn(S)
-    evals = torch.linalg.eigvalsh(H)
+    evals = symmetric_eigh(H)[0]
     losses = losses_of(S)
     points: list[CriticalPoint] = []
     for i in torch.argsort(gn).tolist():

@@ -18,7 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .hessian import HessianOperator, density_from_nodes, full_hessian_iter, hessian_trace, slq_iter
+from .hessian import (
+    HessianOperator,
+    density_from_nodes,
+    full_hessian_iter,
+    hessian_trace,
+    slq_iter,
+    symmetric_eigh,
+)
 from .params import loss_function
 
 
@@ -150,7 +157,7 @@ def spectrum_snapshot(model: nn.Module, X: torch.Tensor, y: torch.Tensor, theta,
             else:
                 H = item
         yield SpectrumProgress(P, P + P // 4, f"eigenvalues of the {P:,}×{P:,} Hessian (eigvalsh)")
-        evals, evecs = torch.linalg.eigh(H.double())
+        evals, evecs = symmetric_eigh(H)
         lam = evals.cpu().numpy()
         op = HessianOperator(L, theta)
         ends = torch.stack([evecs[:, -1], evecs[:, 0]]).to(theta.dtype)

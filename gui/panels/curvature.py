@@ -506,7 +506,7 @@ class CurvaturePanel(Panel):
         """Train the shared experiment, measuring the spectrum every few steps, inline."""
         self.set_active(True)
         lab = ctx.lab
-        every = self.track_every or max(1, ctx.steps // (6 if ctx.quick else 30))
+        every = self.track_every or max(1, ctx.steps // (4 if ctx.quick else 30))
         self._measure_now()
         done = 0
         while done < ctx.steps and not lab.experiment.diverged:
