@@ -38,6 +38,30 @@ def test_live_spectrum_follows_training(window, qtbot):
     panel.log_scale.setChecked(True)
 
 
+def test_gui_stays_responsive_while_spectra_stream(window, qtbot):
+    """Training and a few spectra a second run in workers: the GUI thread keeps ticking."""
+    import time
+
+    lab = window.lab
+    panel = window.show_panel("curvature")
+    qtbot.waitUntil(lambda: panel.snapshots_drawn >= 1, timeout=30000)
+    ticks: list[float] = []
+    timer = QtCore.QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    drawn = panel.snapshots_drawn
+    lab.play()
+    qtbot.wait(3000)
+    lab.pause()
+    timer.stop()
+    wait_idle(qtbot, lab)
+    gaps = np.diff(ticks)
+    assert panel.snapshots_drawn - drawn >= 3  # spectra kept coming ...
+    assert panel.snapshots_drawn - drawn <= 3 * 4 + 1  # ... at most a few a second
+    assert gaps.max() < 1.0, gaps.max()  # and the window never froze
+
+
 def test_spectrum_stops_while_the_tab_is_hidden(window, qtbot):
     lab = window.lab
     panel = window.show_panel("curvature")

@@ -258,7 +258,9 @@ class CurvaturePanel(Panel):
             return
         if self._busy():
             return  # the pending θ waits; the newest one wins when this job ends
-        wait = MIN_INTERVAL_S - (time.perf_counter() - self._last_start)
+        # At most a few a second, and a slow spectrum (a CNN's) takes at most half the CPU time.
+        interval = max(MIN_INTERVAL_S, 2.0 * self.snapshot.seconds) if self.snapshot is not None else MIN_INTERVAL_S
+        wait = interval - (time.perf_counter() - self._last_start)
         if wait > 0:
             if not self._retry.isActive():
                 self._retry.start(int(1000 * wait) + 1)
