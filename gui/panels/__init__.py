@@ -10,6 +10,9 @@ PANELS: list[tuple[str, str, str]] = [
     ("train", "gui.panels.train", "TrainPanel"),
     ("landscape", "gui.panels.landscape", "LandscapePanel"),
     ("connectivity", "gui.panels.connectivity", "ConnectivityPanel"),
+    ("curvature", "gui.panels.curvature", "CurvaturePanel"),
+    ("saddles", "gui.panels.saddles", "SaddlesPanel"),
+    ("sharpness", "gui.panels.sharpness", "SharpnessPanel"),
 ]
 
 

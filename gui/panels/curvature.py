@@ -1,0 +1,535 @@
+"""The Curvature tab: the Hessian spectrum of the network while it trains.
+
+Left, the spectrum at the newest step: a histogram of the exact eigenvalues (up to a few thousand
+parameters) or the smoothed density from stochastic Lanczos quadrature, negative part in red.
+Right, λmax and λmin over training steps with the stability line 2/η, and the trace below.
+Every spectrum is computed in a worker on a copy of the model and a θ snapshot of a frame; while
+one is computing, newer frames only replace the θ waiting in line (the newest wins), and new
+computations start at most a few times a second, only while this tab is visible.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from engine.sharpness import stability_threshold
+from engine.spectrum import (
+    SpectrumProgress,
+    SpectrumSettings,
+    SpectrumSnapshot,
+    analysis_subset,
+    choose_method,
+    spectrum_snapshot,
+)
+
+from .. import plots
+from .base import HeadlessContext, Panel
+from .curvature_common import TaskBar, fmt, labelled, weak
+
+MIN_INTERVAL_S = 0.3  # at most ~3 spectra a second
+PROGRESS_AFTER_S = 0.8  # show the progress bar for computations that take longer than this
+
+METHOD_LABELS = {"auto": "Auto", "exact": "Exact", "slq": "SLQ"}
+
+
+class CurvaturePanel(Panel):
+    slug = "curvature"
+    title = "Curvature"
+
+    OPTIONS = ("log_scale", "method", "track_every", "exact_limit", "image_samples", "probes", "lanczos_steps",
+               "live")
+
+    def __init__(self, lab, parent=None):
+        super().__init__(lab, parent)
+        self.settings = SpectrumSettings()
+        self.track_every: int | None = None  # headless: measure every this many steps
+
+        # -- controls ---------------------------------------------------------------------
+        self.live = QtWidgets.QCheckBox("Live")
+        self.live.setChecked(True)
+        self.live.setToolTip("Recompute the spectrum while training runs (a few times a second at most)")
+        self.log_scale = QtWidgets.QCheckBox("Log density")
+        self.log_scale.setChecked(True)
+        self.log_scale.setToolTip("Log or linear vertical axis of the spectrum: log shows the few large outliers "
+                                  "beside the bulk near zero")
+        self.method = QtWidgets.QComboBox()
+        for key, text in METHOD_LABELS.items():
+            self.method.addItem(text, key)
+        self.refresh_button = QtWidgets.QPushButton("Refresh")
+        self.refresh_button.setToolTip("Compute the spectrum of the current weights now")
+        self.info = plots.caption("")
+        self.task = TaskBar()
+        self.banner = plots.caption("", role="banner")
+        self.banner.hide()
+
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.live)
+        top.addWidget(self.log_scale)
+        top.addWidget(labelled("Method", self.method,
+                               "Auto: exact eigenvalues (full Hessian + eigvalsh) up to 2,500 parameters, "
+                               "SLQ (stochastic Lanczos quadrature density) above"))
+        top.addWidget(self.refresh_button)
+        # The progress of a long computation takes the place of the info line (no layout jump).
+        self.status = QtWidgets.QStackedWidget()
+        self.status.addWidget(self.info)
+        self.status.addWidget(self.task)
+        self.task.visibility_changed.connect(self._task_shown)
+        top.addWidget(self.status, 1)
+
+        # -- spectrum ----------------------------------------------------------------------
+        self.spectrum_view = plots.make_view()
+        self.spectrum_plot = plots.add_plot(self.spectrum_view, "Hessian spectrum", "eigenvalue λ", "density",
+                                            legend=True)
+        self.hist_pos = plots.curve(self.spectrum_plot, 0, "λ ≥ 0", width=1.5, stepMode="center")
+        self.hist_neg = plots.curve(self.spectrum_plot, "error", "λ &lt; 0", width=1.5, stepMode="center")
+        self.dens_pos = plots.curve(self.spectrum_plot, 0, None, width=2.0)
+        self.dens_neg = plots.curve(self.spectrum_plot, "error", None, width=2.0)
+        self.zero_line = plots.guide_line(self.spectrum_plot, 0.0, angle=90)
+        self.spectrum_plot.setLogMode(y=True)
+
+        # -- λ over steps -------------------------------------------------------------------
+        self.series_view = plots.make_view()
+        self.lambda_plot = plots.add_plot(self.series_view, "Extreme eigenvalues", "", "λ", row=0, col=0,
+                                          legend=True)
+        self.lmax_curve = plots.curve(self.lambda_plot, 0, "λmax", symbol="o", symbolSize=5)
+        self.lmin_curve = plots.curve(self.lambda_plot, "error", "λmin", symbol="o", symbolSize=4)
+        self.lambda_plot.legend.anchor((1, 0.5), (1, 0.5), offset=(-8, 0))  # between λmin and λmax, usually
+        # Built here rather than with plots.guide_line: registered with the style manager, a line
+        # with a label outlived its window; it is restyled in changeEvent instead.
+        self.threshold_line = pg.InfiniteLine(pos=0.0, angle=0, movable=False, label="2/η",
+                                              labelOpts={"position": 0.08,  # clear of the legend
+                                                         "color": plots.manager().color("accent"),
+                                                         "fill": (255, 255, 255, 190)},
+                                              pen=plots.manager().pen("accent", 1.5, QtCore.Qt.PenStyle.DashLine))
+        self.lambda_plot.addItem(self.threshold_line)
+        self.trace_plot = plots.add_plot(self.series_view, "Trace of the Hessian", "step", "tr H", row=1, col=0)
+        self.trace_plot.setXLink(self.lambda_plot)
+        self.trace_curve = plots.curve(self.trace_plot, 2, None, symbol="o", symbolSize=4)
+        self.series_note = plots.caption("")
+
+        right = QtWidgets.QWidget()
+        rl = QtWidgets.QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.series_view, 1)
+        rl.addWidget(self.series_note)
+
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        split.addWidget(self.spectrum_view)
+        split.addWidget(right)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        self.stats = plots.caption("")
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.banner)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.stats)
+
+        # -- state ---------------------------------------------------------------------------
+        self._model = None
+        self._model_of = None  # the experiment's module that _model is a copy of
+        self._data: tuple | None = None
+        self._generation = 0
+        self._job = None
+        self._job_started = 0.0
+        self._last_start = -1e9
+        self._pending: tuple[int, np.ndarray] | None = None
+        self._requested = False  # Refresh pressed: compute the pending θ even with Live off
+        self._retry = QtCore.QTimer(self)
+        self._retry.setSingleShot(True)
+        self._retry.timeout.connect(self._maybe_start)
+        self.snapshot: SpectrumSnapshot | None = None
+        self.series: dict[str, list[float]] = _empty_series()
+        self.snapshots_drawn = 0
+
+        self.log_scale.toggled.connect(self._set_log)
+        self.method.currentIndexChanged.connect(self._method_changed)
+        self.refresh_button.clicked.connect(self.refresh_now)
+        self.live.toggled.connect(self._live_toggled)
+        self.task.cancelled.connect(self.cancel)
+        lab.diverged.connect(self._diverged)
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QtCore.QEvent.Type.PaletteChange:  # a new theme: restyle the 2/η line
+            self.threshold_line.setPen(plots.manager().pen("accent", 1.5, QtCore.Qt.PenStyle.DashLine))
+            self.threshold_line.label.setColor(plots.manager().color("accent"))
+        super().changeEvent(event)
+
+    def _task_shown(self, shown: bool) -> None:
+        self.status.setCurrentWidget(self.task if shown else self.info)
+
+    # -- the shared experiment --------------------------------------------------------------
+    def on_rebuilt(self) -> None:
+        self._stop_job()
+        exp = self.lab.experiment
+        self._model = exp.model_copy()
+        self._model_of = exp.model
+        ds = exp.dataset
+        images = len(tuple(ds.input_shape)) == 3
+        X, y = analysis_subset(exp.trainer.X_train, exp.trainer.y_train, images, self.settings)
+        self._data = (X, y, images, exp.trainer.config.loss)
+        self.on_reset()
+
+    def on_reset(self) -> None:
+        self._stop_job()
+        self._pending = None
+        self.series = _empty_series()
+        self.snapshot = None
+        for c in (self.hist_pos, self.hist_neg, self.dens_pos, self.dens_neg, self.lmax_curve, self.lmin_curve,
+                  self.trace_curve):
+            c.setData([], [])
+        self.banner.hide()
+        self.stats.setText("")
+        self._update_info()
+        self._update_threshold()
+
+    def set_active(self, active: bool) -> None:
+        if not active:
+            self._stop_job()  # computing only while visible
+        super().set_active(active)
+
+    def _check_model(self) -> None:
+        # A frame delivered just before a rebuild can carry its "rebuilt" notice, so the copy made
+        # then is of the old network: copy again when the experiment's model is not the one copied.
+        if self._model is None or self._model_of is not self.lab.experiment.model:
+            self.on_rebuilt()
+
+    def on_frames(self, frames) -> None:
+        self._check_model()
+        self._update_threshold()
+        if self.lab.sync or not self.active:
+            return
+        frame = next((f for f in reversed(frames) if f.theta is not None and not f.diverged), None)
+        if frame is None:
+            return
+        self._pending = (frame.step, frame.theta)
+        if self.live.isChecked() or self.snapshot is None and not self._is_heavy():
+            self._maybe_start()
+
+    def refresh_now(self) -> None:
+        """Compute for the current weights, now (the button)."""
+        self._check_model()
+        if self.lab.last_frame is not None and self.lab.last_frame.theta is not None:
+            self._pending = (self.lab.last_frame.step, self.lab.last_frame.theta)
+        if self._pending is None:
+            return
+        if self.lab.sync:
+            self._run_sync()
+        else:
+            self._last_start = -1e9
+            self._requested = True  # start as soon as a job still finishing is done, Live or not
+            self._maybe_start()
+
+    def cancel(self) -> None:
+        """Stop the computation in progress; live updates pause until Refresh or Live."""
+        self._pending = None
+        self._requested = False
+        self.live.setChecked(False)
+        self._stop_job()
+        self.task.finish()
+        self.lab.message.emit("Spectrum cancelled; press Refresh (or tick Live) to compute again", 5000)
+
+    def shutdown(self) -> None:
+        self._retry.stop()
+        self._stop_job()
+
+    # -- jobs ---------------------------------------------------------------------------------
+    def _is_heavy(self) -> bool:
+        return self._data is not None and self._data[2]
+
+    def _busy(self) -> bool:
+        return self._job is not None and self._job.running
+
+    def _stop_job(self) -> None:
+        self._generation += 1
+        if self._job is not None and self._job.running:
+            self._job.stop()
+        self.task.finish()
+
+    def _maybe_start(self) -> None:
+        if self._pending is None or self._model is None or not self.active or self.lab.sync:
+            return
+        if self._busy():
+            return  # the pending θ waits; the newest one wins when this job ends
+        # At most a few a second, and a slow spectrum (a CNN's) takes at most half the CPU time.
+        interval = max(MIN_INTERVAL_S, 2.0 * self.snapshot.seconds) if self.snapshot is not None else MIN_INTERVAL_S
+        wait = interval - (time.perf_counter() - self._last_start)
+        if wait > 0:
+            if not self._retry.isActive():
+                self._retry.start(int(1000 * wait) + 1)
+            return
+        step, theta = self._pending
+        self._pending = None
+        self._requested = False
+        self._last_start = self._job_started = time.perf_counter()
+        generation = self._generation
+        model, (X, y, _images, loss) = self._model, self._data
+        settings = self.settings
+
+        def work():
+            yield from spectrum_snapshot(model, X, y, theta, step, settings, loss)
+
+        self._job = self.lab.start_job(work, weak(self._items, generation), weak(self._job_done, generation),
+                                       weak(self._job_failed, generation), name="curvature-spectrum")
+
+    def _run_sync(self) -> None:
+        """Headless: one snapshot of the pending θ, inline."""
+        if self._pending is None or self._model is None:
+            return
+        step, theta = self._pending
+        self._pending = None
+        generation = self._generation
+        X, y, _images, loss = self._data
+        model, settings = self._model, self.settings
+        self.lab.start_job(lambda: spectrum_snapshot(model, X, y, theta, step, settings, loss),
+                           weak(self._items, generation), None, weak(self._job_failed, generation),
+                           name="curvature-spectrum")
+
+    def _items(self, items: list, generation: int) -> None:
+        if generation != self._generation:
+            return
+        for item in items:
+            if isinstance(item, SpectrumProgress):
+                if time.perf_counter() - self._job_started > PROGRESS_AFTER_S or self._is_heavy():
+                    self.task.show_progress(item.done / max(1, item.total), item.text)
+            elif isinstance(item, SpectrumSnapshot):
+                self._draw(item)
+
+    def _job_done(self, generation: int) -> None:
+        if generation == self._generation:
+            self.task.finish()
+        if self.live.isChecked() or self._requested:
+            self._maybe_start()
+
+    def _job_failed(self, text: str, generation: int) -> None:
+        if generation != self._generation:
+            return
+        self.task.finish()
+        self.banner.setText(f"⚠ The spectrum could not be computed: {text}")
+        self.banner.show()
+
+    # -- drawing ------------------------------------------------------------------------------
+    def _draw(self, snap: SpectrumSnapshot) -> None:
+        self.snapshot = snap
+        self.banner.hide()
+        self._draw_spectrum()
+        s = self.series
+        if s["step"] and snap.step <= s["step"][-1]:
+            # A refresh of the same step (e.g. after switching method) replaces the last point.
+            while s["step"] and snap.step <= s["step"][-1]:
+                for v in s.values():
+                    v.pop()
+        s["step"].append(snap.step)
+        s["lambda_max"].append(snap.lambda_max)
+        s["lambda_min"].append(snap.lambda_min)
+        s["trace"].append(snap.trace)
+        s["residual_max"].append(snap.residual_max)
+        s["residual_min"].append(snap.residual_min)
+        s["negative_fraction"].append(snap.negative_fraction)
+        x = np.asarray(s["step"], dtype=float)
+        self.lmax_curve.setData(x, np.asarray(s["lambda_max"]))
+        self.lmin_curve.setData(x, np.asarray(s["lambda_min"]))
+        self.trace_curve.setData(x, np.asarray(s["trace"]))
+        self._update_threshold()
+        self._update_stats()
+        self.snapshots_drawn += 1
+
+    def _draw_spectrum(self) -> None:
+        snap = self.snapshot
+        if snap is None:
+            return
+        log = self.log_scale.isChecked()
+        if snap.exact:
+            edges, dens = snap.hist_edges, snap.hist_density
+            centres = (edges[:-1] + edges[1:]) / 2
+            floor = _floor(dens) if log else 0.0
+            d = np.maximum(dens, floor) if log else dens
+            neg = centres < 0
+            if neg.any():
+                k = int(neg.sum())
+                self.hist_neg.setData(edges[: k + 1], d[:k])
+            else:
+                self.hist_neg.setData([], [])
+            k0 = int(neg.sum())
+            self.hist_pos.setData(edges[k0:], d[k0:])
+            self.dens_pos.setData([], [])
+            self.dens_neg.setData([], [])
+        else:
+            g, dens = snap.grid, snap.density
+            d = np.maximum(dens, _floor(dens)) if log else dens
+            neg = g < 0
+            self.dens_neg.setData(g[neg], d[neg]) if neg.any() else self.dens_neg.setData([], [])
+            self.dens_pos.setData(g[~neg], d[~neg])
+            self.hist_pos.setData([], [])
+            self.hist_neg.setData([], [])
+        if log:
+            # Empty bins sit on the floor: put the floor on the bottom axis so they read as empty.
+            top = float(np.max(snap.hist_density if snap.exact else snap.density))
+            floor = _floor(snap.hist_density if snap.exact else snap.density)
+            self.spectrum_plot.setYRange(np.log10(floor), np.log10(max(top, floor * 10)) + 0.2, padding=0)
+        else:
+            self.spectrum_plot.enableAutoRange(axis="y")
+        kind = "exact" if snap.exact else "SLQ"
+        title = f"Spectrum, step {snap.step:,} ({kind})"
+        if self.spectrum_plot._lab_title != title:
+            self.spectrum_plot._lab_title = title
+            plots.manager().register_plot(self.spectrum_plot)  # restyles, title included
+
+    def _update_stats(self) -> None:
+        snap = self.snapshot
+        if snap is None:
+            return
+        neg = (f"{int(snap.negative_count):,} of {snap.n_params:,}" if snap.exact
+               else f"≈ {snap.negative_count:,.0f} of {snap.n_params:,}")
+        how = "exact eigvalsh" if snap.exact else f"SLQ, {snap.matvecs} Hessian-vector products"
+        self.stats.setText(
+            f"λmax = {fmt(snap.lambda_max, 4)} (‖Hv − λv‖ = {fmt(snap.residual_max, 2)})   "
+            f"λmin = {fmt(snap.lambda_min, 4)} (‖Hv − λv‖ = {fmt(snap.residual_min, 2)})   "
+            f"tr H = {fmt(snap.trace, 4)} ({snap.trace_method})\n"
+            f"negative eigenvalues: {neg} ({100 * snap.negative_fraction:.1f}%, counting λ < "
+            f"−{fmt(snap.negative_threshold, 2)})   {how}, {snap.n_samples:,} samples, {snap.seconds:.2f} s")
+
+    def _update_info(self) -> None:
+        exp = self.lab.experiment
+        P = exp.n_params
+        method = choose_method(P, self.settings)
+        images = self._data is not None and self._data[2]
+        where = f"{len(self._data[1]):,} fixed training samples" if self._data is not None else ""
+        self.info.setText(f"{P:,} parameters: {'exact eigenvalues' if method == 'exact' else 'SLQ density'}"
+                          f"{' (image model: Lanczos on a subset)' if images else ''}, Hessian of the loss on {where}")
+
+    def _update_threshold(self) -> None:
+        cfg = self.lab.experiment.config
+        if cfg.optimizer != "sgd":
+            self.threshold_line.hide()
+            self.series_note.setText("No 2/η line for Adam: it rescales each parameter's step.")
+            return
+        t = stability_threshold(cfg.lr, cfg.momentum)
+        label = f"2/η = {fmt(t)}" if cfg.momentum == 0 else f"(2+2β)/η = {fmt(t)}"
+        self.threshold_line.setValue(t)
+        self.threshold_line.label.setFormat(label)
+        top = max(self.series["lambda_max"], default=None)
+        far = top is not None and top > 0 and t > 4 * top
+        # A line far above every point would squash the curves flat: leave it out and say where it is.
+        self.threshold_line.setVisible(not far)
+        self.series_note.setText(f"Stability limit {label}" + (", far above λmax (off the plot)" if far else
+                                                               " (dashed)") + ": see the lesson (F1).")
+
+    def _set_log(self, on: bool) -> None:
+        self.spectrum_plot.setLogMode(y=on)
+        self._draw_spectrum()
+
+    def _method_changed(self) -> None:
+        from dataclasses import replace
+
+        self.settings = replace(self.settings, method=self.method.currentData())
+        self._update_info()
+        self.refresh_now()
+
+    def _live_toggled(self, on: bool) -> None:
+        if on:
+            self.refresh_now()
+
+    def _diverged(self, text: str) -> None:
+        self._stop_job()
+        self.banner.setText("⚠ The run diverged: there is no spectrum of weights that are not finite. "
+                            "Lower the learning rate and press Reset.")
+        self.banner.show()
+
+    # -- presets and export -----------------------------------------------------------------
+    def apply_options(self, options: dict[str, Any]) -> None:
+        from dataclasses import replace
+
+        unknown = set(options) - set(self.OPTIONS)
+        if unknown:
+            raise ValueError(f"the Curvature tab has no options {sorted(unknown)}; it has {list(self.OPTIONS)}")
+        if "log_scale" in options:
+            self.log_scale.setChecked(bool(options["log_scale"]))
+        if "live" in options:
+            self.live.setChecked(bool(options["live"]))
+        if "track_every" in options:
+            k = int(options["track_every"])
+            if k < 1:
+                raise ValueError(f"track_every must be at least 1 step, got {k}")
+            self.track_every = k
+        changes = {}
+        if "method" in options:
+            if options["method"] not in METHOD_LABELS:
+                raise ValueError(f"method must be one of {list(METHOD_LABELS)}, got {options['method']!r}")
+            changes["method"] = options["method"]
+        for key, field in (("exact_limit", "exact_limit"), ("image_samples", "image_samples"),
+                           ("probes", "n_probes"), ("lanczos_steps", "lanczos_steps")):
+            if key in options:
+                changes[field] = int(options[key])
+        if changes:
+            new = replace(self.settings, **changes)
+            problems = new.problems()
+            if problems:
+                raise ValueError("; ".join(problems.values()))
+            self.settings = new
+            self.method.blockSignals(True)
+            self.method.setCurrentIndex(self.method.findData(self.settings.method))
+            self.method.blockSignals(False)
+            self.on_rebuilt()
+
+    def figures(self) -> dict[str, QtWidgets.QWidget]:
+        return {"curvature-spectrum": self.spectrum_view, "curvature-lambda": self.series_view}
+
+    def data(self) -> dict[str, Any]:
+        cfg = self.lab.experiment.config
+        out: dict[str, Any] = {"config": cfg.to_dict(), "n_params": self.lab.experiment.n_params,
+                               "series": {k: list(v) for k, v in self.series.items()},
+                               "stability_threshold": stability_threshold(cfg.lr, cfg.momentum)
+                               if cfg.optimizer == "sgd" else None,
+                               "settings": {k: getattr(self.settings, k) for k in self.settings.__dataclass_fields__}}
+        snap = self.snapshot
+        if snap is not None:
+            out["last"] = {"step": snap.step, "method": snap.method, "lambda_max": snap.lambda_max,
+                           "lambda_min": snap.lambda_min, "trace": snap.trace, "residual_max": snap.residual_max,
+                           "residual_min": snap.residual_min, "negative_count": snap.negative_count,
+                           "negative_fraction": snap.negative_fraction, "n_samples": snap.n_samples,
+                           "seconds": snap.seconds}
+            out["density_grid"] = np.asarray(snap.grid)
+            out["density"] = np.asarray(snap.density)
+            if snap.eigenvalues is not None:
+                out["eigenvalues"] = np.asarray(snap.eigenvalues)
+        for k, v in self.series.items():
+            out[f"series_{k}"] = np.asarray(v, dtype=float)
+        return out
+
+    def headless(self, ctx: HeadlessContext) -> None:
+        """Train the shared experiment, measuring the spectrum every few steps, inline."""
+        self.set_active(True)
+        lab = ctx.lab
+        every = self.track_every or max(1, ctx.steps // (4 if ctx.quick else 30))
+        self._measure_now()
+        done = 0
+        while done < ctx.steps and not lab.experiment.diverged:
+            k = min(every, ctx.steps - done)
+            lab.train_sync(k)
+            done += k
+            if not lab.experiment.diverged:
+                self._measure_now()
+
+    def _measure_now(self) -> None:
+        exp = self.lab.experiment
+        self._pending = (exp.step_count, exp.theta().cpu().numpy())
+        self._run_sync()
+
+
+def _empty_series() -> dict[str, list[float]]:
+    return {k: [] for k in ("step", "lambda_max", "lambda_min", "trace", "residual_max", "residual_min",
+                            "negative_fraction")}
+
+
+def _floor(d: np.ndarray) -> float:
+    """The smallest density a log axis shows (zero bins sit on it)."""
+    top = float(np.max(d)) if len(d) else 1.0
+    return max(top * 1e-5, 1e-300)

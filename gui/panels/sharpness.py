@@ -1,0 +1,329 @@
+"""The Sharpness tab: does the batch size decide how sharp a minimum SGD finds?
+
+One network (digits, 64-128-128-10, ReLU) is trained from the same initial weights with plain SGD
+at one learning rate for several batch sizes; every run stops when its training loss first reaches
+the same target. At each stopping point the tab measures λmax (Lanczos, with its residual),
+ε-sharpness, the Hessian trace, and the train/test gap, and draws 1-D slices of the loss along each
+minimum's top eigenvector on one plot. The whole experiment runs in a worker with progress and
+Cancel; rows appear as each run is measured.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from engine.sharpness import (
+    MinimumReport,
+    SharpnessConfig,
+    SweepProgress,
+    SweepResult,
+    batch_size_sweep,
+    summarize_sweep,
+)
+
+from .. import plots
+from .base import HeadlessContext, Panel
+from .curvature_common import TaskBar, fmt, labelled, weak
+
+COLUMNS = ("batch", "steps", "epochs", "train loss", "test loss", "loss gap", "train acc", "test acc",
+           "acc gap", "λmax", "‖Hv−λv‖", "ε-sharpness", "tr H")
+
+# The smallest sweep that still shows the trend (tests and quick previews).
+QUICK = {"batch_sizes": (16, 64, 0), "target_loss": 0.1}
+
+
+def parse_batch_sizes(text: str) -> tuple[int, ...]:
+    """'16, 64, full' -> (16, 64, 0). Raises ValueError with a message for the user."""
+    parts = [p.strip().lower() for p in text.replace(";", ",").split(",") if p.strip()]
+    if not parts:
+        raise ValueError("give at least one batch size, e.g. 16, 64, full")
+    out = []
+    for p in parts:
+        if p in ("full", "0", "full batch"):
+            out.append(0)
+            continue
+        try:
+            b = int(p)
+        except ValueError:
+            raise ValueError(f"batch sizes are whole numbers or 'full', got {p!r}") from None
+        if b < 1:
+            raise ValueError(f"a batch size must be at least 1 (or 'full'), got {b}")
+        out.append(b)
+    if len(out) > 10:
+        raise ValueError("at most 10 batch sizes")
+    return tuple(out)
+
+
+class SharpnessPanel(Panel):
+    slug = "sharpness"
+    title = "Sharpness"
+    uses_experiment = False
+
+    OPTIONS = ("batch_sizes", "lr", "target_loss", "rho", "hidden", "max_epochs", "seed")
+
+    def __init__(self, lab, parent=None):
+        super().__init__(lab, parent)
+        self.config = SharpnessConfig(lr=0.2, target_loss=0.1, rho=0.5, max_epochs=1000)
+
+        self.batches = QtWidgets.QLineEdit()
+        self.lr = QtWidgets.QLineEdit()
+        self.target = QtWidgets.QLineEdit()
+        self.rho = QtWidgets.QLineEdit()
+        for w in (self.lr, self.target, self.rho):
+            w.setMaximumWidth(70)
+        self.run_button = QtWidgets.QPushButton("Run the experiment ▶")
+        self.error = QtWidgets.QLabel("")
+        self.error.setProperty("role", "error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        self.task = TaskBar()
+        self.setup = plots.caption("")
+
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(labelled("Batch sizes", self.batches, "comma-separated; 'full' is full-batch gradient descent"))
+        row.addWidget(labelled("η", self.lr, "the one learning rate every run uses"))
+        row.addWidget(labelled("stop at train loss", self.target, "every run stops when its training loss "
+                                                                  "first reaches this value"))
+        row.addWidget(labelled("ρ", self.rho, "radius of the ball for ε-sharpness"))
+        row.addWidget(self.run_button)
+        row.addStretch(1)
+
+        self.view = plots.make_view()
+        self.slice_plot = plots.add_plot(self.view, "Loss along each minimum's top eigenvector",
+                                         "α (distance along v_max)", "L(θ* + α v_max)", row=0, col=0, legend=True)
+        self.slice_plot.legend.anchor((0.5, 0), (0.5, 0), offset=(0, 8))  # top centre, above the minimum
+        self.lambda_plot = plots.add_plot(self.view, "λmax at the minimum", "batch size", "λmax", row=0, col=1)
+        self.sharp_plot = plots.add_plot(self.view, "ε-sharpness", "batch size", "max L(θ*+ε) − L(θ*)",
+                                         row=1, col=0)
+        self.gap_plot = plots.add_plot(self.view, "Generalisation gap", "batch size", "test − train loss",
+                                       row=1, col=1)
+        self.lambda_curve = plots.curve(self.lambda_plot, 0, None, symbol="o", symbolSize=8)
+        self.sharp_curve = plots.curve(self.sharp_plot, 1, None, symbol="o", symbolSize=8)
+        self.loss_gap_curve = plots.curve(self.gap_plot, 3, None, symbol="o", symbolSize=8)
+        self.batch_plots = (self.lambda_plot, self.sharp_plot, self.gap_plot)
+        self.slice_curves: list = []
+
+        self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.note = plots.caption("")
+
+        lower = QtWidgets.QWidget()
+        low = QtWidgets.QVBoxLayout(lower)
+        low.setContentsMargins(0, 0, 0, 0)
+        low.addWidget(self.table, 1)
+        low.addWidget(self.note)
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        split.addWidget(self.view)
+        split.addWidget(lower)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(row)
+        layout.addWidget(self.error)
+        layout.addWidget(self.setup)
+        layout.addWidget(self.task)
+        layout.addWidget(split, 1)
+
+        self.reports: list[MinimumReport] = []
+        self.result: SweepResult | None = None
+        self._job = None
+        self._show_config()
+        self.run_button.clicked.connect(self.run)
+        self.task.cancelled.connect(self.cancel)
+
+    # -- settings --------------------------------------------------------------------------------
+    def _show_config(self) -> None:
+        c = self.config
+        self.batches.setText(", ".join("full" if b == 0 else str(b) for b in c.batch_sizes))
+        self.lr.setText(f"{c.lr:g}")
+        self.target.setText(f"{c.target_loss:g}")
+        self.rho.setText(f"{c.rho:g}")
+        arch = "-".join(str(h) for h in (64, *c.hidden, 10))
+        self.setup.setText(f"{c.dataset} ({c.n:,} images, 70% for training), a {arch} {c.activation} network, "
+                           f"plain SGD at η = {c.lr:g} from the same θ₀; each run stops at train loss "
+                           f"{c.target_loss:g} (or after {c.max_epochs:g} epochs).")
+
+    def read_config(self) -> SharpnessConfig:
+        """The fields as a config; raises ValueError naming the bad field."""
+        def number(edit: QtWidgets.QLineEdit, what: str) -> float:
+            try:
+                v = float(edit.text().strip().replace(",", "."))
+            except ValueError:
+                raise ValueError(f"{what} must be a number, got {edit.text()!r}") from None
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{what} must be a positive number, got {edit.text().strip()}")
+            return v
+
+        cfg = replace(self.config, batch_sizes=parse_batch_sizes(self.batches.text()),
+                      lr=number(self.lr, "η"), target_loss=number(self.target, "the target training loss"),
+                      rho=number(self.rho, "ρ"))
+        problems = cfg.problems()
+        if problems:
+            raise ValueError("; ".join(problems.values()))
+        if cfg.lr > 2.0:
+            raise ValueError(f"η = {cfg.lr:g} makes SGD on this network diverge; use at most 2")
+        return cfg
+
+    # -- running -----------------------------------------------------------------------------------
+    def run(self) -> None:
+        if self._job is not None and self._job.running:
+            return
+        try:
+            self.config = self.read_config()
+        except ValueError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.error.hide()
+        self._show_config()
+        self._clear()
+        cfg = self.config
+        self.run_button.setEnabled(False)
+        self.task.show_progress(0.0, "loading the data")
+        self._job = self.lab.start_job(lambda: batch_size_sweep(cfg), weak(self._items), weak(self._done),
+                                       weak(self._failed),
+                                       name="sharpness-sweep")
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.stop()
+        self.task.finish()
+        self.run_button.setEnabled(True)
+        self.note.setText(f"Cancelled after {len(self.reports)} of {len(self.config.batch_sizes)} runs.")
+
+    def _items(self, items) -> None:
+        for item in items:
+            if isinstance(item, SweepProgress):
+                self.task.show_progress(item.fraction, item.text)
+            elif isinstance(item, MinimumReport):
+                self.reports.append(item)
+                self._draw()
+            elif isinstance(item, SweepResult):
+                self.result = item
+                self._draw()
+
+    def _done(self) -> None:
+        self.task.finish()
+        self.run_button.setEnabled(True)
+
+    def _failed(self, text: str) -> None:
+        self._done()
+        self.error.setText(f"The experiment stopped: {text}")
+        self.error.show()
+
+    def shutdown(self) -> None:
+        if self._job is not None and self._job.running:
+            self._job.stop()
+
+    def _clear(self) -> None:
+        self.reports = []
+        self.result = None
+        self.table.setRowCount(0)
+        for c in self.slice_curves:
+            self.slice_plot.removeItem(c)
+            if self.slice_plot.legend is not None:
+                self.slice_plot.legend.removeItem(c)
+        self.slice_curves = []
+        for c in (self.lambda_curve, self.sharp_curve, self.loss_gap_curve):
+            c.setData([], [])
+        self.note.setText("")
+
+    # -- drawing ------------------------------------------------------------------------------------
+    def _draw(self) -> None:
+        reps = self.reports
+        if not reps:
+            return
+        # Batch sizes on a log₂ axis, labelled with the sizes themselves ("full" for full batch).
+        x = np.log2([r.batch_size for r in reps])
+        ticks = [[(float(xi), r.label.replace("batch ", "")) for xi, r in zip(x, reps)]]
+        for p in self.batch_plots:
+            p.getAxis("bottom").setTicks(ticks)
+            p.setXRange(float(x.min()) - 0.6, float(x.max()) + 0.6, padding=0)  # room for the end labels
+        self.lambda_curve.setData(x, [r.lambda_max for r in reps])
+        self.sharp_curve.setData(x, [r.eps_sharpness for r in reps])
+        self.loss_gap_curve.setData(x, [r.gap for r in reps])
+        while len(self.slice_curves) < len(reps):
+            i = len(self.slice_curves)
+            r = reps[i]
+            c = plots.curve(self.slice_plot, i, r.label, width=2.0)
+            self.slice_curves.append(c)
+        for c, r in zip(self.slice_curves, reps):
+            c.setData(r.slice_alphas, r.slice_losses)
+        self.table.setRowCount(len(reps))
+        for i, r in enumerate(reps):
+            mark = "" if r.reached_target else " ✗"
+            values = (r.label, f"{r.steps:,}", f"{r.epochs:.1f}", f"{r.train_loss:.4f}{mark}",
+                      f"{r.test_loss:.4f}", f"{r.gap:+.4f}", f"{100 * r.train_acc:.1f}%", f"{100 * r.test_acc:.1f}%",
+                      f"{100 * r.acc_gap:+.1f}%", fmt(r.lambda_max, 4), fmt(r.lambda_residual, 2),
+                      fmt(r.eps_sharpness, 4), fmt(r.trace, 4))
+            for j, v in enumerate(values):
+                item = QtWidgets.QTableWidgetItem(v)
+                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(i, j, item)
+        self.note.setText(self._verdict())
+
+    def _verdict(self) -> str:
+        """What the numbers say, measured, not assumed."""
+        reps = sorted(self.reports, key=lambda r: r.batch_size)
+        missed = [r.label for r in self.reports if not r.reached_target]
+        text = ""
+        if missed:
+            text += (f"✗ {', '.join(missed)} did not reach the target loss within {self.config.max_epochs:g} epochs, "
+                     "so its row is not at the same loss as the others.  ")
+        if len(reps) < 2:
+            return text
+        small, large = reps[0], reps[-1]
+        ratio = large.lambda_max / small.lambda_max if small.lambda_max > 0 else float("nan")
+        text += (f"λmax at {large.label} is {ratio:.1f}× that at {small.label}. ")
+        gap_small, gap_large = small.gap, large.gap
+        if gap_large > gap_small:
+            text += (f"Here the sharper minimum also has the larger test−train loss gap ({gap_large:+.3f} vs "
+                     f"{gap_small:+.3f}).")
+        else:
+            text += (f"Here the sharper minimum does not have the larger gap ({gap_large:+.3f} vs "
+                     f"{gap_small:+.3f}): at this scale sharpness does not predict generalisation.")
+        return text
+
+    # -- presets and export ------------------------------------------------------------------------
+    def apply_options(self, options: dict[str, Any]) -> None:
+        unknown = set(options) - set(self.OPTIONS)
+        if unknown:
+            raise ValueError(f"the Sharpness tab has no options {sorted(unknown)}; it has {list(self.OPTIONS)}")
+        changes = dict(options)
+        if "batch_sizes" in changes:
+            changes["batch_sizes"] = tuple(int(b) for b in changes["batch_sizes"])
+        if "hidden" in changes:
+            changes["hidden"] = tuple(int(h) for h in changes["hidden"])
+        new = replace(self.config, **changes)
+        problems = new.problems()
+        if problems:
+            raise ValueError("; ".join(problems.values()))
+        self.config = new
+        self._show_config()
+
+    def figures(self) -> dict[str, QtWidgets.QWidget]:
+        return {"sharpness-plots": self.view, "sharpness-table": self.table}
+
+    def data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"config": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__},
+                               "runs": summarize_sweep(self.reports)}
+        if self.reports:
+            out["slice_alphas"] = np.asarray(self.reports[0].slice_alphas)
+            out["slice_losses"] = np.stack([r.slice_losses for r in self.reports])
+        return out
+
+    def headless(self, ctx: HeadlessContext) -> None:
+        if ctx.quick and "batch_sizes" not in ctx.options:
+            self.config = replace(self.config, **QUICK)
+            self._show_config()
+        self.run()

@@ -1,0 +1,130 @@
+"""Critical points of the 2-D test surfaces, gradient descent near saddles, and the index-vs-loss
+picture of a tiny network."""
+
+import numpy as np
+import pytest
+import torch
+from torch.func import grad, hessian
+
+from engine.critical import (
+    SURFACES,
+    NetworkCriticalConfig,
+    batched_mlp_loss,
+    descent_paths,
+    find_critical_points,
+    network_critical_points,
+    network_critical_points_iter,
+    point_info,
+)
+from engine.hessian import classify_critical_point, last
+
+REQUIRED = {"bowl", "saddle", "monkey", "rosenbrock", "himmelblau", "gaussians"}
+
+
+def test_the_listed_surfaces_are_there():
+    assert REQUIRED <= set(SURFACES)
+    for s in SURFACES.values():
+        z = s(torch.tensor([0.3, -0.2]), torch.tensor([0.1, 0.4]))
+        assert z.shape == (2,)  # elementwise on tensors
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_known_critical_points_are_genuine(name):
+    """The surface's list is right: ∇f = 0 there and the Hessian's signs give the stated class."""
+    s = SURFACES[name]
+    f = lambda p: s(p[0], p[1])  # noqa: E731
+    for (x, y), kind in s.known:
+        p = torch.tensor([x, y], dtype=torch.float64)
+        gnorm = float(grad(f)(p).norm())
+        scale = float(hessian(f)(p).abs().max()) + 1.0
+        assert gnorm < 1e-4 * scale, (name, x, y, gnorm)  # the listed values carry 6 decimals
+        assert classify_critical_point(torch.linalg.eigvalsh(hessian(f)(p)).numpy(), tol=1e-6 * scale) == kind
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_every_known_critical_point_is_found_and_classified(name):
+    s = SURFACES[name]
+    found = find_critical_points(s, s.bounds, n_starts=64, seed=0)
+    assert len(found) == len(s.known), [(c.point, c.kind) for c in found]
+    for (x, y), kind in s.known:
+        d = [np.hypot(c.point[0] - x, c.point[1] - y) for c in found]
+        c = found[int(np.argmin(d))]
+        assert min(d) < 1e-5 and c.kind == kind, (name, (x, y), c.point, c.kind)
+        assert c.grad_norm < 1e-8 * (1 + np.abs(c.eigenvalues).max())
+    values = [c.value for c in found]
+    assert values == sorted(values)
+
+
+def test_monkey_saddle_is_degenerate_with_three_valleys():
+    s = SURFACES["monkey"]
+    (c,) = find_critical_points(s, s.bounds)
+    assert c.kind == "degenerate" and "3 descending valleys" in c.shape
+
+
+def test_point_info_gives_gradient_and_eigenpairs():
+    info = point_info(SURFACES["saddle"], 0.5, 0.25)  # f = x² − y²
+    assert np.allclose(info.gradient, [1.0, -0.5])
+    assert np.allclose(info.eigenvalues, [-2.0, 2.0])
+    assert np.allclose(np.abs(info.eigenvectors), [[0, 1], [1, 0]])
+
+
+def test_gradient_descent_lingers_at_a_saddle_and_momentum_escapes_sooner():
+    s = SURFACES["saddle"]
+    run = descent_paths(s, (1.8, 1e-3), lr=0.05, momenta=(0.0, 0.9), steps=300, bounds=s.bounds)
+    gd_escape, mom_escape = run.escape_steps((0.0, 0.0), 0.4)
+    assert gd_escape is not None and mom_escape is not None
+    assert mom_escape < gd_escape / 2, (gd_escape, mom_escape)
+    # On the stable manifold itself (y = 0 exactly) plain GD never leaves: it converges to the saddle.
+    stuck = descent_paths(s, (1.8, 0.0), lr=0.05, momenta=(0.0,), steps=300)
+    assert np.linalg.norm(stuck.paths[0, -1]) < 1e-10 and stuck.escape_steps((0, 0), 0.4) == [None]
+    # Runs that leave the widened box stop (NaN) instead of falling forever.
+    assert np.isnan(run.paths[:, -1]).all()
+
+
+def test_descent_rejects_bad_settings():
+    with pytest.raises(ValueError, match="positive"):
+        descent_paths(SURFACES["bowl"], (1, 1), lr=-0.1)
+    with pytest.raises(ValueError, match="momentum"):
+        descent_paths(SURFACES["bowl"], (1, 1), lr=0.1, momenta=(1.2,))
+
+
+def test_batched_network_loss_matches_each_network_alone():
+    from engine.data import toy_dataset
+    from engine.models import mlp
+    from engine.params import loss_function
+
+    ds = toy_dataset("moons", n=40, seed=0)
+    model = mlp(2, (5,), 2).double()
+    X, y = ds.X_train.double(), ds.y_train
+    total = batched_mlp_loss(model, X, y, weight_decay=0.01)
+    thetas = torch.randn(4, sum(p.numel() for p in model.parameters()), dtype=torch.float64)
+    single = loss_function(model, X, y)
+    expected = sum(float(single(t)) + 0.005 * float(t @ t) for t in thetas)
+    assert abs(float(total(thetas)) - expected) < 1e-10
+
+
+@pytest.mark.slow
+def test_tiny_network_high_loss_critical_points_have_high_index():
+    points = network_critical_points(NetworkCriticalConfig(inits=4))
+    assert len(points) >= 5
+    losses = np.array([p.value for p in points])
+    index = np.array([p.index for p in points])
+    assert all(p.grad_norm <= 1e-6 for p in points)
+    from scipy.stats import spearmanr
+
+    assert spearmanr(losses, index)[0] > 0.7
+    low, high = points[0], points[-1]
+    assert high.kind == "saddle" and high.index > 0.1 and low.index < high.index / 3
+    assert any(p.kind == "minimum" for p in points)
+    # The top of the loss range is the symmetric point where the network outputs log 2 everywhere.
+    assert abs(high.value - np.log(2)) < 1e-3
+
+
+def test_network_search_reports_progress_and_can_be_stopped():
+    gen = network_critical_points_iter(NetworkCriticalConfig(inits=2, gd_steps=200, newton_iters=10))
+    first = next(gen)
+    gen.close()
+    assert first.total == 210 and "gradient descent" in first.text
+    res = last(network_critical_points_iter(NetworkCriticalConfig(inits=2, gd_steps=200, snapshots=3,
+                                                                  newton_iters=10)))
+    assert res.n_params == 32 and res.n_starts == 2 * 4
