@@ -48,8 +48,8 @@ def test_live_scatter_moves_smoothly_while_training_and_probes_follow(window, qt
     assert len(set(steps)) >= 3 and any(0 < s < 300 for s in steps), steps  # updated while it trained
 
     # The big scatter holds the selected layer's points, all finite.
-    x, y = panel.scatter.getData()
-    assert len(x) == 400 and np.isfinite(x).all() and np.isfinite(y).all()
+    x, y = panel.scatter.points()
+    assert panel.scatter.count() == 400 and len(x) == 400 and np.isfinite(x).all() and np.isfinite(y).all()
     np.testing.assert_allclose(x, seen[-1][1]["fc2"][:, 0], rtol=1e-6)
     # Consecutive frames never flip an axis: each axis correlates positively with its predecessor.
     for (_, a), (_, b) in zip(seen, seen[1:]):
@@ -58,7 +58,7 @@ def test_live_scatter_moves_smoothly_while_training_and_probes_follow(window, qt
                 assert np.corrcoef(a[layer][:, k], b[layer][:, k])[0, 1] > 0, layer
     # The strip shows every layer.
     assert [n for n in panel._layer_names] == ["input", "fc1", "fc2", "out"]
-    assert all(len(s.getData()[0]) == 400 for _, s, _ in panel.strip_plots)
+    assert all(s.count() == 400 for _, s, _ in panel.strip_plots)
 
     # Probes were fitted when training stopped, one bar per layer.
     qtbot.waitUntil(lambda: panel._probe_step == 300 and panel._probe_job is None, timeout=30000)
@@ -66,14 +66,18 @@ def test_live_scatter_moves_smoothly_while_training_and_probes_follow(window, qt
     assert panel.probe_test_bars.isVisible() and len(panel.probe_test_bars.opts["height"]) == 4
     assert "fitted at step 300" in panel.probe_status.text()
 
-    # The other views hold data too.
-    assert len(panel.id_twonn.getData()[0]) == 4
+    # The other views are drawn when opened, and hold data.
+    panel.show_view("dimension")
+    assert len(panel.id_twonn.getData()[0]) == 4 and len(panel.id_pca.getData()[0]) == 4
+    panel.show_view("collapse")
     assert len(panel.nc_curves) == 4 and len(panel.nc_curves[-1].getData()[0]) >= 3
+    panel.show_view("cka")
     assert panel.cka_map.image.image.shape == (4, 4)
+    panel.show_view("probes")
 
     # Picking a layer, from the list or by clicking its small scatter.
     panel.layer_combo.setCurrentIndex(1)
-    np.testing.assert_allclose(panel.scatter.getData()[0], panel._geometry.projections["fc1"][:, 0], rtol=1e-6)
+    np.testing.assert_allclose(panel.scatter.points()[0], panel._geometry.projections["fc1"][:, 0], rtol=1e-6)
     plot = panel.strip_plots[0][0]
     pos = panel.strip_view.mapFromScene(plot.sceneBoundingRect().center())
     qtbot.mouseClick(panel.strip_view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
@@ -88,7 +92,7 @@ def test_reset_points_and_divergence(window, qtbot):
     qtbot.waitUntil(lambda: panel._probe_job is None and panel._probe_step == 40, timeout=30000)
     panel.points_combo.setCurrentIndex(0)
     qtbot.waitUntil(lambda: panel._geometry is not None and len(panel._geometry.labels) == 200, timeout=20000)
-    assert len(panel.scatter.getData()[0]) == 200 and panel._nc_steps == [40]
+    assert panel.scatter.count() == 200 and panel._nc_steps == [40]
     lab.reset()
     qtbot.waitUntil(lambda: lab.state == "idle" and panel._geometry is not None and panel._geometry.step == 0,
                     timeout=20000)
@@ -101,7 +105,7 @@ def test_reset_points_and_divergence(window, qtbot):
     lab.play()
     qtbot.waitUntil(lambda: lab.state == "idle" and lab.experiment.diverged, timeout=20000)
     assert panel.banner.isVisible() and "diverged" in panel.banner.text()
-    assert np.isfinite(panel.scatter.getData()[0]).all()  # the last finite picture stays
+    assert panel.scatter.count() == 200 and np.isfinite(panel.scatter.points()[0]).all()  # the last picture stays
 
 
 def test_bad_options_are_refused_with_a_reason(window):

@@ -52,9 +52,51 @@ def depth_colors(n: int) -> list[str]:
     return [cmap.map(0.88 - 0.8 * i / max(n - 1, 1), mode="qcolor").name() for i in range(n)]
 
 
-def _point_tip(class_names: list[str], x: float, y: float, data) -> str:
-    c = int(data) if data is not None else -1
-    return f"class {class_names[c] if 0 <= c < len(class_names) else c}\n({x:.3g}, {y:.3g})"
+def _class_tip(name: str, x: float, y: float, data) -> str:
+    return f"class {name}\n({x:.3g}, {y:.3g})"
+
+
+class ClassScatter:
+    """Points coloured by class, one scatter item per class.
+
+    With one brush per item a live update only moves points; per-point brushes would cost
+    more than the drawing itself. `points()` gives the last positions in the subset's order.
+    """
+
+    def __init__(self, plot: pg.PlotItem, size: float, outline: bool = True, hover: bool = False):
+        self.plot, self.size, self.outline, self.hover = plot, size, outline, hover
+        self.items: list[pg.ScatterPlotItem] = []
+        self.index: list[np.ndarray] = []
+        self.x = self.y = np.zeros(0)
+
+    def set_classes(self, labels: np.ndarray, class_names: list[str]) -> None:
+        for item in self.items:
+            self.plot.removeItem(item)
+        n = len(class_names)
+        cols = plots.class_colors(n).astype(int)
+        pen = pg.mkPen(255, 255, 255, 160, width=0.8) if self.outline else pg.mkPen(None)
+        self.items = []
+        for c in range(n):
+            extra = dict(hoverable=True, hoverSize=self.size + 4, tip=functools.partial(_class_tip, class_names[c])) \
+                if self.hover else {}
+            item = pg.ScatterPlotItem(size=self.size, pen=pen, brush=pg.mkBrush(*cols[c]), **extra)
+            self.plot.addItem(item)
+            self.items.append(item)
+        self.index = [np.flatnonzero(labels == c) for c in range(n)]
+        self.x = self.y = np.zeros(0)
+
+    def set_points(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.y = x, y
+        ok = np.isfinite(x) & np.isfinite(y)
+        for item, idx in zip(self.items, self.index):
+            idx = idx[ok[idx]]
+            item.setData(x[idx], y[idx])
+
+    def points(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x, self.y
+
+    def count(self) -> int:
+        return sum(len(item.data) for item in self.items)
 
 
 class PlainLogAxis(pg.AxisItem):
@@ -142,6 +184,7 @@ class RepresentationsPanel(Panel):
         for i, (page, title) in enumerate(zip(self.pages, VIEW_TITLES)):
             self.analysis.addTab(page, title)
             self.analysis.setTabToolTip(i, VIEW_TIPS[i])
+        self.analysis.currentChanged.connect(self._draw_page)
 
         top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         top.addWidget(self.main_box)
@@ -170,6 +213,7 @@ class RepresentationsPanel(Panel):
         self._geom_job = None
         self._latest: tuple[np.ndarray, int] | None = None  # newest θ and its step
         self._last_start = 0.0
+        self._draw_cost = 0.0
         self._kick_timer = QtCore.QTimer(self)
         self._kick_timer.setSingleShot(True)
         self._kick_timer.timeout.connect(self._schedule)
@@ -183,7 +227,6 @@ class RepresentationsPanel(Panel):
         self._probe_step: int | None = None
         self._probe_data: tuple | None = None
         self._labels = np.zeros(0, dtype=np.int64)
-        self._brushes: list = []
         self._n_classes = 2
         self._points = POINT_CHOICES[1]
         self._subset_X = None
@@ -215,7 +258,6 @@ class RepresentationsPanel(Panel):
         self.points_combo.currentIndexChanged.connect(self._points_changed)
 
     def _build_main(self) -> None:
-        self._class_names: list[str] = []  # shared with the hover tip (which must not hold the tab)
         self.main_view = plots.make_view()
         self.scatter_plot = plots.add_plot(self.main_view, "PCA of a layer", "axis 1", "axis 2", row=0, col=0)
         self.scatter_plot.setAspectLocked(True)
@@ -232,9 +274,7 @@ class RepresentationsPanel(Panel):
         box.addWidget(self.class_key)
         self.main_view.setToolTip("Each layer's features projected on two principal axes; the axis labels give "
                                   "the share of the layer's variance along each. Hover a point for its class.")
-        self.scatter = pg.ScatterPlotItem(size=7, pen=pg.mkPen(255, 255, 255, 160, width=0.8), hoverable=True,
-                                          hoverSize=11, tip=functools.partial(_point_tip, self._class_names))
-        self.scatter_plot.addItem(self.scatter)
+        self.scatter = ClassScatter(self.scatter_plot, size=7, hover=True)
         self.scree_plot = plots.add_plot(self.main_view, "", "principal axis", "variance", row=1, col=0)
         self.scree_bars = pg.BarGraphItem(x=[0], height=[0], width=0.7, brush=manager().color(0),
                                           pen=pg.mkPen(None))
@@ -249,7 +289,7 @@ class RepresentationsPanel(Panel):
     def _build_strip(self) -> None:
         self.strip_view = plots.make_view()
         self.strip_view.setMinimumHeight(110)
-        self.strip_plots: list[tuple[pg.PlotItem, pg.ScatterPlotItem, RangeFollower]] = []
+        self.strip_plots: list[tuple[pg.PlotItem, ClassScatter, RangeFollower]] = []
         self.strip_view.scene().sigMouseClicked.connect(self._strip_clicked)
         self.strip_note = plots.caption("All layers, input → output (click one to show it above)")
         self.strip_box = QtWidgets.QWidget()
@@ -399,10 +439,10 @@ class RepresentationsPanel(Panel):
         idx = fixed_subset(ds.y_train, self._points, seed=0)
         self._subset_X = ds.X_train[idx]
         self._labels = ds.y_train[idx].numpy()
-        self._brushes = plots.class_brushes(self._labels, ds.n_classes)
+        for scatter in [self.scatter] + [s for _, s, _ in self.strip_plots]:
+            scatter.set_classes(self._labels, ds.class_names)
 
     def _class_legend(self, ds) -> None:
-        self._class_names[:] = ds.class_names
         cols = plots.class_colors(ds.n_classes).astype(int)
         parts = [f'<span style="color:#{r:02x}{g:02x}{b:02x}; font-size:large">●</span>&nbsp;{html.escape(name)}'
                  for (r, g, b), name in zip(cols, ds.class_names)]
@@ -466,7 +506,7 @@ class RepresentationsPanel(Panel):
             return
         if self._geom_job is not None and self._geom_job.running:
             return  # its on_done schedules again
-        wait = LIVE_INTERVAL - (time.perf_counter() - self._last_start)
+        wait = max(LIVE_INTERVAL, 5 * self._draw_cost) - (time.perf_counter() - self._last_start)
         if wait > 0 and not self.lab.sync:
             if not self._kick_timer.isActive():
                 self._kick_timer.start(int(wait * 1000) + 1)
@@ -513,6 +553,7 @@ class RepresentationsPanel(Panel):
 
     # -- drawing ------------------------------------------------------------------------------
     def _show_geometry(self, g: GeometryFrame) -> None:
+        t0 = time.perf_counter()
         self._geometry = g
         names = g.names
         if names != self._layer_names:
@@ -524,15 +565,28 @@ class RepresentationsPanel(Panel):
             self._nc_values.append(np.array([g.nc1[n] for n in names]))
         self._draw_scatter()
         self._draw_strip()
-        self._draw_dimension()
-        self._draw_collapse()
-        self._draw_cka()
+        self._draw_page()
         if g.problems:
             self._show_problem("Some layers cannot be shown: " + "; ".join(g.problems))
         elif not self.lab.experiment.diverged:
             self.banner.hide()
         self.updates_drawn += 1
+        # Drawing cost, smoothed: the live rate backs off so that drawing (and the painting it
+        # triggers, about as much again) keeps well under half of the GUI thread.
+        self._draw_cost = 0.7 * self._draw_cost + 0.3 * (time.perf_counter() - t0)
         self.geometry_shown.emit(g)
+
+    def _draw_page(self, index: int | None = None) -> None:
+        """Draw the analysis page in view (the others are drawn when they are opened)."""
+        if self._geometry is None:
+            return
+        index = self.analysis.currentIndex() if index is None else index
+        if index == 1:  # (probes are drawn when a fit delivers them)
+            self._draw_dimension()
+        elif index == 2:
+            self._draw_collapse()
+        elif index == 3:
+            self._draw_cka()
 
     def _set_layers(self, g: GeometryFrame) -> None:
         """A new list of layers: refill the selector, rebuild the strip and the per-layer items."""
@@ -557,8 +611,8 @@ class RepresentationsPanel(Panel):
             p.hideAxis("bottom")
             p.setMouseEnabled(x=False, y=False)
             p.hideButtons()
-            s = pg.ScatterPlotItem(size=3.5, pen=pg.mkPen(None))
-            p.addItem(s)
+            s = ClassScatter(p, size=3.5, outline=False)
+            s.set_classes(self._labels, self.lab.experiment.dataset.class_names)
             self.strip_plots.append((p, s, RangeFollower(pad=0.05)))
         self._mark_selected()
 
@@ -606,9 +660,7 @@ class RepresentationsPanel(Panel):
             return
         P = g.projections[name]
         x, y = P[:, 0], P[:, 1]
-        ok = np.isfinite(x) & np.isfinite(y)
-        self.scatter.setData(x[ok], y[ok], data=self._labels[ok],
-                             brush=self._brushes if ok.all() else [b for b, k in zip(self._brushes, ok) if k])
+        self.scatter.set_points(x, y)
         if self._follow.update(x, y):
             (x0, x1), (y0, y1) = self._follow.range
             self.scatter_plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
@@ -635,9 +687,7 @@ class RepresentationsPanel(Panel):
             P = g.projections.get(name)
             if P is None:
                 continue
-            ok = np.isfinite(P).all(1)
-            s.setData(P[ok, 0], P[ok, 1], brush=self._brushes if ok.all() else
-                      [b for b, k in zip(self._brushes, ok) if k])
+            s.set_points(P[:, 0], P[:, 1])
             if follow.update(P[:, 0], P[:, 1]):
                 (x0, x1), (y0, y1) = follow.range
                 p.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
@@ -691,8 +741,10 @@ class RepresentationsPanel(Panel):
         self.cka_map.set_image(M, (0.0, float(L - 1), 0.0, float(L - 1)), levels=(0.0, 1.0))
         self.cka_map.plot.setRange(xRange=(-0.5, L - 0.5), yRange=(-0.5, L - 0.5), padding=0)
         for t, v in zip(self._cka_texts, g.cka.ravel()):
-            t.setText("–" if not np.isfinite(v) else f"{v:.2f}")
-            t.setColor((255, 255, 255) if (np.isfinite(v) and v < 0.6) else (20, 20, 20))
+            text = "–" if not np.isfinite(v) else f"{v:.2f}"
+            if text != t.toPlainText():  # re-laying out rich text is the slow part: only on change
+                t.setText(text)
+                t.setColor((255, 255, 255) if (np.isfinite(v) and v < 0.6) else (20, 20, 20))
         s = g.cka_to_start
         ok = np.isfinite(s)
         self.cka_start_bars.setVisible(bool(ok.any()))
@@ -997,10 +1049,11 @@ class RepresentationsPanel(Panel):
         self._grab_ready()
 
     def _grab_ready(self) -> None:
-        """Lay out every analysis page once, so that hidden pages render at their real size."""
+        """Draw and lay out every analysis page once, so that hidden pages render at their real size."""
         current = self.analysis.currentIndex()
         for i in range(self.analysis.count()):
             self.analysis.setCurrentIndex(i)
+            self._draw_page(i)
             QtWidgets.QApplication.processEvents()
         self.analysis.setCurrentIndex(current)
         QtWidgets.QApplication.processEvents()
