@@ -389,8 +389,8 @@ class RepresentationsPanel(Panel):
         self.nc_curves: list[pg.PlotDataItem] = []
         self.zero_line: pg.PlotDataItem | None = None  # a vertical mark where training error first hit 0
         self.nc_caption = plots.caption(
-            "Within-class spread measured against the spread of the class means, per layer, on the "
-            "followed training points; recorded while this tab is open.")
+            "Spread within classes measured against the spread of the class means, per layer, on the "
+            "followed training points (recorded while this tab is open). Red dashes: training error first 0.")
         self._page(self.nc_view, self.nc_caption)
 
     def _build_cka_page(self) -> None:
@@ -632,7 +632,7 @@ class RepresentationsPanel(Panel):
         self.nc_curves = [plots.curve(self.nc_plot, colors[i], n, width=2.0) for i, n in enumerate(g.names)]
         if self.zero_line is not None:
             self.nc_plot.removeItem(self.zero_line)
-        self.zero_line = plots.curve(self.nc_plot, "error", "train error reaches 0", width=1.5, dashed=True)
+        self.zero_line = plots.curve(self.nc_plot, "error", None, width=1.5, dashed=True)
 
         for t in self._cka_texts:
             self.cka_map.plot.removeItem(t)
