@@ -90,6 +90,12 @@ def test_reset_points_and_divergence(window, qtbot):
     lab.play(max_steps=40)
     qtbot.waitUntil(lambda: lab.state == "idle" and panel._geometry.step == 40, timeout=30000)
     qtbot.waitUntil(lambda: panel._probe_job is None and panel._probe_step == 40, timeout=30000)
+    # Fit probes on demand, then cancel: the tab stays usable and says how far it got.
+    qtbot.mouseClick(panel.fit_button, QtCore.Qt.MouseButton.LeftButton)
+    assert not panel.fit_button.isEnabled() and panel.probe_cancel.isVisible()
+    qtbot.mouseClick(panel.probe_cancel, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel._probe_job is None and panel.fit_button.isEnabled(), timeout=30000)
+    assert not panel.probe_cancel.isVisible() and "fitted at step 40" in panel.probe_status.text()
     panel.points_combo.setCurrentIndex(0)
     qtbot.waitUntil(lambda: panel._geometry is not None and len(panel._geometry.labels) == 200, timeout=20000)
     assert panel.scatter.count() == 200 and panel._nc_steps == [40]

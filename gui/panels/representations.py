@@ -11,6 +11,7 @@ the GUI thread only draws what they yield.
 
 from __future__ import annotations
 
+import copy
 import functools
 import html
 import time
@@ -220,8 +221,9 @@ class RepresentationsPanel(Panel):
         self._layer_names: list[str] = []
         self._nc_steps: list[int] = []
         self._nc_values: list[np.ndarray] = []
-        self._probe_model = None
+        self._probe_template = None  # a copy of the network, copied again for each fit
         self._probe_job = None
+        self._probe_token = 0  # results of a stopped or superseded fit are ignored
         self._probe_again = False
         self._probe_results: list[ProbeResult] = []
         self._probe_step: int | None = None
@@ -424,7 +426,7 @@ class RepresentationsPanel(Panel):
         exp = self.lab.experiment
         ds = exp.dataset
         self._n_classes = ds.n_classes
-        self._probe_model = exp.model_copy()
+        self._probe_template = exp.model_copy()
         itr = fixed_subset(ds.y_train, PROBE_TRAIN, seed=1)
         ite = fixed_subset(ds.y_test, PROBE_TEST, seed=2)
         self._probe_data = (ds.X_train[itr], ds.y_train[itr], ds.X_test[ite], ds.y_test[ite])
@@ -755,7 +757,7 @@ class RepresentationsPanel(Panel):
     def fit_probes(self) -> None:
         """Fit a probe on every layer at the newest weights (a job; progress and Cancel shown)."""
         f = self.lab.last_frame
-        if self._probe_model is None or self._probe_data is None:
+        if self._probe_template is None or self._probe_data is None:
             return
         if f is None or f.theta is None:
             self.probe_status.setText("No finite weights to probe: reset the run first.")
@@ -763,7 +765,11 @@ class RepresentationsPanel(Panel):
         if self._probe_job is not None and self._probe_job.running:
             self._probe_again = True
             return
-        model, (Xtr, ytr, Xte, yte), theta, step = self._probe_model, self._probe_data, f.theta, f.step
+        # Each fit writes θ into its own copy: a stopped fit may still be finishing a layer.
+        model = copy.deepcopy(self._probe_template)
+        (Xtr, ytr, Xte, yte), theta, step = self._probe_data, f.theta, f.step
+        self._probe_token += 1
+        token = self._probe_token
         self._probe_pending: list[ProbeResult] = []
         self.fit_button.setEnabled(False)
         self.probe_progress.setRange(0, 0)
@@ -773,11 +779,13 @@ class RepresentationsPanel(Panel):
         self.probe_status.setText(f"fitting probes at step {step:,}…")
         sizes = (len(ytr), len(yte))
         self._probe_job = self.lab.start_job(
-            lambda: probe_layers(model, Xtr, ytr, Xte, yte, theta=theta), self._weakly(self._probe_items, step),
-            self._weakly(self._probe_finished, step, sizes, ""), self._weakly(self._probe_finished, step, sizes),
-            name="representations-probes")
+            lambda: probe_layers(model, Xtr, ytr, Xte, yte, theta=theta),
+            self._weakly(self._probe_items, token, step), self._weakly(self._probe_finished, token, step, sizes, ""),
+            self._weakly(self._probe_finished, token, step, sizes), name="representations-probes")
 
-    def _probe_items(self, step: int, results: list[ProbeResult]) -> None:
+    def _probe_items(self, token: int, step: int, results: list[ProbeResult]) -> None:
+        if token != self._probe_token:
+            return
         self._probe_pending.extend(results)
         last = results[-1]
         self.probe_progress.setRange(0, last.n_layers)
@@ -787,7 +795,9 @@ class RepresentationsPanel(Panel):
         self._probe_step = step
         self._draw_probes()
 
-    def _probe_finished(self, step: int, sizes: tuple[int, int], error: str) -> None:
+    def _probe_finished(self, token: int, step: int, sizes: tuple[int, int], error: str) -> None:
+        if token != self._probe_token:
+            return
         self._probe_job = None
         self.fit_button.setEnabled(True)
         self.probe_progress.hide()
@@ -810,6 +820,7 @@ class RepresentationsPanel(Panel):
             self.probe_progress.setFormat("stopping after this layer…")
 
     def _stop_probe_job(self) -> None:
+        self._probe_token += 1
         if self._probe_job is not None:
             self._probe_again = False
             self._probe_job.stop()
