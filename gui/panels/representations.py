@@ -172,6 +172,7 @@ class RepresentationsPanel(Panel):
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
+        self.pages: list[QtWidgets.QWidget] = []  # the analysis pages, in VIEWS order
         self._build_controls()
         self._build_main()
         self._build_strip()
@@ -229,7 +230,6 @@ class RepresentationsPanel(Panel):
         self._probe_step: int | None = None
         self._probe_data: tuple | None = None
         self._labels = np.zeros(0, dtype=np.int64)
-        self._n_classes = 2
         self._points = POINT_CHOICES[1]
         self._subset_X = None
         self.updates_drawn = 0
@@ -310,8 +310,6 @@ class RepresentationsPanel(Panel):
                 lay.addLayout(w)
             else:
                 lay.addWidget(w, 1 if isinstance(w, pg.GraphicsView) else 0)
-        if not hasattr(self, "pages"):
-            self.pages: list[QtWidgets.QWidget] = []
         self.pages.append(page)
         return page
 
@@ -425,7 +423,6 @@ class RepresentationsPanel(Panel):
         self._stop_probe_job()
         exp = self.lab.experiment
         ds = exp.dataset
-        self._n_classes = ds.n_classes
         self._probe_template = exp.model_copy()
         itr = fixed_subset(ds.y_train, PROBE_TRAIN, seed=1)
         ite = fixed_subset(ds.y_test, PROBE_TEST, seed=2)
