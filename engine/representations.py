@@ -55,19 +55,23 @@ def single_threaded_blas():
     """
     global _blas_users, _blas_limiter, _controller
     try:
-        import scipy.linalg  # noqa: F401  (load the libraries before they are looked up)
-        import sklearn.linear_model  # noqa: F401
         from threadpoolctl import ThreadpoolController
     except ImportError:  # threadpoolctl comes with scikit-learn; without it, run as is
         yield
         return
+    import sys
+
     with _blas_lock:
-        if _controller is None:
-            _controller = ThreadpoolController()
+        # The controller sees the libraries loaded when it is made: make it again once
+        # scikit-learn (and its OpenMP runtime) has been imported by a probe.
+        loaded = ("sklearn" in sys.modules, "scipy.linalg" in sys.modules)
+        if _controller is None or _controller[0] != loaded:
+            _controller = (loaded, ThreadpoolController())
+        controller = _controller[1]
         if _blas_users == 0:
-            _blas_limiter = _controller.limit(limits=1, user_api="blas")
+            _blas_limiter = controller.limit(limits=1, user_api="blas")
         _blas_users += 1
-    omp = _controller.limit(limits=1, user_api="openmp")
+    omp = controller.limit(limits=1, user_api="openmp")
     try:
         yield
     finally:
@@ -642,6 +646,8 @@ def probe_layers(model: nn.Module, X_train, y_train, X_test, y_test, theta=None,
     `model` is written to (θ, when given); pass an independent copy when training goes on.
     Close the generator to stop between layers.
     """
+    import sklearn.linear_model  # noqa: F401  (loaded first, so its threads are limited too)
+
     if theta is not None:
         set_flat_params(model, torch.as_tensor(np.asarray(theta, dtype=np.float32)))
     train = layer_activations(model, X_train, chunk=chunk)

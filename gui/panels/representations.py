@@ -336,7 +336,7 @@ class RepresentationsPanel(Panel):
         self.probe_test_bars = pg.BarGraphItem(x=[0], height=[0], width=0.36, brush=manager().color(1),
                                                pen=pg.mkPen(None))
         for bars, name in ((self.probe_train_bars, "train"), (self.probe_test_bars, "test")):
-            bars.setVisible(False)
+            bars.setOpts(x=[], height=[])
             self.probe_plot.addItem(bars)
             self.probe_plot.legend.addItem(bars, name)
         self.chance_line = plots.curve(self.probe_plot, "plot_fg", "chance (majority class)", width=1.5,
@@ -403,7 +403,7 @@ class RepresentationsPanel(Panel):
         self.cka_start_plot = plots.add_plot(self.cka_start_view, "CKA(θ₀, now)", "layer", "", row=0, col=0)
         self.cka_start_bars = pg.BarGraphItem(x=[0], height=[0], width=0.6, brush=manager().color(2),
                                               pen=pg.mkPen(None))
-        self.cka_start_bars.setVisible(False)
+        self.cka_start_bars.setOpts(x=[], height=[])
         self.cka_start_plot.addItem(self.cka_start_bars)
         self.cka_start_plot.setYRange(0, 1.05)
         self.cka_start_plot.setMouseEnabled(x=False, y=False)
@@ -746,9 +746,7 @@ class RepresentationsPanel(Panel):
                 t.setColor((255, 255, 255) if (np.isfinite(v) and v < 0.6) else (20, 20, 20))
         s = g.cka_to_start
         ok = np.isfinite(s)
-        self.cka_start_bars.setVisible(bool(ok.any()))
-        if ok.any():
-            self.cka_start_bars.setOpts(x=np.arange(L)[ok], height=s[ok], width=0.6)
+        self.cka_start_bars.setOpts(x=np.arange(L)[ok], height=s[ok], width=0.6)
 
     # -- probes -------------------------------------------------------------------------------
     def fit_probes(self) -> None:
@@ -851,8 +849,8 @@ class RepresentationsPanel(Panel):
             self.probe_plot.removeItem(t)
         self._probe_labels = []
         if not res:
-            self.probe_train_bars.setVisible(False)
-            self.probe_test_bars.setVisible(False)
+            self.probe_train_bars.setOpts(x=[], height=[])
+            self.probe_test_bars.setOpts(x=[], height=[])
             self.chance_line.setData([], [])
             return
         idx = np.array([r.index for r in res], dtype=float)
@@ -861,8 +859,6 @@ class RepresentationsPanel(Panel):
         ok = np.isfinite(te)
         self.probe_train_bars.setOpts(x=idx[ok] - 0.19, height=tr[ok], width=0.36)
         self.probe_test_bars.setOpts(x=idx[ok] + 0.19, height=te[ok], width=0.36)
-        self.probe_train_bars.setVisible(True)
-        self.probe_test_bars.setVisible(True)
         n = max(len(self._layer_names), int(idx.max()) + 1)
         self.chance_line.setData([-0.6, n - 0.4], [self._chance, self._chance])
         for i, a in zip(idx[ok], te[ok]):
