@@ -7,6 +7,7 @@ like the live app.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -70,6 +71,9 @@ def dispose(win) -> None:
     win.deleteLater()
     QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
     QtWidgets.QApplication.processEvents()
+    # Python wrappers caught in reference cycles would outlive their Qt objects until the next
+    # collection, and the style manager would restyle them (a RuntimeError) in the next window.
+    gc.collect()
 
 
 def run_headless(out: str | Path, tab: str = "train", dataset: str | None = None,

@@ -13,6 +13,7 @@ PANELS: list[tuple[str, str, str]] = [
     ("curvature", "gui.panels.curvature", "CurvaturePanel"),
     ("saddles", "gui.panels.saddles", "SaddlesPanel"),
     ("sharpness", "gui.panels.sharpness", "SharpnessPanel"),
+    ("representations", "gui.panels.representations", "RepresentationsPanel"),
 ]
 
 
