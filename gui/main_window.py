@@ -180,6 +180,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._current is not None:
             self._current.set_active(True)
             self.lesson.show_lesson(self._current.slug)
+            # A tab with its own experiment has its own settings: the shared bar would only take room.
+            self.bar.setVisible(self._current.uses_experiment)
 
     def panel(self, slug: str) -> Panel:
         for p in self.panels:
