@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PySide6 import QtCore
 
@@ -82,6 +83,7 @@ def test_cancel_stops_a_long_run_promptly(window, qtbot):
 
 def test_bad_settings_say_why_and_block_the_run(window, qtbot):
     panel = window.show_panel("lottery")
+    assert window.bar.isHidden()  # the tab has its own settings: the shared bar steps aside
     panel.steps.setValue(100)
     panel.rewind.setCurrentIndex(panel.rewind.findData("k"))
     panel.rewind_k.setValue(150)
@@ -89,6 +91,16 @@ def test_bad_settings_say_why_and_block_the_run(window, qtbot):
     assert not panel.run.isEnabled()
     panel.rewind_k.setValue(10)
     assert not panel.error.isVisible() and panel.run.isEnabled() and panel.config.rewind == 10
+    with pytest.raises(ValueError, match="unknown lottery settings"):
+        panel.apply_options({"learning_rate": 1})
+    # A run that diverges says so on the tab and leaves the window usable.
+    panel.apply_options({"optimizer": "sgd", "lr": 500.0, "rounds": 1, "steps": 40, "rewind": "init"})
+    panel.start()
+    _wait_done(qtbot, panel)
+    assert panel.banner.isVisible() and "diverged" in panel.banner.text()
+    assert panel.progress_bar.format() == "diverged" and panel.run.isEnabled()
+    window.show_panel("train")
+    assert not window.bar.isHidden() and window.split.sizes()[0] >= 250
 
 
 def test_headless_writes_plot_table_and_ticket(tmp_path):

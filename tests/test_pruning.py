@@ -184,6 +184,19 @@ def test_ensemble_vmap_path_for_other_modules_matches_trainer(digits):
     assert bool((ens.member_state(0)["conv.weight"][masks["conv.weight"] == 0] == 0).all())
 
 
+def test_lottery_run_prunes_a_cnn_too(digits):
+    """The second setting (phantoms + CNN) takes the vmap path: same bookkeeping, conv kernels
+    pruned per layer like the dense matrices."""
+    images = replace(digits, X_train=digits.X_train.view(-1, 1, 8, 8), X_test=digits.X_test.view(-1, 1, 8, 8),
+                     input_shape=(1, 8, 8))
+    cfg = small_config(rounds=2, steps=15, batch_size=40)
+    rounds = [r for r in lottery_run(cfg, images, TinyCNN, progress=False)]
+    last = next(r for r in rounds if r.round == 2 and r.control == "ticket")
+    assert int(last.masks["conv.weight"].sum()) == 27 - n_to_prune(0.2, 27) - n_to_prune(0.2, 27 - n_to_prune(0.2, 27))
+    assert last.layer_remaining["out.weight"] == pytest.approx((480 - 48 - 43) / 480)
+    assert bool((last.state["conv.weight"][~last.masks["conv.weight"]] == 0).all())
+
+
 # -- IMP: sparsity, rewinding, controls -----------------------------------------------------
 def test_imp_rounds_have_exact_sparsity_and_nested_masks(digits):
     rounds = list(iterative_magnitude_pruning(digits, factory, TrainConfig(optimizer="adam", lr=1.2e-3,
@@ -248,6 +261,15 @@ def test_rewind_restores_initial_values_and_controls_change_what_they_should(dig
         for name in ("fc1.bias", "fc2.bias"):  # unpruned tensors rewind too
             assert torch.equal(start[name][0], theta0[name])
     assert np.array_equal(rounds[0].rewind_state["fc1.weight"], theta0["fc1.weight"].numpy())
+
+
+def test_every_seed_finds_its_own_ticket(digits):
+    rounds = list(lottery_run(small_config(rounds=1, seeds=(0, 1, 2)), digits, progress=False))
+    tickets = [r for r in rounds if r.round == 1 and r.control == "ticket"]
+    assert [r.seed for r in tickets] == [0, 1, 2]
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        assert not np.array_equal(tickets[a].masks["fc1.weight"], tickets[b].masks["fc1.weight"])
+        assert not np.array_equal(tickets[a].rewind_state["fc1.weight"], tickets[b].rewind_state["fc1.weight"])
 
 
 def test_late_rewinding_resets_to_the_dense_weights_after_k_steps(digits):

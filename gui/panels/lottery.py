@@ -195,7 +195,8 @@ class LotteryPanel(Panel):
         self._controls_box = box
         self._fit_controls()
 
-        for w in (self.dataset, self.scope, self.rewind, self.seeds):
+        self.dataset.currentIndexChanged.connect(self._dataset_changed)
+        for w in (self.scope, self.rewind, self.seeds):
             w.currentIndexChanged.connect(self._fields_to_config)
         for w in (self.rounds_box, self.rate, self.out_rate, self.rewind_k, self.steps):
             w.valueChanged.connect(self._fields_to_config)
@@ -315,14 +316,21 @@ class LotteryPanel(Panel):
             rounds=self.rounds_box.value(), prune_fraction=self.rate.value() / 100,
             output_fraction=self.out_rate.value() / 100, rewind=self.rewind_k.value() if k_mode else "init",
             steps=self.steps.value(), seeds=tuple(range(n_seeds)), controls=controls)
-        if self.config.dataset == "mri" and self.config.steps == LotteryConfig.steps:
-            self.config = replace(self.config, batch_size=32)
         problems = self.config.problems()
         self.error.setText("\n".join(problems.values()))
         self.error.setVisible(bool(problems))
         left = 100 * self.config.final_remaining
         self.run.setToolTip(f"{self.config.rounds} rounds: {left:.1f}% of the weights left at the end")
         self._update_buttons()
+
+    def _dataset_changed(self, *_args) -> None:
+        """The CNN on 32×32 phantoms costs far more per step than the MLP on 8×8 digits:
+        start it with fewer steps and a smaller batch (the user may change the steps)."""
+        mri = self.dataset.currentData() == "mri"
+        self.config = replace(self.config, batch_size=32 if mri else LotteryConfig.batch_size)
+        self.steps.setValue(150 if mri else LotteryConfig.steps)
+        self.rewind_k.setValue(10 if mri else 20)
+        self._fields_to_config()
 
     def _config_to_fields(self, cfg: LotteryConfig) -> None:
         widgets = (self.dataset, self.scope, self.rounds_box, self.rate, self.out_rate, self.rewind,
