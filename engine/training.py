@@ -175,6 +175,12 @@ class Trainer:
         self._cursor += self.batch_size
         return self.X_train[idx], self.y_train[idx]
 
+    def skip_batches(self, n: int) -> None:
+        """Draw and discard `n` minibatches: a run resumed at step n (a rewound lottery
+        ticket) then sees the batches an uninterrupted run would."""
+        for _ in range(int(n)):
+            self._next_batch()
+
     @property
     def epoch(self) -> float:
         return self.samples_seen / self.n_train

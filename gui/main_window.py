@@ -274,6 +274,18 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._current is not None:
             self._current.set_active(True)
         self.lesson.show_lesson(slug, self.lesson_presets(slug), self.run_preset)
+        self._show_bar(self._current is None or self._current.uses_experiment)
+
+    def _show_bar(self, show: bool) -> None:
+        """A tab with its own experiment has its own settings: the shared bar would only take
+        room. Back on a shared-experiment tab the bar gets its width back."""
+        if show != self.bar.isHidden():
+            return
+        self.bar.setVisible(show)
+        sizes = self.split.sizes()
+        if show and sizes[0] == 0:
+            width = self.bar.needed_width()
+            self.split.setSizes([width, max(300, sizes[1] - width), sizes[2]])
 
     def panel(self, slug: str) -> Panel:
         for p in self.panels:

@@ -14,6 +14,7 @@ PANELS: list[tuple[str, str, str]] = [
     ("saddles", "gui.panels.saddles", "SaddlesPanel"),
     ("sharpness", "gui.panels.sharpness", "SharpnessPanel"),
     ("representations", "gui.panels.representations", "RepresentationsPanel"),
+    ("lottery", "gui.panels.lottery", "LotteryPanel"),
 ]
 
 
