@@ -8,6 +8,8 @@ from .base import Panel
 
 PANELS: list[tuple[str, str, str]] = [
     ("train", "gui.panels.train", "TrainPanel"),
+    ("double-descent", "gui.panels.double_descent", "DoubleDescentPanel"),
+    ("implicit", "gui.panels.implicit", "ImplicitPanel"),
 ]
 
 
