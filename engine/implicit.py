@@ -365,20 +365,22 @@ def factorization_gd(problem: SensingProblem, alphas: Sequence[float], steps: in
     step_size = torch.as_tensor(lrs, dtype=F64, device=dev)[:, None, None]
     U = torch.eye(d, dtype=F64, device=dev)[None] * torch.as_tensor(alphas_np, device=dev)[:, None, None]
 
+    M = A.reshape(m, -1)  # the measurements as one matrix on vec(X): plain matmuls per step
+    b_row = b[None, :]
+
     def point(t: int, final: bool) -> FactorPoint:
         X = U @ U.transpose(1, 2)
-        r = torch.einsum("mij,aij->am", A, X) - b
+        r = X.reshape(len(alphas_np), -1) @ M.T - b_row
         err = torch.linalg.matrix_norm(X - ref) / ref_norm
         return FactorPoint(t, alphas_np, (0.5 * (r ** 2).mean(1)).cpu().numpy(), err.cpu().numpy(),
                            torch.diagonal(X, dim1=1, dim2=2).sum(1).cpu().numpy(),
                            X.cpu().numpy() if final else None)
 
     yield point(0, False)
+    scale = 2.0 * step_size / m  # ∇_U f = 2 (Σᵢ rᵢAᵢ / m) U
     for t in range(1, steps + 1):
-        X = U @ U.transpose(1, 2)
-        r = torch.einsum("mij,aij->am", A, X) - b
-        grad_X = torch.einsum("am,mij->aij", r, A) / m
-        U = U - step_size * 2 * grad_X @ U
+        r = (U @ U.transpose(1, 2)).reshape(len(alphas_np), -1) @ M.T - b_row
+        U = U - scale * ((r @ M).reshape(-1, d, d) @ U)
         if t % every == 0 or t == steps:
             if not bool(torch.isfinite(U).all()):
                 raise FloatingPointError(f"gradient descent diverged at step {t}: lower the learning rate")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
+from shiboken6 import isValid
 
 
 @dataclass(frozen=True)
@@ -170,19 +171,21 @@ class StyleManager(QtCore.QObject):
         app = QtWidgets.QApplication.instance()
         if app is not None:
             apply_palette(app, self.style)
-        for view in list(self._views):
+        # Skip items whose Qt object is gone but whose Python wrapper still waits for the
+        # garbage collector (e.g. held in a reference cycle after a window closed).
+        for view in [v for v in self._views if isValid(v)]:
             view.setBackground(self.style.colors.plot_bg)
-        for plot in list(self._plots):
+        for plot in [p for p in self._plots if isValid(p)]:
             self._style_plot(plot)
         for ref, key, width, pen_style in self._curves:
             item = ref()
-            if item is not None:
+            if item is not None and isValid(item):
                 item.setPen(self.pen(key, width, pen_style))
-        for bar in list(self._bars):
+        for bar in [b for b in self._bars if isValid(b)]:
             self._style_axis(bar.axis)
         for ref, scale, bold in self._texts:
             item = ref()
-            if item is not None:
+            if item is not None and isValid(item):
                 self._style_text(item, scale, bold)
 
 

@@ -30,7 +30,16 @@ from engine.double_descent import (
 from engine.training import TrainConfig
 
 from .. import plots
-from ..panel_tools import JobProgress, PanelJobs, ValueSlider, lay_out_pages, log_axes, place_legend, right_axis
+from ..panel_tools import (
+    JobProgress,
+    PanelJobs,
+    ValueSlider,
+    lay_out_pages,
+    legend_below,
+    log_axes,
+    place_legend,
+    right_axis,
+)
 from ..style import manager
 from .base import HeadlessContext, Panel
 
@@ -39,7 +48,7 @@ RIDGE_VALUES = np.concatenate([[0.0], np.geomspace(1e-4, 10.0, 41)])
 SAMPLE_VALUES = np.arange(20, 301, 10)
 SLOW_SCALE_VALUES = np.geomspace(0.01, 0.3, 31)
 DEFAULT_WIDTHS = (2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64, 128, 256)
-QUICK_WIDTHS = (4, 12, 32, 128)
+QUICK_WIDTHS = (4, 12, 64)
 FLOOR = 1e-6  # log axes cannot show zero
 TRAIN_FLOOR = 1e-4  # where the (zero) training error of an interpolant is drawn
 
@@ -63,9 +72,14 @@ class DescentPlot:
     def __init__(self, view: pg.GraphicsLayoutWidget, title: str, xlabel: str, ylabel: str,
                  norm_label: str, thresholds: tuple[str, ...], names: tuple[str, str] = ("test", "train"),
                  legend_corner: str = "top-right"):
-        self.plot = plots.add_plot(view, title, xlabel, ylabel, legend=True, axisItems=log_axes())
+        below = legend_corner == "below"
+        self.plot = plots.add_plot(view, title, xlabel, ylabel, row=0, col=0, legend=not below,
+                                   axisItems=log_axes())
         self.plot.setLogMode(x=True, y=True)
-        place_legend(self.plot, legend_corner)
+        if below:  # curves cross every corner: the legend gets its own row under the plot
+            self.plot.legend = legend_below(view, row=1, col=0, columns=3)
+        else:
+            place_legend(self.plot, legend_corner)
         self.test = plots.curve(self.plot, 1, names[0], width=2.5, symbol="o", symbolSize=4)
         self.train = plots.curve(self.plot, 0, names[1])
         self.extra: dict[str, pg.PlotDataItem] = {}
@@ -235,8 +249,8 @@ class DoubleDescentPanel(Panel):
                                          "finishes.")
         self.net_view = plots.make_view()
         self.net_plot = DescentPlot(self.net_view, "One-hidden-layer networks", "parameters p",
-                                    "loss / error", "weight norm ‖θ‖", ("p = n·k (threshold, k outputs)", "p = n"),
-                                    names=("test loss", "train loss"), legend_corner="bottom-left")
+                                    "loss / error", "weight norm ‖θ‖", ("p = n·k (threshold: n samples, k outputs)",),
+                                    names=("test loss", "train loss"), legend_corner="below")
         self.net_test_err = self.net_plot.add_curve("test_error", 3, "test error (0–1)")
         self.net_plot.plot.setRange(xRange=(2, 4.3), yRange=(-4, 0.2), padding=0)  # until the first width
         layout = QtWidgets.QVBoxLayout(page)
@@ -279,7 +293,7 @@ class DoubleDescentPanel(Panel):
         self.net_points = []
         self.net_threshold = (n_train, k)
         self.net_plot.clear()
-        self.net_plot.set_thresholds(n_train * k, n_train)
+        self.net_plot.set_thresholds(n_train * k)
         total = len(widths) * settings["steps"]
         self.net_progress.start(f"training width {widths[0]} …", total)
         self.net_run.setEnabled(False)
@@ -480,19 +494,21 @@ class DoubleDescentPanel(Panel):
         return out
 
     def headless(self, ctx: HeadlessContext) -> None:
-        """Compute the pictures inline: the sweep and the epoch-wise curve always; the network
-        sweep for a full run or when a preset asks for the networks view."""
+        """Compute the pictures inline: all three for a plain --tab run, only the preset's view
+        when a preset names one."""
         self._started = True
-        self.run_sweep()
-        self.run_epoch_wise()
         view = ctx.options.get("view")
+        if view in (None, "random-features"):
+            self.run_sweep()
+        if view in (None, "epoch-wise"):
+            self.run_epoch_wise()
         if view in (None, "networks"):
             settings = self.network_settings()
             if settings is not None:
                 if ctx.quick and "widths" not in ctx.options:
                     settings["widths"] = list(QUICK_WIDTHS)
                 if ctx.quick and "steps" not in ctx.options:
-                    settings["steps"] = 200
+                    settings["steps"] = 150
                 self.run_networks(settings)
         if view is not None:
             self.show_view(view)
