@@ -191,7 +191,7 @@ def angle_degrees(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0))))
 
 
-def max_margin_direction(X, y, steps: int = 10000, lr: float = 0.1, *, points: int = 200,
+def max_margin_direction(X, y, steps: int = 10000, lr: float = 0.1, *, points: int = 200, max_gap: int = 2000,
                          svm_C: float = 1e6, device: str | torch.device = "cpu") -> Iterator[MarginPoint]:
     """GD from zero on the mean logistic loss of a linear model without bias, w ↦ mean log(1 + e^(−yᵢ⟨w, xᵢ⟩)).
 
@@ -215,10 +215,12 @@ def max_margin_direction(X, y, steps: int = 10000, lr: float = 0.1, *, points: i
     w = torch.zeros(X_np.shape[1], dtype=F64, device=dev)
     grad_scale = lr / n
     checkpoints = set(log_steps(steps, points).tolist())
+    last = 0
     for t in range(1, steps + 1):
         # ∇ = −Σᵢ σ(−mᵢ) yᵢxᵢ / n
         w = w + grad_scale * (torch.sigmoid(-(Z @ w)) @ Z)
-        if t in checkpoints:
+        if t in checkpoints or t - last >= max_gap:
+            last = t
             margins = Z @ w
             if not bool(torch.isfinite(margins).all()):
                 raise FloatingPointError(f"logistic regression diverged at step {t}: lower the learning rate")

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -28,6 +29,8 @@ class JobProgress(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.label = QtWidgets.QLabel("")
+        self.label.setWordWrap(True)  # long status text must never widen the window
+        self.label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.bar = QtWidgets.QProgressBar()
         self.bar.setTextVisible(True)
         self.bar.setMinimumWidth(160)
@@ -114,9 +117,15 @@ class PanelJobs:
         job = self._jobs.get(key)
         return job is not None and bool(job.running)
 
-    def stop_all(self) -> None:
+    def stop_all(self, wait: float = 0.0) -> bool:
+        """Stop every job; with `wait` > 0, give them that many seconds in all to finish."""
         for key in list(self._jobs):
             self.cancel(key)
+        deadline = time.perf_counter() + wait
+        ok = True
+        for job in self._jobs.values():
+            ok &= job.wait(max(0.0, deadline - time.perf_counter())) if wait > 0 else True
+        return ok
 
 
 class ValueSlider(QtWidgets.QWidget):
@@ -133,7 +142,7 @@ class ValueSlider(QtWidgets.QWidget):
         self.name = QtWidgets.QLabel(name)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.slider.setRange(0, len(self.values) - 1)
-        self.slider.setMinimumWidth(110)
+        self.slider.setMinimumWidth(80)
         self.readout = QtWidgets.QLabel("")
         self.readout.setMinimumWidth(self.readout.fontMetrics().horizontalAdvance("0.0001 ") + 6)
         if tooltip:
@@ -267,11 +276,17 @@ def set_title(plot: pg.PlotItem, text: str) -> None:
     manager().register_plot(plot)
 
 
-def legend_below(view: pg.GraphicsLayoutWidget, row: int, col: int, columns: int = 1) -> pg.LegendItem:
+def legend_below(view: pg.GraphicsLayoutWidget, row: int, col: int, columns: int = 1,
+                 colspan: int = 1) -> pg.LegendItem:
     """A legend in its own layout cell (for pictures whose free corners are all crossed by data).
 
     Assign it to `plot.legend` before adding named curves: they then list themselves in it,
-    and the style manager restyles it with the plot."""
+    and the style manager restyles it with the plot. Keep plots out of its row (no rowspan
+    into it), or the layout stretches the legend along with them."""
     legend = pg.LegendItem(colCount=columns)
-    view.addItem(legend, row=row, col=col)
+    view.addItem(legend, row=row, col=col, colspan=colspan)
+    layout = view.ci.layout
+    layout.setRowStretchFactor(row, 0)  # the legend keeps its natural height; plots take the rest
+    for r in range(row):
+        layout.setRowStretchFactor(r, max(layout.rowStretchFactor(r), 1))
     return legend

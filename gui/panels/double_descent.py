@@ -237,13 +237,15 @@ class DoubleDescentPanel(Panel):
         self.net_run = QtWidgets.QPushButton("Run sweep")
         self.net_progress = JobProgress()
         form = QtWidgets.QGridLayout()
-        for col, (label, w) in enumerate((("Data", self.net_dataset), ("Train samples", self.net_n),
-                                          ("Label noise", self.net_noise), ("Steps", self.net_steps))):
-            form.addWidget(QtWidgets.QLabel(label), 0, 2 * col)
-            form.addWidget(w, 0, 2 * col + 1)
-        form.addWidget(QtWidgets.QLabel("Widths"), 1, 0)
-        form.addWidget(self.net_widths, 1, 1, 1, 5)
-        form.addWidget(self.net_run, 1, 6, 1, 2)
+        for i, (label, w) in enumerate((("Data", self.net_dataset), ("Train samples", self.net_n),
+                                        ("Label noise", self.net_noise), ("Steps per width", self.net_steps))):
+            form.addWidget(QtWidgets.QLabel(label), i // 2, 2 * (i % 2))
+            form.addWidget(w, i // 2, 2 * (i % 2) + 1)
+        form.addWidget(QtWidgets.QLabel("Widths"), 2, 0)
+        form.addWidget(self.net_widths, 2, 1, 1, 2)
+        form.addWidget(self.net_run, 2, 3)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
         self.net_summary = plots.caption("One hidden layer (ReLU), full-batch Adam on the squared loss, one network "
                                          "per width. Press Run sweep: each width trains in turn and appears as it "
                                          "finishes.")
@@ -356,9 +358,10 @@ class DoubleDescentPanel(Panel):
         self.epoch_noise = ValueSlider("Label noise σ", NOISE_VALUES, 0.1, lambda v: f"{v:.2f}")
         self.fast_count = ValueSlider("Fast features", np.arange(10, 91, 5), 60, lambda v: f"{int(v)}",
                                       "number of fast features (n = 100 samples, 10 slow features)")
-        controls = QtWidgets.QHBoxLayout()
-        for w in (self.slow_scale, self.epoch_noise, self.fast_count):
-            controls.addWidget(w)
+        controls = QtWidgets.QGridLayout()
+        controls.addWidget(self.slow_scale, 0, 0)
+        controls.addWidget(self.epoch_noise, 0, 1)
+        controls.addWidget(self.fast_count, 1, 0)
         self.epoch_summary = plots.caption("")
         self.epoch_view = plots.make_view()
         self.epoch_plot = plots.add_plot(self.epoch_view, "Gradient descent on fast and slow features",
@@ -462,7 +465,7 @@ class DoubleDescentPanel(Panel):
     def shutdown(self) -> None:
         self._rerun.stop()
         self._rerun_epoch.stop()
-        self.jobs.stop_all()
+        self.jobs.stop_all(wait=1.5)
 
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         lay_out_pages(self.pages)

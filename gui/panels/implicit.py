@@ -100,18 +100,17 @@ class ImplicitPanel(Panel):
         self.ls_seed = QtWidgets.QSpinBox()
         self.ls_seed.setRange(0, 9999)
         self.ls_seed.setToolTip("seed of the random starting point")
-        self.ls_unknowns = ValueSlider("Unknowns d (n = 20 equations)", np.arange(30, 401, 10), 100,
-                                       lambda v: f"{int(v)}")
+        self.ls_unknowns = ValueSlider("Unknowns d", np.arange(30, 401, 10), 100, lambda v: f"{int(v)}",
+                                       "number of unknowns of the right-hand problem (20 equations)")
         row = QtWidgets.QHBoxLayout()
-        row.addWidget(QtWidgets.QLabel("Random start, seed"))
+        row.addWidget(QtWidgets.QLabel("Random start: seed"))
         row.addWidget(self.ls_seed)
         row.addWidget(self.ls_unknowns, 1)
         self.ls_summary = plots.caption("")
         self.ls_view = plots.make_view()
-        self.ls_picture = plots.add_plot(self.ls_view, "One equation, two unknowns", "w₁", "w₂", row=0, col=0,
-                                         legend=True)
+        self.ls_picture = plots.add_plot(self.ls_view, "One equation, two unknowns", "w₁", "w₂", row=0, col=0)
         self.ls_picture.setAspectLocked(True)
-        place_legend(self.ls_picture, "top-right")  # beyond the line of fits: no path goes there
+        self.ls_picture.legend = legend_below(self.ls_view, row=1, col=0, columns=2, colspan=2)
         self.ls_line = plots.curve(self.ls_picture, "plot_fg", "all exact fits  ⟨x, w⟩ = y", width=2.0)
         self.ls_circle = plots.curve(self.ls_picture, "plot_fg", "‖w‖ = ‖X⁺y‖", width=1.0, dashed=True)
         self.ls_path0 = plots.curve(self.ls_picture, 0, "GD from 0 → X⁺y", width=2.0, symbol="o", symbolSize=5,
@@ -120,7 +119,7 @@ class ImplicitPanel(Panel):
                                     symbolSize=5, symbolBrush=manager().color(1), symbolPen=None)
         self.ls_points = pg.ScatterPlotItem(size=12, pen=pg.mkPen("k", width=1.2))
         self.ls_picture.addItem(self.ls_points)
-        self.ls_dist = plots.add_plot(self.ls_view, "n = 20 equations, d = 100 unknowns", "step",
+        self.ls_dist = plots.add_plot(self.ls_view, "20 equations, 100 unknowns", "step",
                                       "distance", row=0, col=1, legend=True, axisItems=log_axes("left"))
         self.ls_dist.setLogMode(x=False, y=True)
         place_legend(self.ls_dist, "right")
@@ -164,7 +163,7 @@ class ImplicitPanel(Panel):
 
     def _draw_least_squares(self, x2, y2, pic0, picr, zero, rand, d) -> None:
         self.ls_zero, self.ls_random = zero, rand
-        set_title(self.ls_dist, f"n = 20 equations, d = {d} unknowns")
+        set_title(self.ls_dist, f"20 equations, {d} unknowns")
         w_min = (np.linalg.pinv(x2) @ y2).ravel()
         r = float(np.linalg.norm(w_min))
         ends = [p.w for p in picr] + [p.w for p in pic0] + [np.zeros(2)]
@@ -298,19 +297,19 @@ class ImplicitPanel(Panel):
         self.factor_summary = plots.caption("")
         self.factor_view = plots.make_view()
         self.factor_plot = plots.add_plot(self.factor_view, "Where GD lands, against α", "initial scale α",
-                                          "distance / nuclear norm", row=0, col=0, rowspan=2, legend=True,
+                                          "distance / nuclear norm", row=0, col=0, rowspan=2,
                                           axisItems=log_axes("left", "bottom"))
         self.factor_plot.setLogMode(x=True, y=True)
-        place_legend(self.factor_plot, "top-left")
-        self.factor_err = plots.curve(self.factor_plot, 1, "‖X_α − X_min‖_F / ‖X_min‖_F", symbol="o",
+        self.factor_plot.legend = legend_below(self.factor_view, row=2, col=0, columns=3, colspan=2)
+        self.factor_err = plots.curve(self.factor_plot, 1, "relative distance to X_min", symbol="o",
                                       symbolSize=6, symbolBrush=manager().color(1), symbolPen=None)
-        self.factor_nuc = plots.curve(self.factor_plot, 0, "nuclear norm ‖X_α‖_*", symbol="s", symbolSize=6,
+        self.factor_nuc = plots.curve(self.factor_plot, 0, "‖X_α‖_* (nuclear norm)", symbol="s", symbolSize=6,
                                       symbolBrush=manager().color(0), symbolPen=None)
-        self.factor_min_line = plots.curve(self.factor_plot, 0, "least nuclear norm", width=1.2, dashed=True)
-        self.factor_frob_line = plots.curve(self.factor_plot, 3, "nuclear norm of the least-Frobenius fit",
+        self.factor_min_line = plots.curve(self.factor_plot, 0, "least possible ‖X‖_*", width=1.2, dashed=True)
+        self.factor_frob_line = plots.curve(self.factor_plot, 3, "‖X‖_* of the least-Frobenius fit",
                                             width=1.2, dashed=True)
         self.factor_marker = plots.guide_line(self.factor_plot, 0.0, angle=90, key="accent")
-        plots.curve(self.factor_plot, "accent", "the slider's α", width=1.5, dashed=True)  # legend entry
+        plots.curve(self.factor_plot, "accent", "slider's α", width=1.5, dashed=True)  # legend entry
         self.factor_x = plots.ImagePlot(self.factor_view, "X_α found by GD", "", "", cmap="CET-D1",
                                         bar_label="entry", row=0, col=1)
         self.factor_ref = plots.ImagePlot(self.factor_view, "least nuclear norm X_min", "", "", cmap="CET-D1",
@@ -435,7 +434,7 @@ class ImplicitPanel(Panel):
 
     def shutdown(self) -> None:
         self._alpha_timer.stop()
-        self.jobs.stop_all()
+        self.jobs.stop_all(wait=1.5)
 
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         lay_out_pages(self.pages)
