@@ -462,7 +462,8 @@ def epoch_wise_problem(config: EpochWiseConfig) -> EpochWiseProblem:
     return EpochWiseProblem(X, y, theta, scales, d1, config.noise, lr)
 
 
-def epoch_wise_curve(config: EpochWiseConfig | None = None, chunk: int = 24) -> Iterator[EpochPoint]:
+def epoch_wise_curve(config: EpochWiseConfig | None = None, chunk: int = 24,
+                     device: str | torch.device = "cpu") -> Iterator[EpochPoint]:
     """Full-batch gradient descent from zero on the training MSE of an `EpochWiseConfig` problem,
     with step size config.lr/λmax; yields the errors at `config.points` log-spaced steps up to max_steps.
 
@@ -472,25 +473,27 @@ def epoch_wise_curve(config: EpochWiseConfig | None = None, chunk: int = 24) -> 
     """
     config = config or EpochWiseConfig()
     prob = epoch_wise_problem(config)
+    dev = _float64_device(device)
+    X, y, theta_star, scales = (t.to(dev) for t in (prob.X, prob.y, prob.theta_star, prob.scales))
     n = config.n_train
-    H = prob.X.T @ prob.X / n
+    H = X.T @ X / n
     evals, evecs = torch.linalg.eigh(H)
-    rhs = evecs.T @ (prob.X.T @ prob.y / n)
+    rhs = evecs.T @ (X.T @ y / n)
     keep = evals > evals.max() * 1e-12  # directions GD never moves in stay at zero
     steps = np.unique(np.round(np.geomspace(1, config.max_steps, config.points)).astype(np.int64))
     steps = np.concatenate([[0], steps])
-    cov = prob.scales ** 2
+    cov = scales ** 2
     d1 = prob.n_fast
     for start in range(0, len(steps), chunk):
-        t = torch.as_tensor(steps[start:start + chunk], dtype=torch.float64)
+        t = torch.as_tensor(steps[start:start + chunk], dtype=torch.float64, device=dev)
         # w_t = Σ_i (1 − (1 − ηλ_i)ᵗ)/λ_i · (u_iᵀ Xᵀy/n) u_i
         decay = torch.pow((1 - prob.lr * evals).clamp_min(0)[None, :], t[:, None])
         gain = torch.where(keep, (1 - decay) / evals.clamp_min(1e-300), torch.zeros_like(decay))
         W = (gain * rhs) @ evecs.T  # (k, d)
-        err = W - prob.theta_star
+        err = W - theta_star
         fast = (cov[:d1] * err[:, :d1] ** 2).sum(1)
         slow = (cov[d1:] * err[:, d1:] ** 2).sum(1)
-        train = ((W @ prob.X.T - prob.y) ** 2).mean(1)
+        train = ((W @ X.T - y) ** 2).mean(1)
         for i in range(len(t)):
             yield EpochPoint(int(t[i]), float(train[i]), float(fast[i] + slow[i]) + prob.noise ** 2,
                              float(fast[i]), float(slow[i]))

@@ -205,11 +205,12 @@ def _log_label(exponent: float) -> str:
     """A tick label for 10**exponent: plain numbers from 0.001 to 9999, else m·10ᵏ."""
     value = 10.0 ** exponent
     if 1e-3 <= value < 1e4:
-        return f"{value:.0f}" if value >= 1 else f"{value:.3g}"
+        text = f"{value:.3g}"
+        return f"{value:.0f}" if "e" in text else text
     k = int(np.floor(exponent + 1e-9))
-    mantissa = int(round(value / 10.0 ** k))
+    mantissa = f"{value / 10.0 ** k:.2g}"
     power = "10" + str(k).translate(_SUPERSCRIPT)
-    return power if mantissa == 1 else f"{mantissa}·{power}"
+    return power if mantissa == "1" else f"{mantissa}·{power}"
 
 
 class LogAxis(pg.AxisItem):
@@ -231,9 +232,18 @@ class LogAxis(pg.AxisItem):
         majors = [float(k) for k in decades if inside(k)]
         every = max(1, int(np.ceil(len(majors) / 7)))
         labelled = [k for k in majors if int(round(k)) % every == 0]
+        minors = [k + np.log10(m) for k in decades for m in range(1, 10) if inside(k + np.log10(m))]
         if len(majors) < 3:
             labelled += [k + np.log10(m) for k in decades for m in (2, 5) if inside(k + np.log10(m))]
-        minors = [k + np.log10(m) for k in decades for m in range(1, 10) if inside(k + np.log10(m))]
+        if len(labelled) < 2:  # less than a decade in view: label every 1 … 9
+            labelled = list(minors)
+        if len(labelled) < 2:  # a sliver of a decade: evenly spaced round values
+            v_lo, v_hi = 10.0 ** lo, 10.0 ** hi
+            raw = (v_hi - v_lo) / 4
+            mag = 10.0 ** np.floor(np.log10(raw))
+            step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+            values = np.arange(np.ceil(v_lo / step) * step, v_hi, step)
+            labelled = [float(np.log10(v)) for v in values if v > 0]
         minors = [v for v in minors if all(abs(v - w) > 1e-9 for w in labelled)]
         return [(None, sorted(labelled)), (None, minors)]
 

@@ -24,6 +24,7 @@ from engine.double_descent import (
     SweepResult,
     epoch_wise_curve,
     epoch_wise_shape,
+    one_hidden_layer_params,
     random_features_sweep,
     width_sweep,
 )
@@ -46,7 +47,7 @@ from .base import HeadlessContext, Panel
 NOISE_VALUES = np.round(np.arange(0.0, 1.0001, 0.02), 2)
 RIDGE_VALUES = np.concatenate([[0.0], np.geomspace(1e-4, 10.0, 41)])
 SAMPLE_VALUES = np.arange(20, 301, 10)
-SLOW_SCALE_VALUES = np.geomspace(0.01, 0.3, 31)
+SLOW_SCALE_VALUES = (0.01, 0.012, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3)
 DEFAULT_WIDTHS = (2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64, 128, 256)
 QUICK_WIDTHS = (4, 12, 64)
 FLOOR = 1e-6  # log axes cannot show zero
@@ -296,6 +297,10 @@ class DoubleDescentPanel(Panel):
         self.net_threshold = (n_train, k)
         self.net_plot.clear()
         self.net_plot.set_thresholds(n_train * k)
+        # Fix the x range to every width to come (and the threshold); y follows the data.
+        counts = [one_hidden_layer_params(ds.in_features, w, k) for w in widths] + [n_train * k]
+        self.net_plot.plot.setXRange(np.log10(min(counts) / 1.3), np.log10(max(counts) * 1.3), padding=0)
+        self.net_plot.plot.enableAutoRange(axis="y")
         total = len(widths) * settings["steps"]
         self.net_progress.start(f"training width {widths[0]} …", total)
         self.net_run.setEnabled(False)
@@ -353,7 +358,7 @@ class DoubleDescentPanel(Panel):
     # -- epoch-wise --------------------------------------------------------------------------
     def _build_epoch_wise(self) -> QtWidgets.QWidget:
         page = QtWidgets.QWidget()
-        self.slow_scale = ValueSlider("Slow-feature scale", SLOW_SCALE_VALUES, 0.03, lambda v: f"{v:.3f}",
+        self.slow_scale = ValueSlider("Slow-feature scale", SLOW_SCALE_VALUES, 0.03, lambda v: f"{v:g}",
                                       "input scale of the slow features: they are learned ~1/scale² times later")
         self.epoch_noise = ValueSlider("Label noise σ", NOISE_VALUES, 0.1, lambda v: f"{v:.2f}")
         self.fast_count = ValueSlider("Fast features", np.arange(10, 91, 5), 60, lambda v: f"{int(v)}",

@@ -48,7 +48,8 @@ from ..panel_tools import (
 from ..style import manager
 from .base import HeadlessContext, Panel
 
-ALPHA_VALUES = np.geomspace(1e-3, 3.0, 36)
+# 1, 1.5, 2, 3, 5, 7 per decade, from 0.001 to 3
+ALPHA_VALUES = [v for v in np.round([m * 10.0 ** k for k in range(-3, 1) for m in (1, 1.5, 2, 3, 5, 7)], 6) if v <= 3]
 SWEEP_ALPHAS = np.geomspace(1e-3, 3.0, 12)
 FACTOR_STEPS = 3000
 MARGIN_STEPS = (1_000, 10_000, 100_000, 1_000_000)
@@ -291,7 +292,7 @@ class ImplicitPanel(Panel):
     # -- (c) matrix factorisation ------------------------------------------------------------
     def _build_factorization(self) -> QtWidgets.QWidget:
         page = QtWidgets.QWidget()
-        self.alpha = ValueSlider("Initial scale α (U₀ = αI)", ALPHA_VALUES, 0.01, lambda v: f"{v:.3g}",
+        self.alpha = ValueSlider("Initial scale α (U₀ = αI)", ALPHA_VALUES, 0.01, lambda v: f"{v:g}",
                                  "gradient descent on X = UUᵀ starts from U₀ = αI")
         self.factor_progress = JobProgress()
         self.factor_summary = plots.caption("")
@@ -356,6 +357,7 @@ class ImplicitPanel(Panel):
         """GD for the slider's α alone: the matrix it finds."""
         alpha = self.alpha.value()
         self.factor_marker.setValue(float(np.log10(alpha)))
+        self.factor_summary.setText(f"α = {alpha:.3g}: running gradient descent from U₀ = αI …")
 
         def work():
             problem, reference, frob = self._sensing()
