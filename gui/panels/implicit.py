@@ -220,9 +220,8 @@ class ImplicitPanel(Panel):
         self.margin_pts = pg.ScatterPlotItem(size=9, pen=pg.mkPen((255, 255, 255, 220), width=1.0))
         self.margin_pic.addItem(self.margin_pts)
         self.margin_svm = plots.curve(self.margin_pic, "plot_fg", "hard-margin SVM", width=2.0, dashed=True)
-        self.margin_mean = plots.curve(self.margin_pic, 3, "after step 1 (mean of yᵢxᵢ)", width=1.5,
-                                       dashed=True)
-        self.margin_gd = plots.curve(self.margin_pic, 2, "GD decision line now", width=3.0)
+        self.margin_mean = plots.curve(self.margin_pic, 3, "after step 1", width=1.5, dashed=True)
+        self.margin_gd = plots.curve(self.margin_pic, 2, "GD now", width=3.0)
         manager().register_plot(self.margin_pic)
         self.margin_norm_plot = plots.add_plot(self.margin_view, "‖w‖ grows like log t", "step t", "‖w‖",
                                                row=0, col=1, axisItems=log_axes("bottom"))
@@ -301,7 +300,7 @@ class ImplicitPanel(Panel):
                                           "distance / nuclear norm", row=0, col=0, rowspan=2,
                                           axisItems=log_axes("left", "bottom"))
         self.factor_plot.setLogMode(x=True, y=True)
-        self.factor_plot.legend = legend_below(self.factor_view, row=2, col=0, columns=3, colspan=2)
+        self.factor_plot.legend = legend_below(self.factor_view, row=2, col=0, columns=2, colspan=2)
         self.factor_err = plots.curve(self.factor_plot, 1, "relative distance to X_min", symbol="o",
                                       symbolSize=6, symbolBrush=manager().color(1), symbolPen=None)
         self.factor_nuc = plots.curve(self.factor_plot, 0, "‖X_α‖_* (nuclear norm)", symbol="s", symbolSize=6,
