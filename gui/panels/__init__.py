@@ -15,6 +15,8 @@ PANELS: list[tuple[str, str, str]] = [
     ("sharpness", "gui.panels.sharpness", "SharpnessPanel"),
     ("representations", "gui.panels.representations", "RepresentationsPanel"),
     ("lottery", "gui.panels.lottery", "LotteryPanel"),
+    ("double-descent", "gui.panels.double_descent", "DoubleDescentPanel"),
+    ("implicit", "gui.panels.implicit", "ImplicitPanel"),
 ]
 
 
