@@ -7,6 +7,7 @@ frame colours, so the live grid costs nothing per frame.
 from __future__ import annotations
 
 import numpy as np
+import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .style import manager
@@ -180,6 +181,8 @@ class SampleGrid(QtWidgets.QWidget):
         QtCore.QTimer.singleShot(0, self._restyle)  # captions elide to the new cell width
 
     def _restyle(self) -> None:
+        if not shiboken6.isValid(self) or not all(shiboken6.isValid(c) for c in self.cells):
+            return  # a timer or style change that arrives after the window closed
         for cell, t in zip(self.cells, self.true):
             cell.set_state(cell.state)
             cell.caption.setText(self._caption(int(t), cell.predicted))
