@@ -8,6 +8,7 @@ from .base import Panel
 
 PANELS: list[tuple[str, str, str]] = [
     ("train", "gui.panels.train", "TrainPanel"),
+    ("ntk", "gui.panels.ntk", "NTKPanel"),
 ]
 
 
