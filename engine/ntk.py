@@ -699,6 +699,7 @@ def compare_at_width(width: int, dataset: Dataset, config: NTKConfig | None = No
     small = device.type == "cpu" and len(Y_train) * theta0.numel() < 2_000_000
     step = done = 0
     while done < config.steps and not diverged:
+        chunk_start = time.perf_counter()
         with _threads(1 if small else None):
             for step in range(done + 1, min(done + every, config.steps) + 1):
                 ev, lev = net.step(), lin.step()
@@ -710,6 +711,8 @@ def compare_at_width(width: int, dataset: Dataset, config: NTKConfig | None = No
                         if math.isfinite(lr_limit) else ""
                     message = (f"width {width}: {which} diverged at step {step}: learning rate {config.lr:g} is "
                                f"too large{limit}")
+                    break
+                if time.perf_counter() - chunk_start > 0.1:  # report (and allow a stop) often enough
                     break
         done = step
         if not diverged:
