@@ -4,7 +4,9 @@ The task is the NTK tab's default: a width-256 tanh network in the NTK parameter
 the 1-D regression data, with the kernel over every input the tab uses (10 training points,
 the 200-point prediction grid and the 64-point kernel grid: 274 × 274). The baseline takes
 one `torch.autograd.grad` per sample and output, stacks the gradients into J and forms J Jᵀ.
-Both run here, in the same process, after one warm-up call each; prints one JSON line.
+Both run here, in the same process, after one warm-up call each, on one intra-op thread (the
+comparison is batching against a loop, not threads; and on a shared 2-core machine a second
+OpenMP thread makes small-tensor timings erratic); prints one JSON line.
 """
 
 from __future__ import annotations
@@ -47,7 +49,16 @@ def timed(fn, repeats: int) -> tuple[float, torch.Tensor]:
     return statistics.median(times), result
 
 
-def main(repeats: int = 5) -> dict:
+def main(repeats: int = 5, threads: int = 1) -> dict:
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _run(repeats)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(repeats: int) -> dict:
     config = NTKConfig()
     ds = regression_1d(10, "sine")
     x = torch.cat([ds.X_train, ds.X_test, _kernel_inputs(ds, config.kernel_grid)])

@@ -669,9 +669,13 @@ def compare_at_width(width: int, dataset: Dataset, config: NTKConfig | None = No
     X_kernel = _kernel_inputs(dataset, config.kernel_grid).reshape(-1, in_dim).to(device)
     with torch.no_grad():
         f0_train, f0_test = forward(theta0, X_train), forward(theta0, X_test)
-    K0_train = empirical_ntk(model, X_train)
-    K0_test = empirical_ntk(model, X_test, X_train)
-    K0_kernel = empirical_ntk(model, X_kernel)
+    # Small kernels are many small tensor operations: one thread does them fastest (a second one
+    # mostly waits, and on a busy machine it can wait for a long time).
+    one_thread = 1 if device.type == "cpu" and (len(X_test) + len(X_kernel)) * theta0.numel() < 20_000_000 else None
+    with _threads(one_thread):
+        K0_train = empirical_ntk(model, X_train)
+        K0_test = empirical_ntk(model, X_test, X_train)
+        K0_kernel = empirical_ntk(model, X_kernel)
     offset_train = f0_train if config.centered else torch.zeros_like(f0_train)
     offset_test = f0_test if config.centered else torch.zeros_like(f0_test)
     Yd_train, Yd_test = Y_train.to(device), Y_test.to(device)
@@ -728,8 +732,9 @@ def compare_at_width(width: int, dataset: Dataset, config: NTKConfig | None = No
     if diverged:
         KT_train, KT_kernel = torch.full_like(K0_train, float("nan")), torch.full_like(K0_kernel, float("nan"))
     else:
-        KT_train = empirical_ntk(model, X_train, theta=thetaT)
-        KT_kernel = empirical_ntk(model, X_kernel, theta=thetaT)
+        with _threads(one_thread):
+            KT_train = empirical_ntk(model, X_train, theta=thetaT)
+            KT_kernel = empirical_ntk(model, X_kernel, theta=thetaT)
     rel = float(torch.linalg.norm(KT_train - K0_train) / torch.linalg.norm(K0_train))
 
     # Kernel methods: the same data through ridge regression with K₀ and with an RBF kernel.

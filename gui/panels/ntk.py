@@ -219,6 +219,10 @@ class NTKPanel(Panel):
         self.sqrt_guide = plots.curve(self.drift_plot, "plot_fg", "∝ 1/√width (bound)", width=1.2, dashed=True)
         self.inv_guide = plots.curve(self.drift_plot, 4, "∝ 1/width (typical)", width=1.2, dashed=True)
         self.current_marker = self.drift_plot.plot([], [], pen=None, symbol="o", symbolSize=16, symbolBrush=None)
+        self.drift_hint = pg.TextItem("Sweep widths to compare widths", anchor=(0.5, 1.0))
+        self.drift_hint.setZValue(10)
+        self.drift_plot.addItem(self.drift_hint, ignoreBounds=True)
+        manager().register_text(self.drift_hint, 0.9)
 
         # The kernel as a picture, before and after training, on one colour scale.
         self.kernels_view = plots.make_view()
@@ -321,11 +325,7 @@ class NTKPanel(Panel):
             legend.setLabelTextColor(fg)
             for _sample, label in legend.items:
                 label.setText(label.text, color=fg, size=size)
-            for cols in (1, 2):
-                legend.setColumnCount(cols)
-                hint = legend.layout.effectiveSizeHint(QtCore.Qt.SizeHint.PreferredSize)
-                legend.widths[cols] = hint.width()
-                legend.heights[cols] = hint.height()
+            legend.measured_at = None  # the font changed: measure again
         self._fit_legends()
 
     def _fit_legends(self) -> None:
@@ -334,14 +334,28 @@ class NTKPanel(Panel):
         em = QtGui.QFontMetrics(manager().font()).height()
         for view, legend in getattr(self, "legends", []):
             w, h = view.width(), view.height()
+            if legend.measured_at != manager().style:
+                for n in (2, 1):
+                    legend.setColumnCount(n)
+                    legend.layout.invalidate()
+                    hint = legend.layout.effectiveSizeHint(QtCore.Qt.SizeHint.MinimumSize)
+                    legend.widths[n], legend.heights[n] = hint.width() + 6, hint.height() + 4
+                legend.measured_at = manager().style
             room = w - 1.15 * legend.widths[1]  # what the plot keeps beside a one-column legend
             beside = room > 1.1 * (h - 30) and room > 13 * em
             cell = (0, 1) if beside else (1, 0)
+            cols = 1 if beside or legend.widths[2] > w - 8 else 2
             if legend.cell != cell:
                 view.ci.removeItem(legend)
                 view.ci.addItem(legend, row=cell[0], col=cell[1])
                 legend.cell = cell
-            legend.setColumnCount(1 if beside or legend.widths[2] > w - 8 else 2)
+            legend.setColumnCount(cols)
+            # Beside the plot the legend keeps its width; the plot takes what is left.
+            legend.setMinimumWidth(legend.widths[1] if beside else 0)
+            legend.setMaximumWidth(legend.widths[1] if beside else 1e6)
+            legend.setMaximumHeight(legend.heights[cols])  # rows stay together, at the top
+            view.ci.layout.setAlignment(legend, QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
+            view.ci.layout.activate()  # settle now, so a picture taken next shows the new place
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -575,8 +589,10 @@ class NTKPanel(Panel):
         values = values[np.isfinite(values) & (values > 0)]
         lo, hi = float(values.min()), float(values.max())
         self.drift_plot.getAxis("left").setTicks([_log_ticks(lo, hi), []])
-        self.drift_plot.setXRange(math.log10(w[0] / 1.6), math.log10(w[-1] * 1.6), padding=0)
+        self.drift_plot.setXRange(math.log10(w[0] / 2.2), math.log10(w[-1] * 2.2), padding=0)  # room for labels
         self.drift_plot.setYRange(math.log10(lo / 1.6), math.log10(hi * 1.6), padding=0)
+        self.drift_hint.setVisible(len(w) < 2)
+        self.drift_hint.setPos(math.log10(w[0]), math.log10(lo / 1.6))  # under the lowest point
         self._mark_current()
 
     def _mark_current(self) -> None:
@@ -777,7 +793,9 @@ def _legend_below(view: pg.GraphicsLayoutWidget, entries: list,
     legend = pg.LegendItem(colCount=cols, frame=False, horSpacing=14)
     view.addItem(legend, row=1, col=0)
     legend.cell = (1, 0)
-    legend.widths, legend.heights = {1: 0.0, 2: 0.0}, {1: 0.0, 2: 0.0}
+    legend.widths = {1: 0.0, 2: 0.0}
+    legend.heights = {1: 0.0, 2: 0.0}
+    legend.measured_at = None
     for item, name in entries:
         legend.addItem(item, name)
     return view, legend  # no reference from the legend back to its view: no cycle to collect
