@@ -249,6 +249,19 @@ def test_a_narrow_network_moves_its_features():
     assert r.train_loss < r.linearized_train_loss / 3
 
 
+def test_a_wide_network_is_the_ntk_kernel_machine_not_an_rbf_one():
+    ds = regression_1d(10, "two tones", seed=0)
+    cfg = NTKConfig(steps=500, rbf_length=0.15, kernel_ridge=1e-3, device="cpu")
+    rms = lambda a: float(np.sqrt(np.mean(a**2)))  # noqa: E731
+    *_, wide = compare_at_width(2048, ds, cfg, seed=0)
+    *_, narrow = compare_at_width(4, ds, cfg, seed=0)
+    to_ntk, to_rbf = rms(wide.f_network - wide.f_ntk_ridge), rms(wide.f_network - wide.f_rbf_ridge)
+    assert to_ntk < to_rbf / 2  # the kernel it did not choose decides where it goes
+    assert rms(narrow.f_network - narrow.f_ntk_ridge) > 1.5 * to_ntk  # a narrow one strays from it
+    # the two kernels rank functions differently: the NTK's spectrum falls off faster here
+    assert wide.eig_0[8] / wide.eig_0[0] < wide.eig_rbf[8] / wide.eig_rbf[0]
+
+
 def test_a_too_large_rate_diverges_with_a_reason():
     ds = regression_1d(10, "sine", seed=0)
     cfg = NTKConfig(parameterization="standard", lr=0.3, steps=80, device="cpu")
