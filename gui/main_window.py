@@ -48,7 +48,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for cls in panel_classes():
             panel = cls(self.lab)
             self.panels.append(panel)
-            self.tabs.addTab(panel, panel.title)
+            self.tabs.addTab(panel, panel.title.replace("&", "&&"))  # "&" is literal, not a shortcut
         self.lesson = LessonPane()
 
         self.split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)

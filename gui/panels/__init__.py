@@ -17,6 +17,7 @@ PANELS: list[tuple[str, str, str]] = [
     ("lottery", "gui.panels.lottery", "LotteryPanel"),
     ("double-descent", "gui.panels.double_descent", "DoubleDescentPanel"),
     ("implicit", "gui.panels.implicit", "ImplicitPanel"),
+    ("ntk", "gui.panels.ntk", "NTKPanel"),
 ]
 
 

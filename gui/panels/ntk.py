@@ -1,0 +1,837 @@
+"""The NTK & kernels tab: a 1-D regression playground for the neural tangent kernel.
+
+One network of the chosen width is trained by gradient descent next to its linearisation at
+θ₀ and the kernel-regression prediction of its initial NTK; a width sweep measures how far
+the kernel moves during training. All of it runs in the Lab's worker (`lab.start_job`), with
+progress and Cancel; this module only draws.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from engine.models import ACTIVATIONS
+from engine.ntk import (
+    TARGET_NAMES,
+    DriftPoint,
+    NTKConfig,
+    StudyProgress,
+    WidthResult,
+    n_params_for,
+    regression_1d,
+    width_study,
+)
+
+from .. import plots
+from ..experiment_bar import parse_positive
+from ..style import manager
+from .base import HeadlessContext, Panel
+
+# The width slider moves in half octaves: 4, 6, 8, 11, 16, …, 4096.
+WIDTHS = [int(round(2 ** (e / 2))) for e in range(4, 25)]
+DEFAULT_WIDTH = 256
+DEFAULT_SWEEP = (16, 64, 256, 1024, 4096)
+DATA_SEED = 0
+SPECTRUM_FLOOR = 1e-7  # relative eigenvalues below this are rounding error of a float32 kernel
+PARAMETERIZATION_LABELS = {"ntk": "NTK", "standard": "standard"}
+OPTION_KEYS = {"width", "hidden_layers", "parameterization", "activation", "seed", "target", "points", "noise",
+               "lr", "momentum", "steps", "kernel_ridge", "rbf_length", "sweep", "sigma_w", "sigma_b", "run",
+               "kernel_grid", "page"}
+PAGES = ("width", "kernels")
+
+
+def parse_widths(text: str) -> list[int]:
+    """'16, 64, 256' -> [16, 64, 256]; raises ValueError with a message for the user."""
+    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip()]
+    try:
+        widths = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError("sweep widths are whole numbers separated by commas, e.g. 16, 64, 256") from None
+    if len(widths) < 2:
+        raise ValueError("a sweep needs at least two widths, e.g. 16, 64, 256")
+    if any(w < 1 or w > 8192 for w in widths):
+        raise ValueError("sweep widths lie between 1 and 8192")
+    return sorted(set(widths))
+
+
+class NTKPanel(Panel):
+    slug = "ntk"
+    title = "NTK & kernels"
+    uses_experiment = False
+
+    def __init__(self, lab, parent=None):
+        super().__init__(lab, parent)
+        self._job = None
+        self._pending: dict | None = None
+        self._results: dict[int, WidthResult] = {}  # width -> result, for the current settings
+        self._shown: WidthResult | None = None
+        self._settings_key: tuple | None = None
+        self._started = False
+        self.last_message = ""
+        self._build_controls()
+        self._build_plots()
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(3)
+        layout.addWidget(self.controls)
+        layout.addWidget(self.error)
+        layout.addWidget(self.split, 1)
+        layout.addWidget(self.summary)
+        self._debounce = QtCore.QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(350)
+        self._debounce.timeout.connect(lambda: self.request("fit"))
+        self._legend_timer = QtCore.QTimer(self)  # a child: it dies with the panel, never fires after
+        self._legend_timer.setSingleShot(True)
+        self._legend_timer.setInterval(0)
+        self._legend_timer.timeout.connect(self._fit_legends)
+        self._connect()
+        manager().changed.connect(self._restyle)
+        self._restyle()
+        self._set_running(False)
+
+    # -- building --------------------------------------------------------------------------------
+    def _build_controls(self) -> None:
+        d = NTKConfig()
+        self.width_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.width_slider.setRange(0, len(WIDTHS) - 1)
+        self.width_slider.setValue(WIDTHS.index(DEFAULT_WIDTH))
+        self.width_slider.setToolTip("hidden-layer width, log scale (half-octave steps)")
+        self.width_slider.setMinimumWidth(100)
+        self.width_label = QtWidgets.QLabel()
+        self.layers = QtWidgets.QSpinBox(minimum=1, maximum=3, value=d.hidden_layers)
+        self.layers.setToolTip("hidden layers, all of the same width")
+        self.parameterization = QtWidgets.QComboBox()
+        for key, label in PARAMETERIZATION_LABELS.items():
+            self.parameterization.addItem(label, key)
+        self.parameterization.setToolTip("NTK: weights N(0, 1), scaled by σ_w/√fan-in in the forward pass, so one "
+                                         "learning rate suits every width. Standard: PyTorch's default initialisation; "
+                                         "its kernel grows with the width, so wide networks need a smaller rate.")
+        self.activation = QtWidgets.QComboBox()
+        self.activation.addItems([a for a in ACTIVATIONS if a != "linear"] + ["linear"])
+        self.activation.setCurrentText(d.activation)
+        self.seed = QtWidgets.QSpinBox(minimum=0, maximum=1_000_000)
+        self.target = QtWidgets.QComboBox()
+        self.target.addItems(list(TARGET_NAMES))
+        self.points = QtWidgets.QSpinBox(minimum=3, maximum=60, value=10)
+        self.noise = QtWidgets.QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
+        self.lr = QtWidgets.QLineEdit(f"{d.lr:g}")
+        self.lr.setToolTip("learning rate of full-batch gradient descent (the same for the network and its "
+                           "linearisation)")
+        self.momentum = QtWidgets.QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.99, singleStep=0.05,
+                                                 value=d.momentum)
+        self.steps = QtWidgets.QSpinBox(minimum=10, maximum=50_000, singleStep=100, value=d.steps)
+        self.ridge = QtWidgets.QLineEdit(f"{d.kernel_ridge:g}")
+        self.ridge.setToolTip("ridge λ of both kernel machines, relative to the kernel's mean diagonal")
+        self.rbf_length = QtWidgets.QLineEdit(f"{d.rbf_length:g}")
+        self.rbf_length.setToolTip("length scale ℓ of the RBF kernel exp(−(x − x′)²/2ℓ²)")
+        self.sweep_widths = QtWidgets.QLineEdit(", ".join(str(w) for w in DEFAULT_SWEEP))
+        self.sweep_widths.setToolTip("the widths a sweep trains, one network each")
+        self.fit_button = QtWidgets.QPushButton("Train at this width")
+        self.fit_button.setToolTip("train one network of the slider's width and its linearisation")
+        self.sweep_button = QtWidgets.QPushButton("Sweep widths")
+        self.sweep_button.setToolTip("train one network per width and plot how far each kernel moved")
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setMinimumWidth(120)
+
+        self.settings_toggle = QtWidgets.QToolButton()
+        self.settings_toggle.setText("Settings")
+        self.settings_toggle.setCheckable(True)
+        self.settings_toggle.setChecked(True)
+        self.settings_toggle.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.settings_toggle.setToolTip("show or hide the network, data and training settings")
+        self._toggle_touched = False
+
+        # The fields wrap like text, so the tab fits any window width and font size.
+        flow = FlowLayout(hspacing=14, vspacing=4)
+
+        def group(*parts: QtWidgets.QWidget | str) -> QtWidgets.QWidget:
+            box = QtWidgets.QWidget()
+            lay = QtWidgets.QHBoxLayout(box)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.setSpacing(5)
+            widgets = [QtWidgets.QLabel(p) if isinstance(p, str) else p for p in parts]
+            for w in widgets:
+                lay.addWidget(w)
+            if isinstance(parts[0], str) and len(widgets) > 1:
+                widgets[0].setBuddy(widgets[1])
+            flow.addWidget(box)
+            return box
+
+        group("Width", self.width_slider, self.width_label)
+        group(self.fit_button, self.sweep_button, self.cancel_button)
+        group(self.progress)
+        group(self.settings_toggle)
+        self.setting_groups = [
+            group("Layers", self.layers), group("Parameters", self.parameterization),
+            group("Activation", self.activation), group("Target", self.target), group("Points", self.points),
+            group("Noise", self.noise), group("Seed", self.seed), group("lr", self.lr),
+            group("Momentum", self.momentum), group("Steps", self.steps), group("Ridge λ", self.ridge),
+            group("RBF ℓ", self.rbf_length), group("Sweep", self.sweep_widths),
+        ]
+        self.controls = QtWidgets.QWidget()
+        self.controls.setLayout(flow)
+        self.error = plots.caption("", role="error")
+        self.error.hide()
+        self.summary = plots.caption("", scale=0.9)
+        self._update_width_label()
+
+    def _build_plots(self) -> None:
+        # The fit: network, linearised model, NTK regression.
+        self.fit_view = plots.make_view()
+        self.fit_plot = plots.add_plot(self.fit_view, "Fit after training", "x", "f(x)", row=0, col=0)
+        self.kernel_curve = plots.curve(self.fit_plot, 2, "NTK regression (K₀)", width=7.0)
+        self.kernel_curve.setOpacity(0.45)
+        self.truth_curve = plots.curve(self.fit_plot, "plot_fg", "target", width=1.0, dashed=True)
+        self.truth_curve.setOpacity(0.5)
+        self.net_curve = plots.curve(self.fit_plot, 0, "network")
+        self.lin_curve = plots.curve(self.fit_plot, 1, "linearised at θ₀", dashed=True)
+        self.fit_points = pg.ScatterPlotItem(size=9)
+        self.fit_plot.addItem(self.fit_points)
+
+        # Kernel methods: RBF and NTK kernel ridge on the same points.
+        self.methods_view = plots.make_view()
+        self.methods_plot = plots.add_plot(self.methods_view, "Kernel machines, same data", "x", "f(x)",
+                                           row=0, col=0)
+        self.rbf_curve = plots.curve(self.methods_plot, 3, "RBF kernel ridge")
+        self.ntk_ridge_curve = plots.curve(self.methods_plot, 2, "NTK (K₀) kernel ridge", width=3.0)
+        self.methods_net_curve = plots.curve(self.methods_plot, 0, "trained network", width=1.5, dashed=True)
+        self.methods_points = pg.ScatterPlotItem(size=9)
+        self.methods_plot.addItem(self.methods_points)
+
+        # Kernel change against width, log-log.
+        self.drift_view = plots.make_view()
+        self.drift_plot = plots.add_plot(self.drift_view, "Kernel change vs width", "width",
+                                         "relative change", row=0, col=0)
+        self.drift_plot.setLogMode(x=True, y=True)
+        self.drift_curve = plots.curve(self.drift_plot, 0, "‖K_T − K₀‖_F / ‖K₀‖_F", symbol="o", symbolSize=8)
+        self.gap_curve = plots.curve(self.drift_plot, 1, "RMS(net − linearised)", symbol="s", symbolSize=7)
+        self.sqrt_guide = plots.curve(self.drift_plot, "plot_fg", "∝ 1/√width (bound)", width=1.2, dashed=True)
+        self.inv_guide = plots.curve(self.drift_plot, 4, "∝ 1/width (typical)", width=1.2, dashed=True)
+        self.current_marker = self.drift_plot.plot([], [], pen=None, symbol="o", symbolSize=16, symbolBrush=None)
+        self.drift_hint = pg.TextItem("Sweep widths to compare widths", anchor=(0.5, 1.0))
+        self.drift_hint.setZValue(10)
+        self.drift_plot.addItem(self.drift_hint, ignoreBounds=True)
+        manager().register_text(self.drift_hint, 0.9)
+
+        # The kernel as a picture, before and after training, on one colour scale.
+        self.kernels_view = plots.make_view()
+        self.k0_image = plots.ImagePlot(self.kernels_view, "K₀ (initial)", "x", "x′",
+                                        cmap="viridis", bar_label="K(x, x′)", row=0, col=0)
+        self.kt_image = plots.ImagePlot(self.kernels_view, "K_T (trained)", "x", "x′",
+                                        cmap="viridis", bar_label="K(x, x′)", row=0, col=1)
+        for image in (self.k0_image, self.kt_image):
+            image.plot.setAspectLocked(True)
+
+        # Spectra: the NTK before and after training; the NTK against the RBF kernel.
+        self.spectrum_view = plots.make_view()
+        self.spectrum_plot = plots.add_plot(self.spectrum_view, "NTK spectrum", "eigenvalue index i", "λᵢ / λ₁",
+                                            row=0, col=0)
+        self.eig0_curve = plots.curve(self.spectrum_plot, 0, "at θ₀", symbol="o", symbolSize=5)
+        self.eigT_curve = plots.curve(self.spectrum_plot, 1, "after training", dashed=True, symbol="x",
+                                      symbolSize=6)
+        self.compare_view = plots.make_view()
+        self.compare_plot = plots.add_plot(self.compare_view, "Kernel spectra", "eigenvalue index i", "λᵢ / λ₁",
+                                           row=0, col=0)
+        self.compare_ntk_curve = plots.curve(self.compare_plot, 2, "NTK K₀", symbol="o", symbolSize=5)
+        self.eig_rbf_curve = plots.curve(self.compare_plot, 3, "RBF", symbol="t", symbolSize=5)
+        decades = [(float(k), "1" if k == 0 else f"10{_superscript(k)}") for k in range(-8, 1, 2)]
+        for plot in (self.spectrum_plot, self.compare_plot):
+            plot.setLogMode(y=True)
+            plot.getAxis("left").setTicks([decades, []])
+            plot.setYRange(math.log10(SPECTRUM_FLOOR), 0.2, padding=0)
+
+        # Legends sit under their plots, so they never hide a curve.
+        self.legends = [
+            _legend_below(self.fit_view, [(self.net_curve, "network"), (self.lin_curve, "linearised"),
+                                          (self.kernel_curve, "NTK regression"), (self.truth_curve, "target")]),
+            _legend_below(self.methods_view, [(self.ntk_ridge_curve, "NTK ridge"), (self.rbf_curve, "RBF ridge"),
+                                              (self.methods_net_curve, "network")]),
+            _legend_below(self.drift_view, [(self.drift_curve, "‖K_T − K₀‖ / ‖K₀‖"), (self.sqrt_guide, "∝ 1/√width"),
+                                            (self.gap_curve, "RMS(net − lin.)"), (self.inv_guide, "∝ 1/width")]),
+            _legend_below(self.spectrum_view, [(self.eig0_curve, "at θ₀"), (self.eigT_curve, "after training")]),
+            _legend_below(self.compare_view, [(self.compare_ntk_curve, "NTK K₀"), (self.eig_rbf_curve, "RBF")]),
+        ]
+
+        # Two pages, so each plot stays legible on a projector: the width story, and kernel machines.
+        def splitter(orientation, *widgets, stretch=None):
+            sp = QtWidgets.QSplitter(orientation)
+            for i, w in enumerate(widgets):
+                sp.addWidget(w)
+                sp.setStretchFactor(i, (stretch or [1] * len(widgets))[i])
+            sp.setChildrenCollapsible(False)
+            return sp
+
+        horizontal, vertical = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
+        self.width_page = splitter(vertical, splitter(horizontal, self.fit_view, self.drift_view, stretch=[5, 4]),
+                                   splitter(horizontal, self.kernels_view, self.spectrum_view, stretch=[2, 1]))
+        self.methods_page = splitter(horizontal, self.methods_view, self.compare_view, stretch=[3, 2])
+        self.pages = QtWidgets.QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(self.width_page, "Width and linearisation")
+        self.pages.addTab(self.methods_page, "Kernel machines")
+        self.split = self.pages
+
+    def _connect(self) -> None:
+        self.width_slider.valueChanged.connect(self._width_moved)
+        for combo in (self.parameterization, self.activation, self.target):
+            combo.currentIndexChanged.connect(lambda _=0: self._settings_changed())
+        for spin in (self.layers, self.seed, self.points, self.steps):
+            spin.editingFinished.connect(self._settings_changed)
+        for spin in (self.noise, self.momentum):
+            spin.editingFinished.connect(self._settings_changed)
+        for edit in (self.lr, self.ridge, self.rbf_length):
+            edit.editingFinished.connect(self._settings_changed)
+        self.fit_button.clicked.connect(lambda: self.request("fit"))
+        self.sweep_button.clicked.connect(lambda: self.request("sweep"))
+        self.cancel_button.clicked.connect(self.cancel)
+        self.settings_toggle.toggled.connect(self._toggle_settings)
+        self.settings_toggle.clicked.connect(lambda: setattr(self, "_toggle_touched", True))
+        self._toggle_settings(self.settings_toggle.isChecked())
+
+    def _toggle_settings(self, on: bool) -> None:
+        for box in self.setting_groups:
+            box.setVisible(on)
+        self.settings_toggle.setArrowType(QtCore.Qt.ArrowType.DownArrow if on else QtCore.Qt.ArrowType.RightArrow)
+
+    def _restyle(self) -> None:
+        # Fields sized in characters, so they grow with the font.
+        fm = self.fontMetrics()
+        for edit, chars in ((self.lr, 6), (self.ridge, 6), (self.rbf_length, 5), (self.sweep_widths, 20)):
+            edit.setFixedWidth(fm.horizontalAdvance("0" * chars) + 14)
+        self.progress.setFixedWidth(fm.horizontalAdvance("0" * 24))
+        self.width_slider.setMinimumWidth(fm.horizontalAdvance("0" * 18))
+        self.width_label.setMinimumWidth(fm.horizontalAdvance("4,096 units (12,289 params)") + 4)
+        # At lecture font sizes the settings fold away unless the user opened them.
+        if not self._toggle_touched:
+            self.settings_toggle.setChecked(manager().style.font_scale < 1.3)
+        fg = manager().color("plot_fg")
+        for item in (self.fit_points, self.methods_points):
+            item.setPen(pg.mkPen(manager().color("plot_bg"), width=1.2))
+            item.setBrush(pg.mkBrush(fg))
+        self.current_marker.setSymbolPen(pg.mkPen(manager().color("accent"), width=2.5))
+        size = f"{manager().style.point_size * 0.9:.1f}pt"
+        for _view, legend in getattr(self, "legends", []):
+            legend.setLabelTextColor(fg)
+            for _sample, label in legend.items:
+                label.setText(label.text, color=fg, size=size)
+            legend.measured_at = None  # the font changed: measure again
+        self._fit_legends()
+
+    def _fit_legends(self) -> None:
+        """Each legend where it costs least: beside a wide, short plot; else under it, in two
+        columns where they fit."""
+        em = QtGui.QFontMetrics(manager().font()).height()
+        for view, legend in getattr(self, "legends", []):
+            w, h = view.width(), view.height()
+            if legend.measured_at != manager().style:
+                for n in (2, 1):
+                    legend.setColumnCount(n)
+                    legend.layout.invalidate()
+                    hint = legend.layout.effectiveSizeHint(QtCore.Qt.SizeHint.MinimumSize)
+                    legend.widths[n], legend.heights[n] = hint.width() + 6, hint.height() + 4
+                legend.measured_at = manager().style
+            room = w - 1.15 * legend.widths[1]  # what the plot keeps beside a one-column legend
+            beside = room > 1.1 * (h - 30) and room > 13 * em
+            cell = (0, 1) if beside else (1, 0)
+            cols = 1 if beside or legend.widths[2] > w - 8 else 2
+            if legend.cell != cell:
+                view.ci.removeItem(legend)
+                view.ci.addItem(legend, row=cell[0], col=cell[1])
+                legend.cell = cell
+            legend.setColumnCount(cols)
+            # Beside the plot the legend keeps its width; the plot takes what is left.
+            legend.setMinimumWidth(legend.widths[1] if beside else 0)
+            legend.setMaximumWidth(legend.widths[1] if beside else 1e6)
+            legend.setMaximumHeight(legend.heights[cols])  # rows stay together, at the top
+            view.ci.layout.setAlignment(legend, QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
+            view.ci.layout.activate()  # settle now, so a picture taken next shows the new place
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if hasattr(self, "_legend_timer"):
+            self._legend_timer.start()  # after the layouts have settled
+
+    # -- settings ------------------------------------------------------------------------------
+    @property
+    def width(self) -> int:
+        return WIDTHS[self.width_slider.value()]
+
+    def set_width(self, width: int) -> None:
+        """Move the slider to the nearest half-octave step."""
+        i = int(np.argmin([abs(math.log(w) - math.log(max(width, 1))) for w in WIDTHS]))
+        self.width_slider.setValue(i)
+
+    def read_config(self) -> NTKConfig:
+        """The settings in the fields; raises ValueError naming the field at fault."""
+        lr = parse_positive(self.lr.text(), "learning rate")
+        ridge = parse_positive(self.ridge.text(), "ridge λ", allow_zero=True)
+        length = parse_positive(self.rbf_length.text(), "RBF length ℓ")
+        cfg = replace(self._base_config, hidden_layers=int(self.layers.value()),
+                      activation=self.activation.currentText(),
+                      parameterization=self.parameterization.currentData(), lr=lr,
+                      momentum=float(self.momentum.value()), steps=int(self.steps.value()),
+                      kernel_ridge=ridge, rbf_length=length)
+        cfg.check()
+        return cfg
+
+    _base_config = NTKConfig()
+
+    def _data_settings(self) -> tuple[str, int, float]:
+        return self.target.currentText(), int(self.points.value()), float(self.noise.value())
+
+    def _key(self, cfg: NTKConfig) -> tuple:
+        return (tuple(sorted(cfg.to_dict().items())), self._data_settings(), int(self.seed.value()))
+
+    def _update_width_label(self) -> None:
+        try:
+            cfg = replace(self._base_config, hidden_layers=int(self.layers.value()))
+            n = n_params_for(self.width, cfg)
+            self.width_label.setText(f"{self.width:,} units ({n:,} params)")
+        except Exception:  # the label is informative only
+            self.width_label.setText(f"{self.width:,} units")
+
+    def _width_moved(self, _value: int = 0) -> None:
+        self._update_width_label()
+        if self.width in self._results:
+            self._show(self._results[self.width])
+        else:
+            self._debounce.start()
+
+    def _settings_changed(self) -> None:
+        self._update_width_label()
+        self._debounce.start()
+
+    def _show_error(self, text: str) -> None:
+        self.last_message = text
+        self.error.setText("⚠ " + text)
+        self.error.show()
+        self.lab.message.emit(text, 8000)
+
+    def _clear_error(self) -> None:
+        self.error.hide()
+        self.error.setText("")
+
+    # -- jobs ------------------------------------------------------------------------------------
+    def request(self, kind: str) -> None:
+        """Start a fit at the slider's width ("fit") or a width sweep ("sweep"); newest wins."""
+        self._debounce.stop()
+        try:
+            cfg = self.read_config()
+            widths = [self.width] if kind == "fit" else parse_widths(self.sweep_widths.text())
+            too_big = [w for w in widths if n_params_for(w, cfg) > cfg.max_params]
+            if too_big:
+                raise ValueError(f"width {too_big[0]:,} with {cfg.hidden_layers} hidden layers has "
+                                 f"{n_params_for(too_big[0], cfg):,} parameters, above the limit of "
+                                 f"{cfg.max_params:,}; lower the width or the number of layers")
+        except ValueError as exc:
+            self._show_error(str(exc))
+            return
+        self._clear_error()
+        req = {"kind": kind, "config": cfg, "widths": widths, "data": self._data_settings(),
+               "seed": int(self.seed.value()), "key": self._key(cfg)}
+        if self._job is not None and self._job.running:
+            self._pending = req
+            self._job.stop()
+            return
+        self._start(req)
+
+    def _start(self, req: dict) -> None:
+        if req["key"] != self._settings_key:  # new settings: earlier widths no longer compare
+            self._settings_key = req["key"]
+            self._results.clear()
+            self._draw_drift()
+        target, n, noise = req["data"]
+        cfg, widths, seed = req["config"], req["widths"], req["seed"]
+        self._request = req
+
+        def work():
+            dataset = regression_1d(n, target, noise, seed=DATA_SEED)
+            yield from width_study(widths, dataset, cfg, seed)
+
+        self._set_running(True)
+        self.progress.setValue(0)
+        self.progress.setFormat("starting…")
+        # The job holds only weak references to the panel, so a closed window is freed at once.
+        me = weakref.ref(self)
+
+        def call(name: str):
+            return lambda *args: (getattr(me(), name)(*args) if me() is not None else None)
+
+        job = self.lab.start_job(work, call("_on_items"), call("_on_done"), call("_on_error"), name="ntk")
+        self._job = job if job.running else None  # headless jobs have already finished here
+
+    def cancel(self) -> None:
+        self._pending = None
+        self._debounce.stop()
+        if self._job is not None and self._job.running:
+            self._job.stop()
+            self.progress.setFormat("cancelling…")
+
+    def _on_items(self, items: list) -> None:
+        progress = None
+        for item in items:
+            if isinstance(item, StudyProgress):
+                progress = item
+            elif isinstance(item, DriftPoint) and item.result is not None:
+                self._results[item.width] = item.result
+                self._show(item.result)
+                self._draw_drift()
+        if progress is not None and not (self._job is not None and self._job.stopping):
+            p = progress
+            text = f"width {p.width:,}: {p.stage}"
+            if p.steps and p.stage.startswith("training"):
+                text = f"width {p.width:,}: step {p.step:,}/{p.steps:,}, loss {p.loss:.2e}"
+            self.progress.setValue(int(1000 * min(max(p.fraction, 0.0), 1.0)))
+            self.progress.setFormat(text)
+
+    def _on_done(self) -> None:
+        stopped = self._job is not None and self._job.stopping
+        self._finished("cancelled" if stopped else "done")
+
+    def _on_error(self, text: str) -> None:
+        self._show_error(text)
+        self._finished("failed")
+
+    def _finished(self, how: str) -> None:
+        self._set_running(False)
+        if how == "done":
+            self.progress.setValue(1000)
+        self.progress.setFormat(how)
+        self._job = None
+        if self._pending is not None:
+            req, self._pending = self._pending, None
+            self._start(req)
+
+    def _set_running(self, running: bool) -> None:
+        self.cancel_button.setEnabled(running)
+        self.running = running
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def _show(self, r: WidthResult) -> None:
+        self._shown = r
+        if r.width in WIDTHS and r.width != self.width:  # the slider names the width on show
+            self.width_slider.blockSignals(True)
+            self.width_slider.setValue(WIDTHS.index(r.width))
+            self.width_slider.blockSignals(False)
+            self._update_width_label()
+        self.fit_plot._lab_title = f"Fit at width {r.width:,}"
+        manager().register_plot(self.fit_plot)
+        self.kernel_curve.setData(r.x_plot, r.f_kernel)
+        self.truth_curve.setData(r.x_plot, r.y_true)
+        self.net_curve.setData(r.x_plot, r.f_network)
+        self.lin_curve.setData(r.x_plot, r.f_linearized)
+        self.fit_points.setData(r.x_train, r.y_train)
+        self.rbf_curve.setData(r.x_plot, r.f_rbf_ridge)
+        self.ntk_ridge_curve.setData(r.x_plot, r.f_ntk_ridge)
+        self.methods_net_curve.setData(r.x_plot, r.f_network)
+        self.methods_points.setData(r.x_train, r.y_train)
+        for plot, ys in ((self.fit_plot, [r.y_train, r.f_network, r.f_kernel]),
+                         (self.methods_plot, [r.y_train, r.f_rbf_ridge, r.f_ntk_ridge])):
+            _fit_range(plot, r.x_plot, ys)
+
+        x0, x1 = float(r.x_kernel[0]), float(r.x_kernel[-1])
+        finite = [k for k in (r.kernel_0, r.kernel_T) if np.isfinite(k).all()]
+        lo = min(float(k.min()) for k in finite)
+        hi = max(float(k.max()) for k in finite)
+        self.k0_image.set_image(r.kernel_0, (x0, x1, x0, x1), levels=(lo, hi))
+        self.kt_image.set_image(r.kernel_T, (x0, x1, x0, x1), levels=(lo, hi))
+
+        for item, ev in ((self.eig0_curve, r.eig_0), (self.eigT_curve, r.eig_T), (self.compare_ntk_curve, r.eig_0),
+                         (self.eig_rbf_curve, r.eig_rbf)):
+            if np.isfinite(ev).all() and ev[0] > 0:
+                rel = ev / ev[0]
+                keep = rel > SPECTRUM_FLOOR  # below it, float32 rounding of the NTK, not the kernel
+                item.setData(np.arange(1, len(ev) + 1)[keep], rel[keep])
+            else:
+                item.setData([], [])
+
+        net_ntk = _rms(r.f_network - r.f_ntk_ridge)
+        net_rbf = _rms(r.f_network - r.f_rbf_ridge)
+        lr_note = f" · GD stable for lr < {r.lr_limit:.3g}" if math.isfinite(r.lr_limit) else ""
+        self.summary.setText(
+            f"width {r.width:,} ({r.n_params:,} params) · train MSE {r.train_loss:.1e}, linearised "
+            f"{r.linearized_train_loss:.1e} · ‖K_T − K₀‖/‖K₀‖ = {r.relative_change:.3g} · RMS of network − "
+            f"linearised {r.linearized_gap:.3g}, − NTK regression {r.kernel_gap:.3g}, − NTK ridge {net_ntk:.3g}, "
+            f"− RBF ridge {net_rbf:.3g}{lr_note} · {r.seconds:.1f} s")
+        if r.diverged:
+            self._show_error(r.message)
+        self._mark_current()
+
+    def _draw_drift(self) -> None:
+        widths = sorted(w for w, r in self._results.items() if not r.diverged)
+        if not widths:
+            for c in (self.drift_curve, self.gap_curve, self.sqrt_guide, self.inv_guide, self.current_marker):
+                c.setData([], [])
+            return
+        w = np.asarray(widths, dtype=float)
+        rel = np.array([self._results[int(v)].relative_change for v in w])
+        gap = np.array([self._results[int(v)].linearized_gap for v in w])
+        self.drift_curve.setData(w, np.maximum(rel, 1e-12))
+        self.gap_curve.setData(w, np.maximum(gap, 1e-12))
+        # Guides anchored at the narrowest measured width.
+        span = np.geomspace(w[0], w[-1], 32) if len(w) > 1 else w
+        self.sqrt_guide.setData(span, rel[0] * np.sqrt(w[0] / span))
+        self.inv_guide.setData(span, rel[0] * (w[0] / span))
+        # Explicit ticks: pyqtgraph's automatic log-axis labels crowd at small sizes.
+        self.drift_plot.getAxis("bottom").setTicks([[(math.log10(v), f"{int(v):,}") for v in w], []])
+        values = np.concatenate([rel, gap, rel[0] * (w[0] / span)])
+        values = values[np.isfinite(values) & (values > 0)]
+        lo, hi = float(values.min()), float(values.max())
+        self.drift_plot.getAxis("left").setTicks([_log_ticks(lo, hi), []])
+        self.drift_plot.setXRange(math.log10(w[0] / 2.2), math.log10(w[-1] * 2.2), padding=0)  # room for labels
+        self.drift_plot.setYRange(math.log10(lo / 1.6), math.log10(hi * 1.6), padding=0)
+        self.drift_hint.setVisible(len(w) < 2)
+        self.drift_hint.setPos(math.log10(w[0]), math.log10(lo / 1.6))  # under the lowest point
+        self._mark_current()
+
+    def _mark_current(self) -> None:
+        r = self._shown
+        if r is not None and r.width in self._results and not r.diverged:
+            self.current_marker.setData([r.width], [max(r.relative_change, 1e-12)])
+        else:
+            self.current_marker.setData([], [])
+
+    # -- the panel protocol ----------------------------------------------------------------------
+    def set_active(self, active: bool) -> None:
+        super().set_active(active)
+        if active and not self._started and not self.lab.sync:
+            self._started = True  # first visit: show the default picture without a click
+            self.request("fit")
+
+    def shutdown(self) -> None:
+        self._debounce.stop()
+        self._pending = None
+        if self._job is not None and self._job.running:
+            self._job.stop()
+
+    def apply_options(self, options: dict[str, Any]) -> None:
+        unknown = set(options) - OPTION_KEYS
+        if unknown:
+            raise ValueError(f"the {self.title} tab has no options {sorted(unknown)}; it knows {sorted(OPTION_KEYS)}")
+        widgets = [self.width_slider, self.layers, self.parameterization, self.activation, self.seed, self.target,
+                   self.points, self.noise, self.lr, self.momentum, self.steps, self.ridge, self.rbf_length,
+                   self.sweep_widths]
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            o = options
+            if "width" in o:
+                self.set_width(int(o["width"]))
+            if "hidden_layers" in o:
+                self.layers.setValue(int(o["hidden_layers"]))
+            if "parameterization" in o:
+                i = self.parameterization.findData(o["parameterization"])
+                if i < 0:
+                    raise ValueError(f"parameterization is 'ntk' or 'standard', got {o['parameterization']!r}")
+                self.parameterization.setCurrentIndex(i)
+            if "activation" in o:
+                if self.activation.findText(o["activation"]) < 0:
+                    raise ValueError(f"unknown activation {o['activation']!r}")
+                self.activation.setCurrentText(o["activation"])
+            if "target" in o:
+                if self.target.findText(o["target"]) < 0:
+                    raise ValueError(f"unknown target {o['target']!r}; choose one of {', '.join(TARGET_NAMES)}")
+                self.target.setCurrentText(o["target"])
+            for key, spin, cast in (("seed", self.seed, int), ("points", self.points, int),
+                                    ("noise", self.noise, float), ("momentum", self.momentum, float),
+                                    ("steps", self.steps, int)):
+                if key in o:
+                    spin.setValue(cast(o[key]))
+            for key, edit in (("lr", self.lr), ("kernel_ridge", self.ridge), ("rbf_length", self.rbf_length)):
+                if key in o:
+                    edit.setText(f"{float(o[key]):g}")
+            if "sweep" in o:
+                self.sweep_widths.setText(", ".join(str(int(w)) for w in o["sweep"]))
+            extra = {k: o[k] for k in ("sigma_w", "sigma_b", "kernel_grid") if k in o}
+            self._base_config = replace(NTKConfig(), **extra)
+            if "page" in o:
+                if o["page"] not in PAGES:
+                    raise ValueError(f"page is one of {', '.join(PAGES)}, got {o['page']!r}")
+                self.pages.setCurrentIndex(PAGES.index(o["page"]))
+            self._run_mode = o.get("run", "both")
+            if self._run_mode not in ("fit", "sweep", "both"):
+                raise ValueError(f"run is 'fit', 'sweep' or 'both', got {self._run_mode!r}")
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        self._update_width_label()
+
+    _run_mode = "both"
+
+    def figures(self) -> dict[str, QtWidgets.QWidget]:
+        return {"ntk-fit": self.fit_view, "ntk-drift": self.drift_view, "ntk-kernels": self.kernels_view,
+                "ntk-spectrum": self.spectrum_view, "ntk-kernel-methods": self.methods_view,
+                "ntk-kernel-spectra": self.compare_view, "ntk": self}
+
+    def data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        try:
+            out["config"] = self.read_config().to_dict()
+        except ValueError:
+            pass
+        target, n, noise = self._data_settings()
+        out["data"] = {"target": target, "points": n, "noise": noise, "data_seed": DATA_SEED,
+                       "seed": int(self.seed.value())}
+        out["widths"] = [self._results[w].summary() for w in sorted(self._results)]
+        r = self._shown
+        if r is not None:
+            out["shown"] = r.summary()
+            for name in ("x_train", "y_train", "x_plot", "y_true", "f_network", "f_linearized", "f_kernel",
+                         "f_ntk_ridge", "f_rbf_ridge", "x_kernel", "kernel_0", "kernel_T", "train_kernel_0",
+                         "train_kernel_T", "eig_0", "eig_T", "eig_rbf"):
+                out[name] = np.asarray(getattr(r, name))
+        if self._results:
+            w = sorted(self._results)
+            out["sweep_widths"] = np.asarray(w)
+            out["sweep_relative_change"] = np.asarray([self._results[v].relative_change for v in w])
+            out["sweep_linearized_gap"] = np.asarray([self._results[v].linearized_gap for v in w])
+            out["sweep_kernel_gap"] = np.asarray([self._results[v].kernel_gap for v in w])
+        return out
+
+    def headless(self, ctx: HeadlessContext) -> None:
+        if ctx.quick and "steps" not in ctx.options:
+            self.steps.setValue(min(int(self.steps.value()), 250))
+        if ctx.quick and "sweep" not in ctx.options:
+            self.sweep_widths.setText("16, 64, 256, 1024")
+        wanted = self.width  # the sweep moves the slider along; the figures show this width
+        if self._run_mode in ("sweep", "both"):
+            self.request("sweep")
+        self.width_slider.blockSignals(True)
+        self.set_width(wanted)
+        self.width_slider.blockSignals(False)
+        self._update_width_label()
+        if self.width in self._results:
+            self._show(self._results[self.width])
+        elif self._run_mode in ("fit", "both"):
+            self.request("fit")
+        self._debounce.stop()
+        self._started = True
+
+
+class FlowLayout(QtWidgets.QLayout):
+    """Lays widgets out left to right and wraps them onto new lines, like words."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None, hspacing: int = 10, vspacing: int = 4):
+        super().__init__(parent)
+        self._items: list[QtWidgets.QLayoutItem] = []
+        self._h, self._v = hspacing, vspacing
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QtWidgets.QLayoutItem) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, i: int):
+        return self._items[i] if 0 <= i < len(self._items) else None
+
+    def takeAt(self, i: int):
+        return self._items.pop(i) if 0 <= i < len(self._items) else None
+
+    def expandingDirections(self) -> QtCore.Qt.Orientation:
+        return QtCore.Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._arrange(QtCore.QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QtCore.QRect) -> None:
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QtCore.QSize:
+        return self.minimumSize()
+
+    def minimumSize(self) -> QtCore.QSize:
+        size = QtCore.QSize()
+        for item in self._items:
+            if not item.isEmpty():
+                size = size.expandedTo(item.sizeHint())
+        return size
+
+    def _arrange(self, rect: QtCore.QRect, move: bool) -> int:
+        lines: list[list[tuple[QtWidgets.QLayoutItem, QtCore.QSize]]] = [[]]
+        x = rect.x()
+        for item in self._items:
+            if item.isEmpty():
+                continue
+            hint = item.sizeHint()
+            if lines[-1] and x + hint.width() > rect.right() + 1:
+                lines.append([])
+                x = rect.x()
+            lines[-1].append((item, hint))
+            x += hint.width() + self._h
+        y = rect.y()
+        for line in lines:
+            height = max((h.height() for _, h in line), default=0)
+            if move:
+                x = rect.x()
+                for item, hint in line:  # centred vertically on the line
+                    item.setGeometry(QtCore.QRect(QtCore.QPoint(x, y + (height - hint.height()) // 2), hint))
+                    x += hint.width() + self._h
+            y += height + self._v
+        return max(0, y - self._v - rect.y())
+
+
+def _legend_below(view: pg.GraphicsLayoutWidget, entries: list,
+                  cols: int = 2) -> tuple[pg.GraphicsLayoutWidget, pg.LegendItem]:
+    """A frameless legend in the row under the plot (the panel may move it beside the plot)."""
+    legend = pg.LegendItem(colCount=cols, frame=False, horSpacing=14)
+    view.addItem(legend, row=1, col=0)
+    legend.cell = (1, 0)
+    legend.widths = {1: 0.0, 2: 0.0}
+    legend.heights = {1: 0.0, 2: 0.0}
+    legend.measured_at = None
+    for item, name in entries:
+        legend.addItem(item, name)
+    return view, legend  # no reference from the legend back to its view: no cycle to collect
+
+
+def _log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
+    """Ticks for a log axis: decades, with 2 and 5 between them when the range is short."""
+    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    mantissas = (1, 2, 5) if k1 - k0 <= 3 else (1,)
+    out = []
+    for k in range(k0, k1 + 1):
+        for m in mantissas:
+            v = m * 10.0**k
+            if lo / 1.5 <= v <= hi * 1.5:
+                out.append((math.log10(v), f"{v:g}"))
+    return out
+
+
+def _superscript(k: int) -> str:
+    return str(k).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def _rms(a: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(a)))) if len(a) else float("nan")
+
+
+def _fit_range(plot: pg.PlotItem, x: np.ndarray, ys: list[np.ndarray]) -> None:
+    """Show every curve, but never let a wild fit squash the data to a line."""
+    data = np.concatenate([np.asarray(y, dtype=float).ravel() for y in ys])
+    data = data[np.isfinite(data)]
+    if data.size == 0:
+        return
+    lo, hi = float(data.min()), float(data.max())
+    ref = np.asarray(ys[0], dtype=float)
+    span_ref = float(ref.max() - ref.min()) if ref.size else 1.0
+    lo, hi = max(lo, float(ref.min()) - 2 * span_ref), min(hi, float(ref.max()) + 2 * span_ref)
+    pad = 0.08 * max(hi - lo, 1e-6)
+    plot.setXRange(float(x.min()), float(x.max()), padding=0.02)
+    plot.setYRange(lo - pad, hi + pad, padding=0)
