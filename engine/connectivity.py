@@ -16,6 +16,7 @@ import torch
 from torch.func import grad, vmap
 
 from .landscape import LandscapeData, SurfaceGrid, orthogonalise, points_per_chunk, surface_levels
+from .optim import Adam
 from .params import flat_params
 from .training import Trainer
 
@@ -95,7 +96,7 @@ def bezier_fitting(loss_fn: LossFn, theta_a: torch.Tensor, theta_b: torch.Tensor
     theta_a, theta_b = theta_a.detach(), theta_b.detach()
     start = (theta_a + theta_b) / 2 if theta_c is None else theta_c.detach()
     bend = start.clone().requires_grad_(True)
-    opt = torch.optim.Adam([bend], lr=lr)
+    opt = Adam([bend], lr=lr)
     gen = torch.Generator().manual_seed(int(seed))
 
     def curve_loss(c: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

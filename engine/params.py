@@ -73,7 +73,10 @@ LOSSES = ("cross_entropy", "mse")
 def loss_value(outputs: torch.Tensor, y: torch.Tensor, loss: str = "cross_entropy") -> torch.Tensor:
     """Mean loss of a batch of outputs. "mse" accepts real targets or class labels (one-hot)."""
     if loss == "cross_entropy":
-        return F.cross_entropy(outputs, y)
+        # Written out (log-softmax, then pick the label's entry): vmap has a batching rule for
+        # each step, while F.cross_entropy's nll_loss falls back to a slow per-sample loop.
+        logp = outputs.log_softmax(-1)
+        return -logp.gather(-1, y.unsqueeze(-1)).mean()
     if loss == "mse":
         if y.dtype in (torch.int64, torch.int32) and outputs.ndim == 2 and outputs.shape[1] > 1:
             y = F.one_hot(y, outputs.shape[1]).to(outputs.dtype)

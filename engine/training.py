@@ -17,6 +17,7 @@ from torch import nn
 
 from .data import Dataset
 from .device import pick_device
+from .optim import SGD, Adam
 from .params import flat_params, loss_value
 
 OPTIMIZERS = ("sgd", "adam")
@@ -98,10 +99,10 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str = "cr
     return total / len(y), acc
 
 
-def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(params, config: TrainConfig) -> SGD | Adam:
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
 class Trainer:
@@ -123,7 +124,7 @@ class Trainer:
         self.n_train = n_train
         self.batch_size = n_train if config.batch_size in (0, None) else int(config.batch_size)
         self.record_theta_every = record_theta_every
-        self.optimizer = make_optimizer(self.model.parameters(), self.config)
+        self._optimizer: SGD | Adam | None = None
         self.generator = torch.Generator().manual_seed(int(config.seed))
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
@@ -135,6 +136,16 @@ class Trainer:
         self.masks: dict[str, torch.Tensor] | None = None  # pruning masks kept at zero
 
     # -- hyperparameters that may change mid-run -------------------------------------------
+    @property
+    def optimizer(self) -> SGD | Adam:
+        if self._optimizer is None:
+            self._optimizer = make_optimizer(self.model.parameters(), self.config)
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, value: SGD | Adam) -> None:
+        self._optimizer = value
+
     LIVE_FIELDS = ("lr", "momentum", "weight_decay", "batch_size", "optimizer")
 
     def set_hparams(self, **values) -> None:

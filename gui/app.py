@@ -35,6 +35,6 @@ def run_gui(argv: list[str] | None = None) -> int:
     app = make_app(argv)
     from .main_window import MainWindow
 
-    win = MainWindow()
+    win = MainWindow(remember=True)
     win.show()
     return app.exec()

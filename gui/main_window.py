@@ -44,12 +44,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.setDocumentMode(True)
         self.start_page = StartPage(self.run_preset)
         self.tabs.addTab(self.start_page, "Start")
-        self.panels: list[Panel] = []
+        # Tabs are built when first shown (or soon after the window is up): the window reaches the
+        # screen without waiting for a dozen plot-heavy tabs.
+        self._built: dict[str, Panel] = {}
+        self._order = [cls.slug for cls in panel_classes()]
         for cls in panel_classes():
-            panel = cls(self.lab)
-            self.panels.append(panel)
-            self.tabs.addTab(panel, panel.title.replace("&", "&&"))  # "&" is literal, not a shortcut
+            self.tabs.addTab(_PendingTab(cls), _tab_title(cls.title))
         self.lesson = LessonPane()
+        self.lesson.hide()
 
         self.split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         self.split.addWidget(self.bar)
@@ -84,12 +86,53 @@ class MainWindow(QtWidgets.QMainWindow):
         self.style_manager.apply_all()
 
         self._current: Panel | None = None
-        self.tabs.setCurrentIndex(1 if self.panels else 0)
+        self.tabs.setCurrentIndex(1 if self._order else 0)
         if self.remember:
             self._restore_settings()
         self._tab_changed(self.tabs.currentIndex())
         startup.watch(self)
         self.lab.start()
+        self._build_timer = QtCore.QTimer(self)
+        self._build_timer.setInterval(40)
+        self._build_timer.timeout.connect(self._build_next)
+        QtCore.QTimer.singleShot(400, self._build_timer.start)
+
+    # -- tabs built on demand -----------------------------------------------------------------
+    @property
+    def panels(self) -> list[Panel]:
+        """Every tab's panel, in tab order (builds the ones not shown yet)."""
+        return [self.panel(slug) for slug in self._order]
+
+    def built_panels(self) -> list[Panel]:
+        return [self._built[s] for s in self._order if s in self._built]
+
+    def _build_next(self) -> None:
+        pending = [s for s in self._order if s not in self._built]
+        if not pending or self._closing:
+            self._build_timer.stop()
+            return
+        if self.lab.state == "idle":  # never compete with a running experiment for the CPU
+            self.panel(pending[0])
+
+    def _build(self, slug: str) -> Panel:
+        index = next(i for i in range(self.tabs.count())
+                     if isinstance(self.tabs.widget(i), _PendingTab) and self.tabs.widget(i).cls.slug == slug)
+        placeholder = self.tabs.widget(index)
+        panel = placeholder.cls(self.lab)
+        self._built[slug] = panel
+        current = self.tabs.currentIndex()
+        blocked = self.tabs.blockSignals(True)
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, panel, _tab_title(panel.title))
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(blocked)
+        placeholder.deleteLater()
+        if panel.uses_experiment and self.lab.last_frame is not None:
+            # Catch up with what happened before this tab existed.
+            panel.on_rebuilt()
+            panel.on_reset()
+            panel.on_frames([self.lab.last_frame])
+        return panel
 
     # -- status bar ---------------------------------------------------------------------------
     def _build_status(self) -> None:
@@ -152,9 +195,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.file_menu = f
 
         run = mb.addMenu("&Run")
-        self.play_action = self._action(run, "Play / Pause", self.lab.toggle, QtCore.Qt.Key.Key_Space)
-        self._action(run, "Step", self.lab.step, QtCore.Qt.Key.Key_Right)
-        self._action(run, "Reset", self.lab.reset, QtCore.Qt.Key.Key_R)
+        # Space, → and R are handled by LectureKeys (so a focused button or tab bar cannot swallow
+        # them); the menu only shows them.
+        self.play_action = self._action(run, "Play / Pause\tSpace", self.lab.toggle)
+        self._action(run, "Step\t→", self.lab.step)
+        self._action(run, "Reset\tR", self.lab.reset)
         self.run_menu = run
 
         presets = mb.addMenu("&Presets")
@@ -202,9 +247,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view_menu = view
 
         # 1–9 switch tabs (Start is 1); Esc leaves presentation mode.
-        for i in range(9):
-            sc = QtGui.QShortcut(QtGui.QKeySequence(str(i + 1)), self)
-            sc.activated.connect(lambda i=i: self.tabs.setCurrentIndex(i) if i < self.tabs.count() else None)
+        self.lecture_keys = LectureKeys(self)
+        QtWidgets.QApplication.instance().installEventFilter(self.lecture_keys)
         esc = QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Escape), self)
         esc.activated.connect(lambda: self.presentation_action.setChecked(False))
 
@@ -222,6 +266,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.full_action.blockSignals(False)
 
     def show_lesson(self, on: bool) -> None:
+        self.lesson.setVisible(on)
         sizes = self.split.sizes()
         width = max(300, int(self.width() * 0.26))
         if on:
@@ -267,6 +312,8 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- tabs ---------------------------------------------------------------------------------
     def _tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)
+        if isinstance(widget, _PendingTab):
+            widget = self.panel(widget.cls.slug)
         if self._current is not None and self._current is not widget:
             self._current.set_active(False)
         self._current = widget if isinstance(widget, Panel) else None
@@ -288,10 +335,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.split.setSizes([width, max(300, sizes[1] - width), sizes[2]])
 
     def panel(self, slug: str) -> Panel:
-        for p in self.panels:
-            if p.slug == slug:
-                return p
-        raise KeyError(f"no tab {slug!r}; tabs: {', '.join(p.slug for p in self.panels)}")
+        if slug in self._built:
+            return self._built[slug]
+        if slug not in self._order:
+            raise KeyError(f"no tab {slug!r}; tabs: {', '.join(self._order)}")
+        return self._build(slug)
 
     def show_panel(self, slug: str) -> Panel:
         p = self.panel(slug)
@@ -319,7 +367,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "experiment": self.lab.experiment.config.to_dict(),
             "style": {"theme": s.theme, "font_scale": s.font_scale},
             "tab": current.slug if isinstance(current, Panel) else "start",
-            "panels": {p.slug: p.options() for p in self.panels if p.options()},
+            "panels": {p.slug: p.options() for p in self.built_panels() if p.options()},
         }
 
     def apply_session(self, d: dict[str, Any]) -> None:
@@ -453,9 +501,61 @@ class MainWindow(QtWidgets.QMainWindow):
         self.replay.bar.pause()
         if self.remember:
             self._save_settings()
-        for p in self.panels:
+        self._build_timer.stop()
+        QtWidgets.QApplication.instance().removeEventFilter(self.lecture_keys)
+        for p in self.built_panels():
             p.shutdown()
         self.lab.stop_all(timeout=0.8)
         super().closeEvent(event)
 
 
+
+
+class LectureKeys(QtCore.QObject):
+    """Space play/pause, → one step, R reset, 1–9 tabs: anywhere in the window, unless the
+    keyboard is typing into a field."""
+
+    TEXT_INPUTS = (QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox, QtWidgets.QTextEdit,
+                   QtWidgets.QPlainTextEdit)
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() != QtCore.QEvent.Type.KeyPress or not isinstance(obj, QtWidgets.QWidget):
+            return False
+        if obj.window() is not self.window or event.modifiers() & (
+                QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.AltModifier
+                | QtCore.Qt.KeyboardModifier.MetaModifier):
+            return False
+        focus = QtWidgets.QApplication.focusWidget()
+        if isinstance(focus, self.TEXT_INPUTS) or (isinstance(focus, QtWidgets.QComboBox) and focus.isEditable()):
+            return False
+        w, key = self.window, event.key()
+        Key = QtCore.Qt.Key
+        if key == Key.Key_Space:
+            w.lab.toggle()
+        elif key == Key.Key_Right:
+            w.lab.step()
+        elif key == Key.Key_R:
+            w.lab.reset()
+        elif Key.Key_1 <= key <= Key.Key_9:
+            i = key - Key.Key_1
+            if i < w.tabs.count():
+                w.tabs.setCurrentIndex(i)
+        else:
+            return False
+        return True
+
+
+class _PendingTab(QtWidgets.QWidget):
+    """Stands in for a tab until its panel is built."""
+
+    def __init__(self, cls: type[Panel]):
+        super().__init__()
+        self.cls = cls
+
+
+def _tab_title(title: str) -> str:
+    return title.replace("&", "&&")  # "&" is literal, not a keyboard shortcut

@@ -195,7 +195,10 @@ class StyleManager(QtCore.QObject):
 
 def apply_palette(app: QtWidgets.QApplication, style: Style) -> None:
     c = style.colors
-    app.setStyle("Fusion")
+    # Each of these restyles every widget alive, so only what changed is set again.
+    if app.property("saddle_lab_fusion") is None:
+        app.setStyle("Fusion")
+        app.setProperty("saddle_lab_fusion", True)
     pal = QtGui.QPalette()
     role = QtGui.QPalette.ColorRole
     pal.setColor(role.Window, QtGui.QColor(c.window))
@@ -215,16 +218,20 @@ def apply_palette(app: QtWidgets.QApplication, style: Style) -> None:
     grey = QtGui.QColor("#8a8a8a")
     for r in (role.WindowText, role.Text, role.ButtonText):
         pal.setColor(disabled, r, grey)
-    app.setPalette(pal)
+    if app.palette() != pal:
+        app.setPalette(pal)
     font = app.font()
-    font.setPointSizeF(style.point_size)
-    app.setFont(font)
-    app.setStyleSheet(
+    if font.pointSizeF() != style.point_size:
+        font.setPointSizeF(style.point_size)
+        app.setFont(font)
+    sheet = (
         f"QLabel[role='error'] {{ color: {c.error}; }}"
         f"QLabel[role='caption'] {{ color: {c.text}; }}"
         f"QLabel[role='banner'] {{ background: {c.error}; color: white; padding: 4px; border-radius: 3px; }}"
         f"QToolTip {{ color: {c.text}; background: {c.base}; border: 1px solid {c.accent}; }}"
     )
+    if app.styleSheet() != sheet:
+        app.setStyleSheet(sheet)
 
 
 _MANAGER: StyleManager | None = None

@@ -29,7 +29,7 @@ def window(qtbot):
     win.show()
     qtbot.waitUntil(lambda: win.lab.state == "idle" and win.lab.last_frame is not None, timeout=20000)
     yield win
-    for p in win.panels:
+    for p in win.built_panels():
         p.shutdown()
     assert win.lab.stop_all(timeout=5.0), "a worker did not stop"
     leftover = [j.name for j in win.lab._jobs if j.running and not j.stopping]

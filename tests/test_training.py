@@ -158,3 +158,26 @@ def test_experiment_reset_restores_theta0_and_batch_order():
     assert a == b
     exp.reseed()
     assert not torch.equal(exp.theta(), theta0)
+
+
+@pytest.mark.parametrize("opt,kw", [("sgd", {"momentum": 0.0, "weight_decay": 0.0}),
+                                    ("sgd", {"momentum": 0.9, "weight_decay": 0.01}),
+                                    ("adam", {"weight_decay": 0.0}), ("adam", {"weight_decay": 0.05})])
+def test_optimisers_match_torch_optim_step_for_step(moons, opt, kw):
+    from engine.optim import SGD, Adam
+
+    torch.manual_seed(0)
+    a = model_for(moons)
+    b = model_for(moons)
+    b.load_state_dict(a.state_dict())
+    ours = (SGD if opt == "sgd" else Adam)(a.parameters(), lr=0.05, **kw)
+    ref = (torch.optim.SGD if opt == "sgd" else torch.optim.Adam)(b.parameters(), lr=0.05, **kw)
+    X, y = moons.X_train[:64], moons.y_train[:64]
+    for step in range(25):
+        for model, o in ((a, ours), (b, ref)):
+            o.zero_grad()
+            F.cross_entropy(model(X), y).backward()
+            o.step()
+        if step == 10:  # a learning-rate change between steps, as the experiment bar makes
+            ours.param_groups[0]["lr"] = ref.param_groups[0]["lr"] = 0.02
+    assert torch.allclose(flat_params(a), flat_params(b), rtol=1e-5, atol=1e-6)
