@@ -15,7 +15,7 @@ from .experiment_bar import ExperimentBar
 from .export import export_all, install_exporters
 from .lab import Lab
 from .lesson import LessonPane
-from .panels import panel_classes
+from .panels import panel_class, panel_titles, slugs
 from .panels.base import Panel
 from .presentation import Presentation
 from .presets import Preset, load_presets
@@ -47,9 +47,10 @@ class MainWindow(QtWidgets.QMainWindow):
         # Tabs are built when first shown (or soon after the window is up): the window reaches the
         # screen without waiting for a dozen plot-heavy tabs.
         self._built: dict[str, Panel] = {}
-        self._order = [cls.slug for cls in panel_classes()]
-        for cls in panel_classes():
-            self.tabs.addTab(_PendingTab(cls), _tab_title(cls.title))
+        titles = panel_titles()
+        self._order = slugs()
+        for slug in self._order:
+            self.tabs.addTab(_PendingTab(slug), _tab_title(titles[slug]))
         self.lesson = LessonPane()
         self.lesson.hide()
 
@@ -116,9 +117,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build(self, slug: str) -> Panel:
         index = next(i for i in range(self.tabs.count())
-                     if isinstance(self.tabs.widget(i), _PendingTab) and self.tabs.widget(i).cls.slug == slug)
+                     if isinstance(self.tabs.widget(i), _PendingTab) and self.tabs.widget(i).slug == slug)
         placeholder = self.tabs.widget(index)
-        panel = placeholder.cls(self.lab)
+        panel = panel_class(slug)(self.lab)
         self._built[slug] = panel
         current = self.tabs.currentIndex()
         blocked = self.tabs.blockSignals(True)
@@ -313,7 +314,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)
         if isinstance(widget, _PendingTab):
-            widget = self.panel(widget.cls.slug)
+            widget = self.panel(widget.slug)
         if self._current is not None and self._current is not widget:
             self._current.set_active(False)
         self._current = widget if isinstance(widget, Panel) else None
@@ -552,9 +553,9 @@ class LectureKeys(QtCore.QObject):
 class _PendingTab(QtWidgets.QWidget):
     """Stands in for a tab until its panel is built."""
 
-    def __init__(self, cls: type[Panel]):
+    def __init__(self, slug: str):
         super().__init__()
-        self.cls = cls
+        self.slug = slug
 
 
 def _tab_title(title: str) -> str:

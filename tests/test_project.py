@@ -34,3 +34,9 @@ def test_pyproject_declares_what_the_app_needs():
     assert meta["requires-python"] == ">=3.11"
     assert meta["gui-scripts"]["saddle-lab"] == "gui.cli:entry_point"
     assert {"pytest", "pytest-qt"} <= {re.split(r"[<>=]", d)[0] for d in meta["optional-dependencies"]["test"]}
+
+
+def test_tab_titles_listed_without_imports_match_the_panels():
+    from gui.panels import panel_classes, panel_titles
+
+    assert {c.slug: c.title for c in panel_classes()} == panel_titles()

@@ -22,7 +22,26 @@ PANELS: list[tuple[str, str, str]] = [
 
 
 def panel_classes() -> list[type[Panel]]:
-    return [getattr(importlib.import_module(mod), cls) for _, mod, cls in PANELS]
+    return [panel_class(slug) for slug in slugs()]
+
+
+def panel_class(slug: str) -> type[Panel]:
+    """Imported when first needed, so the window opens before every tab's module is loaded."""
+    for s, mod, cls in PANELS:
+        if s == slug:
+            return getattr(importlib.import_module(mod), cls)
+    raise KeyError(slug)
+
+
+def panel_titles() -> dict[str, str]:
+    """Tab titles without importing the tabs (checked against the classes by a test)."""
+    return dict(TITLES)
+
+
+TITLES = [("train", "Train"), ("landscape", "Landscape"), ("connectivity", "Connectivity"),
+          ("curvature", "Curvature"), ("saddles", "Saddles"), ("sharpness", "Sharpness"),
+          ("representations", "Representations"), ("lottery", "Lottery tickets"),
+          ("double-descent", "Double descent"), ("implicit", "Implicit regularisation"), ("ntk", "NTK & kernels")]
 
 
 def slugs() -> list[str]:
