@@ -822,13 +822,16 @@ def shared_plane(theta0: torch.Tensor, paths: Mapping[str, np.ndarray], steps: M
 
 
 def plane_grid(plane: SharedPlane, resolution: int, margin: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
-    """A square grid (equal scales on both axes) around every path, with a margin."""
+    """A grid over the box that holds every path and θ₀, with a margin on each side; neither
+    side shorter than a third of the other, so a nearly straight bundle of paths still shows
+    the loss on both sides of it."""
     pts = np.concatenate([c for c in plane.paths.values()] + [np.zeros((1, 2))])
     lo, hi = pts.min(0), pts.max(0)
     centre = (lo + hi) / 2
-    half = max(float((hi - lo).max()) / 2, 1e-3) * (1 + 2 * margin)
-    return (np.linspace(centre[0] - half, centre[0] + half, resolution),
-            np.linspace(centre[1] - half, centre[1] + half, resolution))
+    half = np.maximum((hi - lo) / 2, 1e-3)
+    half = np.maximum(half, half.max() / 3) * (1 + 2 * margin)
+    return (np.linspace(centre[0] - half[0], centre[0] + half[0], resolution),
+            np.linspace(centre[1] - half[1], centre[1] + half[1], resolution))
 
 
 def rule_map(run: Run, rule: str, resolution: int, step: int = 0) -> RuleMap:
