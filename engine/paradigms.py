@@ -811,6 +811,11 @@ def shared_plane(theta0: torch.Tensor, paths: Mapping[str, np.ndarray], steps: M
     if not weighted:
         raise ValueError("no rule has moved from θ₀ yet: train a few steps first")
     d1, d2, explained = pca_directions(torch.cat(weighted), center=torch.zeros_like(theta0))
+    # A principal direction has no sign of its own: orient both so the paths end, on average,
+    # at positive coordinates (training then reads left to right, bottom to top).
+    ends = torch.stack([torch.from_numpy(paths[r][-1]).to(theta0.dtype) - theta0 for r in rules]).mean(0)
+    d1 = d1 if float(ends @ d1) >= 0 else -d1
+    d2 = d2 if float(ends @ d2) >= 0 else -d2
     coords, in_plane, distance = {}, {}, {}
     for r in rules:
         traj = torch.from_numpy(paths[r]).to(theta0.dtype)

@@ -35,7 +35,7 @@ from engine.paradigms import (
 
 from .. import plots
 from ..experiment_bar import parse_positive
-from ..panel_tools import JobProgress, PanelJobs, lay_out_pages, legend_below, log_axes
+from ..panel_tools import JobProgress, PanelJobs, lay_out_pages, legend_below, log_axes, place_legend
 from ..style import manager
 from .base import HeadlessContext, Panel
 from .curvature_common import fmt, weak
@@ -221,20 +221,22 @@ class ParadigmsPanel(Panel):
     def _build_training_page(self) -> None:
         # Loss curves, one per rule.
         self.loss_view = plots.make_view()
-        self.loss_plot = plots.add_plot(self.loss_view, "Training loss", "step", "cross-entropy (log scale)",
-                                        row=0, col=0, axisItems=log_axes("left"))
+        # The legend in one row along the top right: the curves fall away from that corner.
+        self.loss_plot = plots.add_plot(self.loss_view, "Training loss", "step", "cross-entropy",
+                                        row=0, col=0, legend="top-right", axisItems=log_axes("left", "bottom"))
         self.loss_plot.setLogMode(x=False, y=True)
-        self.loss_plot.legend = legend_below(self.loss_view, row=1, col=0, columns=len(RULES))
+        place_legend(self.loss_plot, "top-right")
         self.loss_curves = {r: plots.curve(self.loss_plot, COLOR[r], RULE_SHORT[r], width=2.5 if r == "backprop"
                                            else 2.0) for r in RULES}
 
         # Feedback alignment: the angle between its step and the true gradient.
         self.angle_view = plots.make_view()
         self.angle_plot = plots.add_plot(self.angle_view, "FA: ∠(update, true gradient)", "step",
-                                         "angle (°), hidden layer", row=0, col=0)
+                                         "angle (°)", row=0, col=0)
         self.angle_plot.setYRange(0, 100, padding=0)
         orthogonal = plots.guide_line(self.angle_plot, 90.0, key="plot_fg", label="90°: unrelated")
         orthogonal.label.setPosition(0.5)
+        manager().register_text(orthogonal.label, 0.9)
         self.angle_curve = plots.curve(self.angle_plot, COLOR["feedback_alignment"], "FA")
         self.angle_hint = pg.TextItem("", anchor=(0.5, 0.5))
         self.angle_plot.addItem(self.angle_hint, ignoreBounds=True)
@@ -277,8 +279,8 @@ class ParadigmsPanel(Panel):
         page = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         page.addWidget(top)
         page.addWidget(maps_box)
-        page.setStretchFactor(0, 5)
-        page.setStretchFactor(1, 4)
+        page.setStretchFactor(0, 1)
+        page.setStretchFactor(1, 1)
         page.setChildrenCollapsible(False)
         for view in (self.loss_view, self.angle_view, self.maps_view):
             view.setMinimumSize(160, 120)
@@ -313,13 +315,12 @@ class ParadigmsPanel(Panel):
         manager().register_text(self.start_label, 1.0, bold=True)
 
         self.curv_view = plots.make_view()
-        self.curv_plot = plots.add_plot(self.curv_view, "λmax at the end", "", "largest Hessian eigenvalue",
-                                        row=0, col=0)
+        # λmax: the largest eigenvalue of the Hessian of the training loss.
+        self.curv_plot = plots.add_plot(self.curv_view, "λmax at the end", "", "λmax (dashed: θ₀)", row=0, col=0)
         self.curv_plot.setMouseEnabled(x=False, y=False)
         self.curv_bars = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=0.6)
         self.curv_plot.addItem(self.curv_bars)
-        self.curv_start = plots.guide_line(self.curv_plot, 0.0, key="plot_fg", label="θ₀")
-        self.curv_start.label.setPosition(0.08)
+        self.curv_start = plots.guide_line(self.curv_plot, 0.0, key="plot_fg")
         self.curv_start.setVisible(False)
         self.plane_caption = plots.caption("", scale=0.9)
 
@@ -509,6 +510,12 @@ class ParadigmsPanel(Panel):
         self.plane_caption.setText("The shared plane is fitted once every rule has finished.")
         self.curv_bars.setOpts(x=np.zeros(0), height=np.zeros(0))
         self.curv_start.setVisible(False)
+        # The legends list the rules of this run only.
+        for plot, curves in ((self.loss_plot, self.loss_curves), (self.plane_map.plot, self.path_curves)):
+            plot.legend.clear()
+            for rule in cfg.rules:
+                plot.legend.addItem(curves[rule], RULE_SHORT[rule])
+            manager().register_plot(plot)
         for rule in RULES:
             self.loss_curves[rule].setVisible(rule in cfg.rules)
             self.path_curves[rule].setVisible(rule in cfg.rules)
@@ -553,8 +560,12 @@ class ParadigmsPanel(Panel):
             self._draw_map(m)
         if maps:
             step = max(m.step for m in maps.values())
-            what = "Decision maps" if self.run_config.dataset != "digits" else "Confusion matrices (test set)"
-            self.maps_caption.setText(f"{what} at step {step:,}; test accuracy in each title")
+            if self.run_config.dataset == "digits":
+                self.maps_caption.setText(f"Confusion matrices on the test set at step {step:,}: row = true digit, "
+                                          "colour = share of it predicted as each column; test accuracy in each title")
+            else:
+                self.maps_caption.setText(f"Decision maps at step {step:,} with the training points; test accuracy "
+                                          "in each title")
         if plane is not None:
             self.plane = plane
             self._draw_plane()
@@ -589,11 +600,18 @@ class ParadigmsPanel(Panel):
         log_x = mode == "passes"
         self.loss_plot.setLogMode(x=log_x, y=True)
         self.loss_plot.setLabel("bottom", X_AXES[mode] + (" (log scale)" if log_x else ""))
+        shown = []
         for rule, h in self.history.items():
             x = self._x_values(rule)
             y = np.asarray(h["train_loss"], dtype=float)
             ok = np.isfinite(y) & (y > 0) & (x > 0 if log_x else np.isfinite(x))
             self.loss_curves[rule].setData(x[ok], y[ok])
+            shown.append(y[ok])
+        values = np.concatenate(shown) if shown else np.empty(0)
+        if values.size:
+            # Half a decade of room above the start, where the legend sits.
+            lo, hi = float(values.min()), float(values.max())
+            self.loss_plot.setYRange(np.log10(lo / 1.5), np.log10(hi * 4), padding=0)
 
     def _draw_angle(self) -> None:
         h = self.history.get("feedback_alignment")
@@ -606,7 +624,7 @@ class ParadigmsPanel(Panel):
         K = self._map_classes
         if self._map_mode == "confusion":
             self.map_bar.setColorMap(pg.colormap.get("viridis"))
-            self.map_bar.axis.setLabel("share of the true class")
+            self.map_bar.axis.setLabel("share of the row")
             self.map_bar.setLevels((0.0, 1.0))
         elif K == 2:
             self.map_bar.setColorMap(plots.binary_colormap())
@@ -788,7 +806,7 @@ class ParadigmsPanel(Panel):
                 f"{100 * r['test_acc']:.1f}%",
                 fmt(r["lambda_max"]) if "lambda_max" in r else "—",
                 f"{100 * r['in_plane']:.0f}%" if "in_plane" in r else "—",
-                f"{r['seconds']:.1f} s · {r['passes_per_example']:,} passes",
+                f"{_seconds(r['seconds'])} · {r['passes_per_example']:,} passes",
                 r["note"],
             ]
             for j, text in enumerate(cells):
@@ -876,3 +894,7 @@ class ParadigmsPanel(Panel):
         if self.outcome != "done":
             raise RuntimeError(f"the paradigms comparison did not finish: {self.error.text() or self.outcome}")
         QtWidgets.QApplication.processEvents()
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.1f} s" if s >= 1 else f"{s:.2g} s"
