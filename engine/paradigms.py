@@ -649,6 +649,8 @@ class Run:
         self.theta0 = flat_params(self.model)
         self.data = EvalData.from_dataset(dataset, self.device)
         self.learners = {r: LEARNERS[r](self.model, self.theta0, config) for r in config.rules}
+        # torch.func's first call sets itself up; keep that out of the first rule's timing.
+        _derivative(ACTIVATIONS[config.activation](), torch.zeros(1, 1, device=self.device))
         self.alive = {r: True for r in config.rules}
         self.seconds = {r: 0.0 for r in config.rules}
         self.pending: dict[str, dict[str, list[float]]] = {r: {} for r in config.rules}
