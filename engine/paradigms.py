@@ -461,7 +461,7 @@ class ForwardForward(Learner):
         dev = theta0.device
         self.params = [torch.nn.Parameter(t.detach().clone()) for W, b in _layers(theta0, self.shapes) for t in (W, b)]
         self.U = torch.nn.Parameter(torch.zeros(self.shapes[0][0], self.n_classes, device=dev))
-        self.optimizer = torch.optim.Adam(self.params + [self.U], lr=self.cfg.lr)
+        self.adam: dict = {}  # one Adam over all of them (each gets only its own layer's gradient)
         self.generator = torch.Generator().manual_seed(int(self.cfg.negative_seed))
 
     def _pairs(self):
@@ -500,9 +500,14 @@ class ForwardForward(Learner):
         W_out, b_out = self._pairs()[-1]
         features = self.hidden(X, self._neutral(len(y), X.device))[-1].detach()
         loss = loss + F.cross_entropy(features @ W_out.T + b_out, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        tensors = self.params + [self.U]
+        grads = torch.autograd.grad(loss, tensors)
+        step = _adam(self.adam, torch.cat([g.reshape(-1) for g in grads]), self.cfg.lr)
+        with torch.no_grad():
+            offset = 0
+            for t in tensors:
+                t.add_(step[offset : offset + t.numel()].view_as(t))
+                offset += t.numel()
         self.forward_passes += 6  # three forward passes, each with its local backward
         self._loss = float(loss.detach())
 
