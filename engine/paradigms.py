@@ -784,6 +784,8 @@ class RuleMap:
     extent: tuple[float, float, float, float] | None = None
     confusion: np.ndarray | None = None  # (C, C) test counts, rows: true class
     test_acc: float = float("nan")
+    points: np.ndarray | None = None  # 2-D data: the training inputs (N, 2) to draw on the map
+    labels: np.ndarray | None = None  # and their classes (N,)
 
 
 @dataclass
@@ -857,7 +859,8 @@ def rule_map(run: Run, rule: str, resolution: int, step: int = 0) -> RuleMap:
             pts = grid_points(extent, resolution).to(run.device)
             probs = torch.softmax(f(theta, pts), 1).cpu().numpy().reshape(resolution, resolution, -1)
             acc = float((f(theta, run.data.X_test).argmax(1) == run.data.y_test).float().mean())
-            return RuleMap(rule, step, probs=probs.astype(np.float32), extent=extent, test_acc=acc)
+            return RuleMap(rule, step, probs=probs.astype(np.float32), extent=extent, test_acc=acc,
+                           points=run.dataset.X_train.numpy(), labels=run.dataset.y_train.numpy())
         pred = f(theta, run.data.X_test).argmax(1).cpu().numpy()
         true = run.data.y_test.cpu().numpy()
         K = run.dataset.n_classes

@@ -691,25 +691,11 @@ class ParadigmsPanel(Panel):
             image.setImage(z.astype(np.float32), autoLevels=False)
             image.setRect(QtCore.QRectF(xmin - dx / 2, ymin - dy / 2, dx * res, dy * res))
             plot.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
-            if not self.map_points[m.rule].data.size:
-                self._draw_points(m.rule)
+            if m.points is not None and not self.map_points[m.rule].data.size:
+                # The training points, drawn once per run (they do not move).
+                self.map_points[m.rule].setData(m.points[:, 0], m.points[:, 1],
+                                                brush=plots.class_brushes(m.labels, C))
         self.map_bar.setLevels(self.map_bar.levels())  # new images take the bar's levels and colours
-
-    def _draw_points(self, rule: str) -> None:
-        """The training points on a decision map (drawn once per run)."""
-        from engine.data import toy_dataset
-
-        cfg = self.run_config
-        if cfg is None:
-            return
-        key = (cfg.dataset, cfg.n, cfg.noise, cfg.test_fraction, cfg.data_seed)
-        if getattr(self, "_points_key", None) != key:
-            ds = toy_dataset(cfg.dataset, cfg.n, cfg.noise, cfg.test_fraction, cfg.data_seed)  # 2-D: instant
-            X, y = ds.X_train.numpy(), ds.y_train.numpy()
-            self._points = (X, y, plots.class_brushes(y, ds.n_classes))
-            self._points_key = key
-        X, y, brushes = self._points
-        self.map_points[rule].setData(X[:, 0], X[:, 1], brush=brushes)
 
     def _draw_plane(self) -> None:
         p = self.plane
