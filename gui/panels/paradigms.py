@@ -309,10 +309,11 @@ class ParadigmsPanel(Panel):
                                                brush=pg.mkBrush(255, 255, 255))
         self.start_marker.setZValue(6)
         self.plane_map.plot.addItem(self.start_marker)
-        self.start_label = pg.TextItem("θ₀", anchor=(-0.3, 1.1))
+        # Black on a pale box: legible on every colour of the surface, in every theme.
+        self.start_label = pg.TextItem("θ₀", color=(0, 0, 0), fill=pg.mkBrush(255, 255, 255, 190),
+                                       anchor=(-0.35, 1.15))
         self.start_label.setZValue(6)
         self.plane_map.plot.addItem(self.start_label)
-        manager().register_text(self.start_label, 1.0, bold=True)
 
         self.curv_view = plots.make_view()
         # λmax: the largest eigenvalue of the Hessian of the training loss.
@@ -354,6 +355,7 @@ class ParadigmsPanel(Panel):
 
     # -- style -----------------------------------------------------------------------------------
     def _restyle(self) -> None:
+        self.start_label.setFont(manager().font(1.0, bold=True))
         fm = self.fontMetrics()
         for key, e in self.fields.items():
             e.setFixedWidth(fm.horizontalAdvance("0" * (5 if key != "evolution.population" else 4)) + 14)
