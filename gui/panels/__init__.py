@@ -18,6 +18,7 @@ PANELS: list[tuple[str, str, str]] = [
     ("double-descent", "gui.panels.double_descent", "DoubleDescentPanel"),
     ("implicit", "gui.panels.implicit", "ImplicitPanel"),
     ("ntk", "gui.panels.ntk", "NTKPanel"),
+    ("paradigms", "gui.panels.paradigms", "ParadigmsPanel"),
 ]
 
 
