@@ -300,3 +300,90 @@ def legend_below(view: pg.GraphicsLayoutWidget, row: int, col: int, columns: int
     for r in range(row):
         layout.setRowStretchFactor(r, max(layout.rowStretchFactor(r), 1))
     return legend
+
+
+def fields_box(*parts: QtWidgets.QWidget | str, tip: str = "") -> QtWidgets.QWidget:
+    """Labels and fields side by side as one widget, for a row of controls that wraps; a text
+    part becomes a label for the widget after it."""
+    box = QtWidgets.QWidget()
+    lay = QtWidgets.QHBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(4)
+    widgets = [QtWidgets.QLabel(p) if isinstance(p, str) else p for p in parts]
+    for i, w in enumerate(widgets):
+        if isinstance(parts[i], str) and i + 1 < len(widgets):
+            w.setBuddy(widgets[i + 1])
+        lay.addWidget(w)
+    if tip:
+        box.setToolTip(tip)
+        for w in widgets:
+            w.setToolTip(tip)
+    return box
+
+
+class FlowLayout(QtWidgets.QLayout):
+    """Lays widgets out left to right and wraps them onto new lines, like words."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None, hspacing: int = 10, vspacing: int = 4):
+        super().__init__(parent)
+        self._items: list[QtWidgets.QLayoutItem] = []
+        self._h, self._v = hspacing, vspacing
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QtWidgets.QLayoutItem) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, i: int):
+        return self._items[i] if 0 <= i < len(self._items) else None
+
+    def takeAt(self, i: int):
+        return self._items.pop(i) if 0 <= i < len(self._items) else None
+
+    def expandingDirections(self) -> QtCore.Qt.Orientation:
+        return QtCore.Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._arrange(QtCore.QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QtCore.QRect) -> None:
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QtCore.QSize:
+        return self.minimumSize()
+
+    def minimumSize(self) -> QtCore.QSize:
+        size = QtCore.QSize()
+        for item in self._items:
+            if not item.isEmpty():
+                size = size.expandedTo(item.sizeHint())
+        return size
+
+    def _arrange(self, rect: QtCore.QRect, move: bool) -> int:
+        lines: list[list[tuple[QtWidgets.QLayoutItem, QtCore.QSize]]] = [[]]
+        x = rect.x()
+        for item in self._items:
+            if item.isEmpty():
+                continue
+            hint = item.sizeHint()
+            if lines[-1] and x + hint.width() > rect.right() + 1:
+                lines.append([])
+                x = rect.x()
+            lines[-1].append((item, hint))
+            x += hint.width() + self._h
+        y = rect.y()
+        for line in lines:
+            height = max((h.height() for _, h in line), default=0)
+            if move:
+                x = rect.x()
+                for item, hint in line:  # centred vertically on the line
+                    item.setGeometry(QtCore.QRect(QtCore.QPoint(x, y + (height - hint.height()) // 2), hint))
+                    x += hint.width() + self._h
+            y += height + self._v
+        return max(0, y - self._v - rect.y())

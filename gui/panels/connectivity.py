@@ -23,6 +23,7 @@ from engine.connectivity import (
 from engine.landscape import intra_op_threads
 
 from .. import plots
+from ..panel_tools import fields_box
 from .base import HeadlessContext, Panel
 from .landscape import legend_below, weak_callback
 
@@ -71,21 +72,13 @@ class ConnectivityPanel(Panel):
         self.error.setProperty("role", "error")
         self.error.hide()
 
-        def labelled(text, w):
-            box = QtWidgets.QWidget()
-            lay = QtWidgets.QHBoxLayout(box)
-            lay.setContentsMargins(0, 0, 0, 0)
-            lay.setSpacing(4)
-            lay.addWidget(QtWidgets.QLabel(text))
-            lay.addWidget(w)
-            return box
 
         self.controls = QtWidgets.QWidget()
         flow = QFlowLayout(self.controls)
         flow.setContentsMargins(0, 0, 0, 0)
-        for w in (labelled("Seeds", self.seed_a), self.seed_b, labelled("Train steps", self.train_steps),
-                  labelled("Bend steps", self.bend_steps), labelled("Bend lr", self.bend_lr),
-                  labelled("Samples", self.samples), self.run, self.cancel, self.progress):
+        for w in (fields_box("Seeds", self.seed_a), self.seed_b, fields_box("Train steps", self.train_steps),
+                  fields_box("Bend steps", self.bend_steps), fields_box("Bend lr", self.bend_lr),
+                  fields_box("Samples", self.samples), self.run, self.cancel, self.progress):
             flow.addWidget(w)
 
         self.curve_view = plots.make_view()

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from PySide6 import QtCore, QtWidgets
 
+from ..panel_tools import fields_box
+
 
 class TaskBar(QtWidgets.QWidget):
     """What a long computation is doing: a line of text, a progress bar and a Cancel button.
@@ -73,18 +75,7 @@ def fmt(x: float, digits: int = 3) -> str:
 
 def labelled(label: str, widget: QtWidgets.QWidget, tip: str = "") -> QtWidgets.QWidget:
     """A label and its field side by side, as one widget for a toolbar row."""
-    box = QtWidgets.QWidget()
-    lay = QtWidgets.QHBoxLayout(box)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.setSpacing(4)
-    lab = QtWidgets.QLabel(label)
-    lab.setBuddy(widget)
-    lay.addWidget(lab)
-    lay.addWidget(widget)
-    if tip:
-        box.setToolTip(tip)
-        widget.setToolTip(tip)
-    return box
+    return fields_box(label, widget, tip=tip)
 
 
 def weak(method: Callable, *extra) -> Callable:

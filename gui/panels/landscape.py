@@ -39,6 +39,7 @@ from engine.landscape import (
 from engine.live import Frame
 
 from .. import plots
+from ..panel_tools import fields_box
 from ..style import manager
 from .base import HeadlessContext, Panel
 
@@ -214,22 +215,14 @@ class LandscapePanel(Panel):
         self.progress.hide()
         self.cancel.hide()
 
-        def labelled(text: str, w: QtWidgets.QWidget) -> QtWidgets.QWidget:
-            box = QtWidgets.QWidget()
-            lay = QtWidgets.QHBoxLayout(box)
-            lay.setContentsMargins(0, 0, 0, 0)
-            lay.setSpacing(4)
-            lay.addWidget(QtWidgets.QLabel(text))
-            lay.addWidget(w)
-            return box
 
         # The controls flow onto more rows when the window is narrow or the text large.
         self.controls = QtWidgets.QWidget()
         flow = QFlowLayout(self.controls)
         flow.setContentsMargins(0, 0, 0, 0)
-        for w in (labelled("Axes", self.axes), labelled("Mode", self.mode), self.recentre,
-                  labelled("Range", self.span), labelled("Grid", self.resolution), labelled("Seed", self.seed),
-                  labelled("Samples", self.samples), self.live, self.log_scale, self.view3d, self.gl_note,
+        for w in (fields_box("Axes", self.axes), fields_box("Mode", self.mode), self.recentre,
+                  fields_box("Range", self.span), fields_box("Grid", self.resolution), fields_box("Seed", self.seed),
+                  fields_box("Samples", self.samples), self.live, self.log_scale, self.view3d, self.gl_note,
                   self.pin, self.progress, self.cancel):
             flow.addWidget(w)
 

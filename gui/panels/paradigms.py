@@ -35,11 +35,19 @@ from engine.paradigms import (
 
 from .. import plots
 from ..experiment_bar import parse_positive
-from ..panel_tools import JobProgress, PanelJobs, lay_out_pages, legend_below, log_axes, place_legend
+from ..panel_tools import (
+    FlowLayout,
+    JobProgress,
+    PanelJobs,
+    fields_box,
+    lay_out_pages,
+    legend_below,
+    log_axes,
+    place_legend,
+)
 from ..style import manager
 from .base import HeadlessContext, Panel
 from .curvature_common import fmt, weak
-from .ntk import FlowLayout
 
 COLOR = {rule: i for i, rule in enumerate(RULES)}
 SYMBOL = {"backprop": "o", "feedback_alignment": "t", "evolution": "s", "forward_forward": "d", "hebbian": "star"}
@@ -152,15 +160,7 @@ class ParadigmsPanel(Panel):
         flow = FlowLayout(hspacing=14, vspacing=4)
 
         def group(*parts: QtWidgets.QWidget | str, into: FlowLayout = flow) -> QtWidgets.QWidget:
-            box = QtWidgets.QWidget()
-            lay = QtWidgets.QHBoxLayout(box)
-            lay.setContentsMargins(0, 0, 0, 0)
-            lay.setSpacing(5)
-            widgets = [QtWidgets.QLabel(p) if isinstance(p, str) else p for p in parts]
-            for w in widgets:
-                lay.addWidget(w)
-            if isinstance(parts[0], str) and len(widgets) > 1:
-                widgets[0].setBuddy(widgets[1])
+            box = fields_box(*parts)
             into.addWidget(box)
             return box
 
