@@ -36,7 +36,7 @@ from .data import Dataset
 from .device import pick_device
 from .models import ACTIVATIONS, mlp
 from .params import flat_params, functional_forward, model_device
-from .training import OPTIMIZERS, TrainConfig, Trainer
+from .training import TrainConfig, Trainer, optimiser_problems
 
 FLOAT_BYTES = 4
 DEFAULT_MAX_BYTES = 512 * 2**20  # Jacobians (or NTK-vector-product intermediates) held at once
@@ -383,14 +383,7 @@ class NTKConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v)) or v < 0:
                 out[name] = f"the ridge must be a number ≥ 0, got {v}"
-        if self.optimizer not in OPTIMIZERS:
-            out["optimizer"] = f"unknown optimizer {self.optimizer!r}"
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr)) or self.lr <= 0:
-            out["lr"] = f"learning rate must be a positive number, got {self.lr}"
-        if not 0.0 <= self.momentum < 1.0:
-            out["momentum"] = f"momentum must lie in [0, 1), got {self.momentum}"
-        if self.batch_size < 0:
-            out["batch_size"] = f"batch size must be ≥ 0 (0 means full batch), got {self.batch_size}"
+        out.update(optimiser_problems(self.optimizer, self.lr, self.momentum, self.batch_size))
         if not 1 <= self.steps <= 200_000:
             out["steps"] = f"use 1 to 200,000 steps, got {self.steps}"
         if not 4 <= self.kernel_grid <= 1000:

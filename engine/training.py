@@ -23,6 +23,20 @@ from .params import flat_params, loss_value
 OPTIMIZERS = ("sgd", "adam")
 
 
+def optimiser_problems(optimizer: str, lr: float, momentum: float, batch_size: int) -> dict[str, str]:
+    """Messages for optimiser settings that cannot work (shared by every config that has them)."""
+    out: dict[str, str] = {}
+    if optimizer not in OPTIMIZERS:
+        out["optimizer"] = f"unknown optimizer {optimizer!r}; choose {' or '.join(OPTIMIZERS)}"
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr)) or lr <= 0:
+        out["lr"] = f"learning rate must be a positive number, got {lr}"
+    if not 0.0 <= momentum < 1.0:
+        out["momentum"] = f"momentum must lie in [0, 1), got {momentum}"
+    if batch_size < 0:
+        out["batch_size"] = f"batch size must be ≥ 0 (0 means full batch), got {batch_size}"
+    return out
+
+
 @dataclass
 class TrainConfig:
     optimizer: str = "sgd"
@@ -39,16 +53,8 @@ class TrainConfig:
 
     def problems(self, n_train: int | None = None) -> dict[str, str]:
         """Field name -> a specific message for every invalid setting (empty when valid)."""
-        out: dict[str, str] = {}
-        if self.optimizer not in OPTIMIZERS:
-            out["optimizer"] = f"unknown optimizer {self.optimizer!r}; choose {' or '.join(OPTIMIZERS)}"
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr)) or self.lr <= 0:
-            out["lr"] = f"learning rate must be a positive number, got {self.lr}"
-        if not 0.0 <= self.momentum < 1.0:
-            out["momentum"] = f"momentum must lie in [0, 1), got {self.momentum}"
-        if self.batch_size < 0:
-            out["batch_size"] = f"batch size must be ≥ 0 (0 means full batch), got {self.batch_size}"
-        elif n_train is not None and self.batch_size > n_train:
+        out = optimiser_problems(self.optimizer, self.lr, self.momentum, self.batch_size)
+        if "batch_size" not in out and n_train is not None and self.batch_size > n_train:
             out["batch_size"] = (
                 f"batch size {self.batch_size} exceeds the {n_train} training samples; "
                 "use at most that many, or 0 for full batch"
