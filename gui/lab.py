@@ -95,15 +95,27 @@ class Lab(QtCore.QObject):
             self.state = state
             self.state_changed.emit(state)
 
-    def _run_exclusive(self, factory, name: str, on_done: Callable[[], None] | None = None) -> None:
-        """Start a job that owns the experiment; later ones queue behind it."""
+    def _run_exclusive(self, factory, name: str, on_done: Callable[[], None] | None = None,
+                       announce: str | None = None) -> None:
+        """Start a job that owns the experiment; later ones queue behind it.
+
+        announce: "reset" or "rebuilt", told to the views just before this job's first frame
+        (not before: frames of the job it waited for may still be on their way)."""
         if self._train_job is not None:
-            self._queued.append(lambda: self._run_exclusive(factory, name, on_done))
+            self._queued.append(lambda: self._run_exclusive(factory, name, on_done, announce))
             self._train_job.stop()
             return
 
+        pending = [announce]
+
+        def flush_announce() -> None:
+            if pending[0] is not None:
+                self._announce(pending[0])
+                pending[0] = None
+
         def done() -> None:
             self._train_job = None
+            flush_announce()  # a job stopped before its first frame still changed the weights
             if on_done is not None:
                 on_done()
             if self._queued:
@@ -117,7 +129,12 @@ class Lab(QtCore.QObject):
 
         self._set_state("running" if name == "train" else "busy")
         job_cls = SyncJob if self.sync else Job
-        self._train_job = job_cls(factory, self._deliver, done, failed, name=name, parent=self)
+
+        def deliver(frames: list[Frame]) -> None:
+            flush_announce()
+            self._deliver(frames)
+
+        self._train_job = job_cls(factory, deliver, done, failed, name=name, parent=self)
         self._train_job.start()
 
     def _refuse_in_replay(self) -> bool:
@@ -162,8 +179,7 @@ class Lab(QtCore.QObject):
             exp.reset()
             yield snapshot_frame(exp, self.probes)
 
-        self._begin_reset()
-        self._run_exclusive(work, "reset")
+        self._run_exclusive(work, "reset", announce="reset")
 
     def reseed(self) -> None:
         self.apply_config(replace(self.experiment.config, seed=self.experiment.config.seed + 1))
@@ -179,8 +195,7 @@ class Lab(QtCore.QObject):
             exp.rebuild(config)
             yield snapshot_frame(exp, self.probes)
 
-        self._begin_reset(rebuilt=True)
-        self._run_exclusive(work, "rebuild", on_done=self._after_rebuild)
+        self._run_exclusive(work, "rebuild", on_done=self._after_rebuild, announce="rebuilt")
 
     def _after_rebuild(self) -> None:
         notes = "; ".join(self.experiment.dataset.notes)  # e.g. unreadable files that were skipped
@@ -188,9 +203,6 @@ class Lab(QtCore.QObject):
                           f"{len(self.experiment.dataset.y_test)} test samples, "
                           f"{self.experiment.n_params:,} parameters" + (f" ({notes})" if notes else ""),
                           12000 if notes else 5000)
-
-    def _begin_reset(self, rebuilt: bool = False) -> None:
-        self._pending_reset = "rebuilt" if rebuilt else "reset"
 
     def set_hparams(self, **values: float) -> None:
         """lr / momentum / weight decay: applied at the next training step, even mid-run."""
@@ -201,15 +213,14 @@ class Lab(QtCore.QObject):
 
     def start(self) -> None:
         """First frame after the window opens: panels get rebuilt, reset, then a frame."""
-        self._begin_reset(rebuilt=True)
-        self.refresh()
+        self.refresh(announce="rebuilt")
 
-    def refresh(self) -> None:
+    def refresh(self, announce: str | None = None) -> None:
         """A fresh frame of the current weights (e.g. a panel became visible while paused)."""
         if self.running:
             return
         exp = self.experiment
-        self._run_exclusive(lambda: iter([snapshot_frame(exp, self.probes)]), "refresh")
+        self._run_exclusive(lambda: iter([snapshot_frame(exp, self.probes)]), "refresh", announce=announce)
 
     def train_sync(self, steps: int) -> None:
         """Headless: train `steps` steps inline, delivering frames as they come."""
@@ -231,15 +242,14 @@ class Lab(QtCore.QObject):
         self.frames.emit(frames)
 
     # -- frames out --------------------------------------------------------------------------
+    def _announce(self, what: str) -> None:
+        self.history = History()
+        self.last_frame = None
+        if what == "rebuilt":
+            self.rebuilt.emit()
+        self.weights_reset.emit()
+
     def _deliver(self, frames: list[Frame]) -> None:
-        pending = getattr(self, "_pending_reset", None)
-        if pending:
-            self._pending_reset = None
-            self.history = History()
-            self.last_frame = None
-            if pending == "rebuilt":
-                self.rebuilt.emit()
-            self.weights_reset.emit()
         for f in frames:
             for ev in f.events:
                 self.history.add(ev)

@@ -51,6 +51,18 @@ def test_reset_restores_initial_theta_exactly(window, qtbot):
     assert lab.history.eval_steps == [0]
 
 
+def test_reset_while_running_leaves_no_old_frames_behind(window, qtbot):
+    lab = window.lab
+    theta0 = lab.experiment.theta0.clone()
+    lab.play()
+    qtbot.waitUntil(lambda: lab.experiment.step_count >= 30, timeout=20000)
+    lab.reset()  # frames of the run may still be queued: none may land in the new history
+    qtbot.waitUntil(lambda: lab.state == "idle", timeout=10000)
+    assert torch.equal(lab.experiment.theta(), theta0)
+    assert lab.last_frame.step == 0
+    assert lab.history.steps == [0] and lab.history.eval_steps == [0]
+
+
 def test_reseed_draws_new_weights(window, qtbot):
     lab = window.lab
     theta0 = lab.experiment.theta0.clone()
