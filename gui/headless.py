@@ -154,6 +154,8 @@ def self_test(steps: int = 50, timeout: float = 90.0) -> int:
         problems.append("the loss curve holds no data")
     if lab.experiment.dataset.is_points and panel.map.image.image is None:
         problems.append("the decision map is empty")
+    if lab.experiment.dataset.is_points and len(panel.train_pts.getData()[0]) == 0:
+        problems.append("the training points are missing from the decision map")
     if panel.frames_drawn < 2:
         problems.append(f"only {panel.frames_drawn} frames drawn")
     if lab.experiment.diverged:

@@ -213,14 +213,17 @@ class Lab(QtCore.QObject):
 
     def start(self) -> None:
         """First frame after the window opens: panels get rebuilt, reset, then a frame."""
-        self.refresh(announce="rebuilt")
+        # Queued even behind a panel's own refresh: the views must hear "rebuilt" once.
+        self._run_exclusive(self._snapshot_job, "refresh", announce="rebuilt")
 
-    def refresh(self, announce: str | None = None) -> None:
+    def refresh(self) -> None:
         """A fresh frame of the current weights (e.g. a panel became visible while paused)."""
         if self.running:
             return
-        exp = self.experiment
-        self._run_exclusive(lambda: iter([snapshot_frame(exp, self.probes)]), "refresh", announce=announce)
+        self._run_exclusive(self._snapshot_job, "refresh")
+
+    def _snapshot_job(self):
+        yield snapshot_frame(self.experiment, self.probes)
 
     def train_sync(self, steps: int) -> None:
         """Headless: train `steps` steps inline, delivering frames as they come."""

@@ -30,6 +30,14 @@ def test_play_draws_frames_then_pause_stops(window, qtbot):
     assert window.step_label.text() == f"step {steps:,}"
 
 
+def test_window_opens_with_the_training_points_on_the_map(window, qtbot):
+    panel = window.panel("train")
+    n_train = len(window.lab.experiment.dataset.y_train)
+    assert len(panel.train_pts.getData()[0]) == n_train
+    window.panel("train").show_test.setChecked(True)
+    assert len(panel.test_pts.getData()[0]) == len(window.lab.experiment.dataset.y_test)
+
+
 def test_step_advances_exactly_one(window, qtbot):
     lab = window.lab
     for expected in (1, 2, 3):
