@@ -1,11 +1,14 @@
 """engine.representations: activations of every layer, PCA, probes, intrinsic dimension, CKA, NC1."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from engine.data import Dataset, toy_dataset
+from engine.experiment import Experiment, ExperimentConfig
 from engine.models import mlp, small_cnn
 from engine.params import flat_params
 from engine.representations import (
@@ -330,20 +333,22 @@ def test_watcher_measures_every_layer_and_compares_with_the_start():
 
 @pytest.mark.slow
 def test_probe_accuracy_rises_from_the_input_to_the_last_hidden_layer_on_spirals():
-    """Alain & Bengio: features get more linearly separable with depth (the default tanh MLP)."""
-    ds = toy_dataset("spirals", n=600, noise=0.1, seed=0)
-    torch.manual_seed(0)
-    model = mlp(2, [32, 32], 2)
-    trainer = Trainer(model, ds, TrainConfig(optimizer="adam", lr=0.01, batch_size=32, seed=0))
-    for _ in range(1500):
-        trainer.step()
-    _, train_acc, _, test_acc = trainer.evaluate()
-    assert train_acc > 0.97 and test_acc > 0.95  # trained well
-    results = {r.layer: r.test_acc for r in probe_layers(model, ds.X_train, ds.y_train, ds.X_test, ds.y_test)}
+    """Alain & Bengio: features get more linearly separable with depth. The network is the app's
+    default experiment (2-16-16-2 tanh, SGD 0.1, batch 32) with the dataset set to spirals."""
+    exp = Experiment(replace(ExperimentConfig(), dataset="spirals", device="cpu"))
+    assert exp.config.hidden == (16, 16) and exp.config.optimizer == "sgd"
+    for _ in range(6000):  # about two seconds
+        exp.step()
+    _, train_acc, _, test_acc = exp.trainer.evaluate()
+    assert train_acc > 0.9 and test_acc > 0.9  # trained well
+    ds = exp.dataset
+    results = {r.layer: r.test_acc for r in probe_layers(exp.model, ds.X_train, ds.y_train, ds.X_test, ds.y_test)}
     assert list(results) == ["input", "fc1", "fc2", "out"]
+    # measured at this seed: input 0.69, fc1 0.72, fc2 0.97
     assert results["input"] < 0.75  # two interleaved spirals: no line separates them
-    assert results["fc2"] > 0.95
+    assert results["fc2"] > 0.9
     assert results["fc2"] - results["input"] > 0.2
+    assert results["fc2"] >= results["fc1"]
 
 
 @pytest.mark.slow
