@@ -74,11 +74,19 @@ def decode(obj: Any, arrays) -> Any:
     if "__float__" in obj:
         return float(obj["__float__"])
     if "__list__" in obj:
+        if not isinstance(obj["__list__"], list):
+            raise RecordingError("a list entry in the recording is malformed")
         items = [decode(v, arrays) for v in obj["__list__"]]
         return tuple(items) if obj.get("tuple") else items
     if "__dict__" in obj:
-        return {k: decode(v, arrays) for k, v in obj["__dict__"]}
+        pairs = obj["__dict__"]
+        if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                                                  for p in pairs):
+            raise RecordingError("a dictionary entry in the recording is malformed")
+        return {k: decode(v, arrays) for k, v in pairs}
     if "__dataclass__" in obj:
+        if not isinstance(obj.get("fields"), dict) or not isinstance(obj["__dataclass__"], str):
+            raise RecordingError("a record entry in the recording is malformed")
         values = {k: decode(v, arrays) for k, v in obj["fields"].items()}
         cls = _engine_dataclass(obj["__dataclass__"])
         if cls is None:
@@ -202,8 +210,11 @@ def load_recording(path: str | os.PathLike) -> Recording:
         raise RecordingError(f"{name} is damaged: its recording.json is not valid JSON") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise RecordingError(f"{name} is not a Saddle Lab recording")
-    if int(doc.get("version", 0)) > VERSION:
-        raise RecordingError(f"{name} was written by a newer Saddle Lab (format {doc.get('version')})")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RecordingError(f"{name} is damaged: its format version {version!r} is not a positive whole number")
+    if version > VERSION:
+        raise RecordingError(f"{name} was written by a newer Saddle Lab (format {version})")
     try:
         with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -220,14 +231,21 @@ def load_recording(path: str | os.PathLike) -> Recording:
                                  diverged=bool(cols["diverged"][j]), evaluated=bool(cols["evaluated"][j]),
                                  batch_loss=float(cols["batch_loss"][j])) for j in range(a, b)]
             theta = arrays[entry["theta"]] if "theta" in entry else None
+            if theta is not None and (theta.ndim != 1 or not np.issubdtype(theta.dtype, np.floating)):
+                raise RecordingError(f"{name} is damaged: θ of frame {len(frames)} is not a vector of numbers")
+            probes = decode(entry["probes"], arrays)
+            if not isinstance(probes, dict):
+                raise RecordingError(f"{name} is damaged: the plot data of frame {len(frames)} is not a table")
             frames.append(Frame(step=int(entry["step"]), epoch=float(entry["epoch"]), events=events,
-                                theta=theta, probes=decode(entry["probes"], arrays),
+                                theta=theta, probes=probes,
                                 steps_per_second=float(entry.get("steps_per_second", 0.0)),
                                 diverged=bool(entry.get("diverged", False)), message=str(entry.get("message", ""))))
             times.append(float(entry.get("time", 0.0)))
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         if isinstance(exc, RecordingError):
-            raise
+            if str(exc).startswith(name):
+                raise
+            raise RecordingError(f"{name} is damaged: {exc}") from None
         raise RecordingError(f"{name} is damaged: {exc.__class__.__name__} {exc}") from None
     if not frames:
         raise RecordingError(f"{name} holds no frames")

@@ -197,9 +197,9 @@ class ReplayController:
         if self.lab.state != "idle":
             QtCore.QTimer.singleShot(30, lambda: self._begin_when_idle(rec))
             return
-        self.bar.begin(rec)
         self.window.statusBar().showMessage(
             f"Replaying {len(rec.frames)} frames ({rec.duration:.1f} s); training is off until you leave", 6000)
+        self.bar.begin(rec)  # after the notice, so a warning about the first frame stays readable
 
     def leave(self) -> None:
         if not self.lab.replaying:

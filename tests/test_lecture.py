@@ -145,6 +145,29 @@ def test_bad_recordings_change_nothing(window, qtbot, tmp_path, kind):
     assert (lab.experiment.theta() == theta).all() and not window.replay.bar.isVisible()
 
 
+def test_replay_of_a_frame_a_tab_cannot_draw_says_so_and_goes_on(window, qtbot, tmp_path):
+    from dataclasses import replace
+
+    from engine.recording import RecordingWriter
+
+    lab = window.lab
+    w = RecordingWriter(lab.experiment.config.to_dict())
+    frame = lab.last_frame
+    w.add(replace(frame, probes={**frame.probes, "decision": "not a decision map"}))
+    w.add(frame)
+    path = w.save(tmp_path / "odd.sdlrec")
+    assert window.replay.open(path)
+    bar = window.replay.bar
+    qtbot.waitUntil(lambda: bar.isVisible(), timeout=10000)
+    bar.seek(1)
+    bar.seek(0)
+    assert "cannot draw this part of the recording" in window.statusBar().currentMessage()
+    bar.seek(1)  # the next, sound frame is drawn
+    assert window.panel("train").map.image.image is not None
+    window.replay.leave()
+    wait_idle(qtbot, lab)
+
+
 def test_export_all_writes_png_svg_and_data(window, qtbot, tmp_path):
     from gui.export import export_all
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,7 +60,17 @@ class Panel(QtWidgets.QWidget):
             self.lab.refresh()
 
     def _frames(self, frames: list[Frame]) -> None:
-        self.on_frames(frames)
+        if not self.lab.replaying:
+            self.on_frames(frames)
+            return
+        # A recording comes from disk and may hold anything: a frame this tab cannot draw is
+        # reported and skipped instead of breaking the replay.
+        try:
+            self.on_frames(frames)
+        except Exception as exc:  # noqa: BLE001 - any damage in the file
+            traceback.print_exc()
+            self.lab.message.emit(f"The {self.title} tab cannot draw this part of the recording "
+                                  f"(damaged data: {exc.__class__.__name__}); the other tabs go on", 10000)
 
     def on_frames(self, frames: list[Frame]) -> None:
         """GUI thread, at most ~30 times a second; draw the newest frame (cheap: setData only)."""
