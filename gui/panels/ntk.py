@@ -192,15 +192,21 @@ class NTKPanel(Panel):
         self.fit_points = pg.ScatterPlotItem(size=9)
         self.fit_plot.addItem(self.fit_points)
 
-        # Kernel methods: RBF and NTK kernel ridge on the same points.
+        # Kernel methods: RBF and NTK kernel ridge on the same points, side by side on linked axes,
+        # the trained network dashed on both (it follows the NTK machine when wide).
         self.methods_view = plots.make_view()
-        self.methods_plot = plots.add_plot(self.methods_view, "Kernel machines, same data", "x", "f(x)",
-                                           row=0, col=0)
-        self.rbf_curve = plots.curve(self.methods_plot, 3, "RBF kernel ridge")
-        self.ntk_ridge_curve = plots.curve(self.methods_plot, 2, "NTK (K₀) kernel ridge", width=3.0)
-        self.methods_net_curve = plots.curve(self.methods_plot, 0, "trained network", width=1.5, dashed=True)
+        self.rbf_plot = plots.add_plot(self.methods_view, "RBF kernel ridge", "x", "f(x)", row=0, col=0)
+        self.ntk_ridge_plot = plots.add_plot(self.methods_view, "NTK (K₀) kernel ridge", "x", "f(x)", row=0, col=1)
+        self.ntk_ridge_plot.setXLink(self.rbf_plot)
+        self.ntk_ridge_plot.setYLink(self.rbf_plot)
+        self.rbf_curve = plots.curve(self.rbf_plot, 3, "RBF kernel ridge", width=3.0)
+        self.ntk_ridge_curve = plots.curve(self.ntk_ridge_plot, 2, "NTK (K₀) kernel ridge", width=3.0)
+        self.rbf_net_curve = plots.curve(self.rbf_plot, 0, "trained network", width=1.5, dashed=True)
+        self.methods_net_curve = plots.curve(self.ntk_ridge_plot, 0, "trained network", width=1.5, dashed=True)
+        self.rbf_points = pg.ScatterPlotItem(size=9)
+        self.rbf_plot.addItem(self.rbf_points)
         self.methods_points = pg.ScatterPlotItem(size=9)
-        self.methods_plot.addItem(self.methods_points)
+        self.ntk_ridge_plot.addItem(self.methods_points)
 
         # Kernel change against width, log-log.
         self.drift_view = plots.make_view()
@@ -233,27 +239,32 @@ class NTKPanel(Panel):
         self.eig0_curve = plots.curve(self.spectrum_plot, 0, "at θ₀", symbol="o", symbolSize=5)
         self.eigT_curve = plots.curve(self.spectrum_plot, 1, "after training", dashed=True, symbol="x",
                                       symbolSize=6)
+        # Each kernel machine's spectrum under its fit, on the same axes.
         self.compare_view = plots.make_view()
-        self.compare_plot = plots.add_plot(self.compare_view, "Kernel spectra", "eigenvalue index i", "λᵢ / λ₁",
-                                           row=0, col=0)
-        self.compare_ntk_curve = plots.curve(self.compare_plot, 2, "NTK K₀", symbol="o", symbolSize=5)
-        self.eig_rbf_curve = plots.curve(self.compare_plot, 3, "RBF", symbol="t", symbolSize=5)
+        self.rbf_spectrum_plot = plots.add_plot(self.compare_view, "RBF kernel spectrum", "eigenvalue index i",
+                                                "λᵢ / λ₁", row=0, col=0)
+        self.ntk_spectrum_plot = plots.add_plot(self.compare_view, "NTK K₀ spectrum", "eigenvalue index i", "λᵢ / λ₁",
+                                           row=0, col=1)
+        self.ntk_spectrum_plot.setXLink(self.rbf_spectrum_plot)  # y: both fixed to the same decades below
+        self.compare_ntk_curve = plots.curve(self.ntk_spectrum_plot, 2, "NTK K₀", symbol="o", symbolSize=5)
+        self.eig_rbf_curve = plots.curve(self.rbf_spectrum_plot, 3, "RBF", symbol="t", symbolSize=5)
         decades = [(float(k), "1" if k == 0 else f"10{_superscript(k)}") for k in range(-8, 1, 2)]
-        for plot in (self.spectrum_plot, self.compare_plot):
+        for plot in (self.spectrum_plot, self.rbf_spectrum_plot, self.ntk_spectrum_plot):
             plot.setLogMode(y=True)
             plot.getAxis("left").setTicks([decades, []])
-            plot.setYRange(math.log10(SPECTRUM_FLOOR), 0.2, padding=0)
+            top = 0.2 if plot is self.spectrum_plot else 0.5  # the short plots need room for the label "1"
+            plot.setYRange(math.log10(SPECTRUM_FLOOR), top, padding=0)
 
         # Legends sit under their plots, so they never hide a curve.
         self.legends = [
             _legend_below(self.fit_view, [(self.net_curve, "network"), (self.lin_curve, "linearised"),
                                           (self.kernel_curve, "NTK regression"), (self.truth_curve, "target")]),
-            _legend_below(self.methods_view, [(self.ntk_ridge_curve, "NTK ridge"), (self.rbf_curve, "RBF ridge"),
-                                              (self.methods_net_curve, "network")]),
+            _legend_below(self.methods_view, [(self.rbf_curve, "RBF kernel ridge"),
+                                              (self.ntk_ridge_curve, "NTK (K₀) kernel ridge"),
+                                              (self.methods_net_curve, "trained network")], cols=3, span=2),
             _legend_below(self.drift_view, [(self.drift_curve, "‖K_T − K₀‖ / ‖K₀‖"), (self.sqrt_guide, "∝ 1/√width"),
                                             (self.gap_curve, "RMS(net − lin.)"), (self.inv_guide, "∝ 1/width")]),
             _legend_below(self.spectrum_view, [(self.eig0_curve, "at θ₀"), (self.eigT_curve, "after training")]),
-            _legend_below(self.compare_view, [(self.compare_ntk_curve, "NTK K₀"), (self.eig_rbf_curve, "RBF")]),
         ]
 
         # Two pages, so each plot stays legible on a projector: the width story, and kernel machines.
@@ -268,7 +279,7 @@ class NTKPanel(Panel):
         horizontal, vertical = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
         self.width_page = splitter(vertical, splitter(horizontal, self.fit_view, self.drift_view, stretch=[5, 4]),
                                    splitter(horizontal, self.kernels_view, self.spectrum_view, stretch=[2, 1]))
-        self.methods_page = splitter(horizontal, self.methods_view, self.compare_view, stretch=[3, 2])
+        self.methods_page = splitter(vertical, self.methods_view, self.compare_view, stretch=[3, 2])
         self.pages = QtWidgets.QTabWidget()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.width_page, "Width and linearisation")
@@ -309,7 +320,7 @@ class NTKPanel(Panel):
         if not self._toggle_touched:
             self.settings_toggle.setChecked(manager().style.font_scale < 1.3)
         fg = manager().color("plot_fg")
-        for item in (self.fit_points, self.methods_points):
+        for item in (self.fit_points, self.rbf_points, self.methods_points):
             item.setPen(pg.mkPen(manager().color("plot_bg"), width=1.2))
             item.setBrush(pg.mkBrush(fg))
         self.current_marker.setSymbolPen(pg.mkPen(manager().color("accent"), width=2.5))
@@ -326,6 +337,8 @@ class NTKPanel(Panel):
         columns where they fit."""
         em = QtGui.QFontMetrics(manager().font()).height()
         for view, legend in getattr(self, "legends", []):
+            if legend.span > 1:
+                continue  # under two plots side by side: it stays there, in one row
             w, h = view.width(), view.height()
             if legend.measured_at != manager().style:
                 for n in (2, 1):
@@ -520,6 +533,11 @@ class NTKPanel(Panel):
             self._update_width_label()
         self.fit_plot._lab_title = f"Fit at width {r.width:,}"
         manager().register_plot(self.fit_plot)
+        req = getattr(self, "_request", None)  # the settings the shown results were computed with
+        self.rbf_plot._lab_title = "RBF kernel ridge" + (f" (ℓ = {req['config'].rbf_length:g})" if req else "")
+        manager().register_plot(self.rbf_plot)
+        self.ntk_ridge_plot._lab_title = f"NTK kernel ridge (K₀ at width {r.width:,})"
+        manager().register_plot(self.ntk_ridge_plot)
         self.kernel_curve.setData(r.x_plot, r.f_kernel)
         self.truth_curve.setData(r.x_plot, r.y_true)
         self.net_curve.setData(r.x_plot, r.f_network)
@@ -528,9 +546,11 @@ class NTKPanel(Panel):
         self.rbf_curve.setData(r.x_plot, r.f_rbf_ridge)
         self.ntk_ridge_curve.setData(r.x_plot, r.f_ntk_ridge)
         self.methods_net_curve.setData(r.x_plot, r.f_network)
+        self.rbf_net_curve.setData(r.x_plot, r.f_network)
         self.methods_points.setData(r.x_train, r.y_train)
+        self.rbf_points.setData(r.x_train, r.y_train)
         for plot, ys in ((self.fit_plot, [r.y_train, r.f_network, r.f_kernel]),
-                         (self.methods_plot, [r.y_train, r.f_rbf_ridge, r.f_ntk_ridge])):
+                         (self.rbf_plot, [r.y_train, r.f_rbf_ridge, r.f_ntk_ridge])):  # linked: both plots
             _fit_range(plot, r.x_plot, ys)
 
         x0, x1 = float(r.x_kernel[0]), float(r.x_kernel[-1])
@@ -665,7 +685,7 @@ class NTKPanel(Panel):
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         return {"ntk-fit": self.fit_view, "ntk-drift": self.drift_view, "ntk-kernels": self.kernels_view,
                 "ntk-spectrum": self.spectrum_view, "ntk-kernel-methods": self.methods_view,
-                "ntk-kernel-spectra": self.compare_view, "ntk": self}
+                "ntk-kernel-spectra": self.compare_view, "ntk-kernel-machines": self.methods_page, "ntk": self}
 
     def data(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -713,12 +733,14 @@ class NTKPanel(Panel):
 
 
 
-def _legend_below(view: pg.GraphicsLayoutWidget, entries: list,
-                  cols: int = 2) -> tuple[pg.GraphicsLayoutWidget, pg.LegendItem]:
-    """A frameless legend in the row under the plot (the panel may move it beside the plot)."""
+def _legend_below(view: pg.GraphicsLayoutWidget, entries: list, cols: int = 2,
+                  span: int = 1) -> tuple[pg.GraphicsLayoutWidget, pg.LegendItem]:
+    """A frameless legend in the row under the plot (the panel may move it beside the plot);
+    `span` > 1: under that many plots side by side, where it stays."""
     legend = pg.LegendItem(colCount=cols, frame=False, horSpacing=14)
-    view.addItem(legend, row=1, col=0)
+    view.addItem(legend, row=1, col=0, colspan=span)
     legend.cell = (1, 0)
+    legend.span = span
     legend.widths = {1: 0.0, 2: 0.0}
     legend.heights = {1: 0.0, 2: 0.0}
     legend.measured_at = None
