@@ -95,4 +95,5 @@ def main(resolution: int = 41, train_steps: int = 300) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    r = main()
+    sys.exit(0 if r["agree"] and r["ratio"] > 1 else 1)

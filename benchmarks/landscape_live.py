@@ -131,9 +131,14 @@ def main(seconds: float = 6.0) -> dict:
         "p95_event_loop_gap_s": float(np.percentile(gaps, 95)) if len(gaps) else None,
         "threads": torch.get_num_threads(),
     }
+    # What the Landscape tab promises: at least two 41×41 surfaces a second while training,
+    # with the window never held up for more than a quarter of a second.
+    out["meets_two_per_second"] = out["surfaces_per_second"] >= 2.0
+    out["responsive"] = out["max_event_loop_gap_s"] is not None and out["max_event_loop_gap_s"] < 0.25
     print(json.dumps(out))
     return out
 
 
 if __name__ == "__main__":
-    main()
+    r = main()
+    sys.exit(0 if r["agree"] and r["meets_two_per_second"] and r["responsive"] else 1)

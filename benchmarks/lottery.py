@@ -106,4 +106,5 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    r = main()
+    sys.exit(0 if r["agree"] and r["under_a_minute"] else 1)

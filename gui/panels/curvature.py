@@ -28,6 +28,7 @@ from engine.spectrum import (
 )
 
 from .. import plots
+from ..panel_tools import set_title
 from .base import HeadlessContext, Panel
 from .curvature_common import TaskBar, fmt, labelled, weak
 
@@ -377,7 +378,9 @@ class CurvaturePanel(Panel):
         else:
             self.spectrum_plot.enableAutoRange(axis="y")
         kind = "exact" if snap.exact else "SLQ"
-        title = f"Spectrum, step {snap.step:,} ({kind})"
+        share = f"{100 * snap.negative_fraction:.0f}% negative" if snap.negative_fraction >= 0.01 or \
+            snap.negative_fraction == 0 else f"{100 * snap.negative_fraction:.1g}% negative"
+        title = f"Spectrum, step {snap.step:,} ({kind}): {share}"
         if self.spectrum_plot._lab_title != title:
             self.spectrum_plot._lab_title = title
             plots.manager().register_plot(self.spectrum_plot)  # restyles, title included
@@ -419,6 +422,8 @@ class CurvaturePanel(Panel):
         far = top is not None and top > 0 and t > 4 * top
         # A line far above every point would squash the curves flat: leave it out and say where it is.
         self.threshold_line.setVisible(not far)
+        # The title says where a left-out line is, so every export says it too.
+        set_title(self.lambda_plot, f"Extreme eigenvalues  ({label} far above ↑)" if far else "Extreme eigenvalues")
         self.series_note.setText(f"Stability limit {label}" + (", far above λmax (off the plot)" if far else
                                                                " (dashed)") + ": see the lesson (F1).")
 
