@@ -181,6 +181,8 @@ def test_network_sweep_runs_and_can_be_cancelled(window, qtbot):
     qtbot.waitUntil(lambda: len(panel.net_points) == 2 and not panel.net_progress.isVisible(), timeout=30000)
     x, _ = panel.net_plot.test.getData()
     assert len(x) == 2
+    _, train_err = panel.net_train_err.getData()  # train error drawn beside the test error
+    assert np.allclose(10 ** np.asarray(train_err), np.maximum([q.train_error for q in panel.net_points], 1e-3))
     panel.net_widths.setText("64, 128, 256, 512")
     panel.net_steps.setValue(5000)
     panel.run_networks()
@@ -201,3 +203,4 @@ def test_headless_writes_the_three_pictures_and_the_numbers(tmp_path):
     assert data["epoch_wise"]["second_min"] < data["epoch_wise"]["first_min"] < data["epoch_wise"]["peak"]
     with np.load(tmp_path / "double-descent.npz", allow_pickle=False) as arrays:
         assert len(arrays["rf_counts"]) == 60
+        assert len(arrays["net_train_error"]) == len(arrays["net_test_error"]) == len(data["networks"])

@@ -62,6 +62,19 @@ def _times(ratio: float) -> str:
     return f"{ratio:,.0f}×" if ratio >= 100 else f"{ratio:.1f}×"
 
 
+def _interpolates_from(points: list[SweepPoint]) -> str:
+    """' Train error 0 … from width w' for the narrowest width from which every wider one fits
+    its training labels, else ''."""
+    first = None
+    for q in reversed(points):
+        if q.train_error > 0:
+            break
+        first = q
+    if first is None:
+        return ""
+    return f" Train error 0 (drawn at 10⁻³) from width {first.width} (p = {first.n_params:,})."
+
+
 def _positive(a, floor: float = FLOOR) -> np.ndarray:
     return np.maximum(np.asarray(a, dtype=np.float64), floor)
 
@@ -255,6 +268,7 @@ class DoubleDescentPanel(Panel):
                                     "loss / error", "weight norm ‖θ‖", ("p = n·k (threshold: n samples, k outputs)",),
                                     names=("test loss", "train loss"), legend_corner="below")
         self.net_test_err = self.net_plot.add_curve("test_error", 3, "test error (0–1)")
+        self.net_train_err = self.net_plot.add_curve("train_error", 4, "train error (0–1)")
         self.net_plot.plot.setRange(xRange=(2, 4.3), yRange=(-4, 0.2), padding=0)  # until the first width
         layout = QtWidgets.QVBoxLayout(page)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -335,13 +349,14 @@ class DoubleDescentPanel(Panel):
         self.net_plot.test.setData(p, _positive([q.test_loss for q in pts]))
         self.net_plot.train.setData(p, _positive([q.train_loss for q in pts]))
         self.net_test_err.setData(p, _positive([q.test_error for q in pts], 1e-3))
+        self.net_train_err.setData(p, _positive([q.train_error for q in pts], 1e-3))  # 0 (interpolant) at the floor
         self.net_plot.norm.setData(p, _positive([q.weight_norm for q in pts]))
         worst = max(pts, key=lambda q: q.test_loss)
         n, k = self.net_threshold
         self.net_summary.setText(f"n = {n}, k = {k}: threshold p = n·k = {n * k:,}. Worst test loss "
                                  f"{worst.test_loss:.3g} at width {worst.width} (p = {worst.n_params:,}); "
                                  f"widest so far: test loss {pts[-1].test_loss:.3g}, test error "
-                                 f"{100 * pts[-1].test_error:.0f}%.")
+                                 f"{100 * pts[-1].test_error:.0f}%." + _interpolates_from(pts))
 
     def _networks_ended(self) -> None:
         self.net_progress.finish()
@@ -494,6 +509,8 @@ class DoubleDescentPanel(Panel):
         if self.net_points:
             out["networks"] = [vars(p) for p in self.net_points]
             out["network_threshold"] = {"n": self.net_threshold[0], "k": self.net_threshold[1]}
+            for name in ("n_params", "train_error", "test_error", "train_loss", "test_loss", "weight_norm"):
+                out[f"net_{name}"] = np.array([getattr(p, name) for p in self.net_points])
         if self.epoch_points:
             out["epoch_wise"] = epoch_wise_shape(self.epoch_points)
             out["epoch_steps"] = np.array([p.step for p in self.epoch_points])
