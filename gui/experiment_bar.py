@@ -221,8 +221,9 @@ class ExperimentBar(QtWidgets.QWidget):
         self.weight_decay.editingFinished.connect(lambda: self._live("weight_decay"))
 
     # -- values in and out -------------------------------------------------------------------
-    def load(self, cfg: ExperimentConfig) -> None:
-        """Show `cfg` in the fields (without applying anything)."""
+    def load(self, cfg: ExperimentConfig, keep: frozenset[str] = frozenset()) -> None:
+        """Show `cfg` in the fields (without applying anything); fields named in `keep` keep
+        what the user typed and its message."""
         self._updating = True
         try:
             i = self.dataset.findData(cfg.dataset)
@@ -230,20 +231,28 @@ class ExperimentBar(QtWidgets.QWidget):
                 self.dataset.addItem(DATASET_LABELS.get(cfg.dataset, cfg.dataset), cfg.dataset)
                 i = self.dataset.count() - 1
             self.dataset.setCurrentIndex(i)
-            self.noise.setValue(cfg.noise)
-            self.samples.setValue(cfg.n)
-            self.hidden.setText(", ".join(str(h) for h in cfg.hidden))
+            if "noise" not in keep:
+                self.noise.setValue(cfg.noise)
+            if "n" not in keep:
+                self.samples.setValue(cfg.n)
+            if "hidden" not in keep:
+                self.hidden.setText(", ".join(str(h) for h in cfg.hidden))
             self.activation.setCurrentText(cfg.activation)
             self.optimizer.setCurrentText(cfg.optimizer)
-            self.lr.setText(f"{cfg.lr:g}")
-            self.lr_slider.setValue(int(round(100 * math.log10(cfg.lr))))
-            self.momentum.setValue(cfg.momentum)
-            self.batch.setValue(cfg.batch_size)
-            self.weight_decay.setText(f"{cfg.weight_decay:g}")
+            if "lr" not in keep:
+                self.lr.setText(f"{cfg.lr:g}")
+                self.lr_slider.setValue(int(round(100 * math.log10(cfg.lr))))
+            if "momentum" not in keep:
+                self.momentum.setValue(cfg.momentum)
+            if "batch_size" not in keep:
+                self.batch.setValue(cfg.batch_size)
+            if "weight_decay" not in keep:
+                self.weight_decay.setText(f"{cfg.weight_decay:g}")
             self.seed.setValue(cfg.seed)
             self._net_fields_enabled(cfg)
-            for err in self.errors.values():
-                err.hide()
+            for key, err in self.errors.items():
+                if key not in keep:
+                    err.hide()
         finally:
             self._updating = False
 
@@ -378,8 +387,9 @@ class ExperimentBar(QtWidgets.QWidget):
         self.play.setText("⏸ Pause" if running else "▶ Play")
         self.step.setEnabled(state == "idle")
         self.reseed.setEnabled(state != "busy")
-        if state == "idle":
-            self.load(self.lab.experiment.config)
+        if state == "idle":  # a field showing a problem keeps the text and its message
+            self.load(self.lab.experiment.config,
+                      frozenset(k for k, e in self.errors.items() if not e.isHidden()))
 
 
 # Per-dataset hooks for the dataset combo: fn(bar, config) -> config or None (cancelled).

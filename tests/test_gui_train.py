@@ -93,6 +93,10 @@ def test_bad_learning_rate_shows_its_message(window, qtbot):
         _type(qtbot, bar.lr, text)
         assert bar.errors["lr"].isVisible() and words in bar.errors["lr"].text()
         assert lab.experiment.config.lr == 0.1
+    # Training on (with the last good rate) does not wipe the message or the typed text.
+    qtbot.mouseClick(bar.step, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, lab)
+    assert bar.errors["lr"].isVisible() and bar.lr.text() == "fast"
     _type(qtbot, bar.lr, "0.05")
     assert not bar.errors["lr"].isVisible()
     assert lab.experiment.config.lr == 0.05
