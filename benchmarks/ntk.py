@@ -6,7 +6,8 @@ the 200-point prediction grid and the 64-point kernel grid: 274 × 274). The bas
 one `torch.autograd.grad` per sample and output, stacks the gradients into J and forms J Jᵀ.
 Both run here, in the same process, after one warm-up call each, on one intra-op thread (the
 comparison is batching against a loop, not threads; and on a shared 2-core machine a second
-OpenMP thread makes small-tensor timings erratic); prints one JSON line.
+OpenMP thread makes small-tensor timings erratic); prints one JSON line, and exits non-zero
+with a FAIL line when the kernels disagree or the batched one is under 5× faster.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch  # noqa: E402
 from engine.ntk import NTKConfig, _kernel_inputs, build_network, empirical_ntk, regression_1d  # noqa: E402
 
 WIDTH = 256
+REQUIRED_RATIO = 5.0  # the batched kernel must be at least this many times faster than the loop
 
 
 def loop_ntk(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -66,8 +68,10 @@ def _run(repeats: int) -> dict:
     project_s, k_project = timed(lambda: empirical_ntk(model, x), repeats)
     baseline_s, k_loop = timed(lambda: loop_ntk(model, x), max(1, repeats // 2))
     rel = float(torch.linalg.norm(k_project - k_loop) / torch.linalg.norm(k_loop))
+    ratio = baseline_s / project_s
     out = {"name": "empirical_ntk", "project_s": project_s, "baseline_s": baseline_s,
-           "ratio": baseline_s / project_s, "agree": rel < 1e-5, "relative_difference": rel,
+           "ratio": ratio, "required_ratio": REQUIRED_RATIO, "fast_enough": ratio >= REQUIRED_RATIO,
+           "agree": rel < 1e-5, "relative_difference": rel,
            "inputs": len(x), "parameters": sum(p.numel() for p in model.parameters()),
            "threads": torch.get_num_threads()}
     print(json.dumps(out))
@@ -75,4 +79,9 @@ def _run(repeats: int) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    r = main()
+    if not r["agree"]:
+        print(f"FAIL: the kernels differ by {r['relative_difference']:.1e} (relative), above 1e-5", file=sys.stderr)
+    if not r["fast_enough"]:
+        print(f"FAIL: {r['ratio']:.1f}× faster than the loop, below the required {REQUIRED_RATIO:g}×", file=sys.stderr)
+    sys.exit(0 if r["agree"] and r["fast_enough"] else 1)

@@ -294,8 +294,12 @@ def test_bad_settings_get_specific_messages():
 def test_the_benchmark_agrees_with_its_loop():
     import benchmarks.ntk as bench
 
-    out = bench.main(repeats=1)
-    assert out["agree"] and out["relative_difference"] < 1e-5 and out["ratio"] > 1.0
+    out = bench.main(repeats=3)
+    assert out["agree"] and out["relative_difference"] < 1e-5
+    # The requirement is 5× (benchmarks/ntk.py fails below it; measured 11–12× on 2 cores). Here,
+    # beside other tests on a shared 2-core machine, millisecond timings jitter: 3× still fails
+    # a batched kernel that has fallen back to anything like the per-sample loop.
+    assert out["ratio"] >= 3.0, out
 
 
 def test_regression_points_are_deterministic_and_distinct():
