@@ -56,4 +56,4 @@ def main(steps: int = 40) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(0 if main()["agree"] else 1)

@@ -39,4 +39,4 @@ def _timed(fn, kw) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(0 if main()["agree"] else 1)

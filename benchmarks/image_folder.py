@@ -60,4 +60,4 @@ def main(n: int = 2000) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(0 if main()["agree"] else 1)

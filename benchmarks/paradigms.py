@@ -96,4 +96,4 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(0 if main()["agree"] else 1)

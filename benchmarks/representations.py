@@ -93,4 +93,4 @@ def main(points: int = 400, reps: int = 5) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(0 if main()["agree"] else 1)

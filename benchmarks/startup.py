@@ -44,4 +44,4 @@ def main(repeats: int = 3) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(0 if main()["agree"] else 1)
