@@ -34,6 +34,7 @@ from engine.pruning import (
 )
 
 from .. import plots
+from ..panel_tools import legend_below
 from ..style import manager
 from .base import HeadlessContext, Panel
 
@@ -211,17 +212,19 @@ class LotteryPanel(Panel):
 
     def _build_plots(self) -> None:
         self.summary = plots.caption("Press Run IMP: each round trains the network, removes the smallest "
-                                     "weights and resets the survivors to their initial values.")
+                                     "weights and sets the survivors back to their values at the rewind step "
+                                     "k of the dense run (k = 0, or θ₀: their initial values).")
         self.banner = plots.caption("", role="banner")
         self.banner.hide()
 
         # The claim: accuracy against weights left (x: log scale, 100% on the left).
         self.acc_view = plots.make_view()
         self.acc_plot = plots.add_plot(self.acc_view, "Accuracy against weights left",
-                                       "weights remaining (%, log scale)", "test accuracy (%)", legend=True)
+                                       "weights remaining (%, log scale)", "test accuracy (%)", row=0, col=0)
         self.acc_plot.setLogMode(x=True, y=False)
         self.acc_plot.invertX(True)
-        self.acc_plot.legend.anchor((0, 1), (0, 1), offset=(8, -8))  # bottom left: empty at 100%
+        # The legend under the plot: the curves cross every corner, and one row would clip "dense".
+        self.acc_plot.legend = legend_below(self.acc_view, row=1, col=0, columns=2)
         self.acc_curves: dict[str, pg.PlotDataItem] = {}
         self.acc_errors: dict[str, pg.ErrorBarItem] = {}
         for c in CONTROLS:
@@ -238,7 +241,7 @@ class LotteryPanel(Panel):
         # Right of it: the round being trained, and the chosen ticket trained again.
         self.curve_view = plots.make_view()
         # No legend: the colours are those of the accuracy plot's legend.
-        self.round_plot = plots.add_plot(self.curve_view, "Round being trained", "", "test acc. (%)",
+        self.round_plot = plots.add_plot(self.curve_view, "Round being trained", "step", "test acc. (%)",
                                          row=0, col=0)
         self.round_curves = {c: plots.curve(self.round_plot, COLOR[c], c) for c in CONTROLS}
         self.round_curves["dense"] = plots.curve(self.round_plot, "plot_fg", "dense")
@@ -281,8 +284,9 @@ class LotteryPanel(Panel):
         self._restyle_symbols()
 
     def _set_x_range(self, final: float) -> None:
-        """100% down to a little below the last round's share, with readable ticks."""
-        lo = max(final * 100 * 0.8, 1e-3)
+        """100% down to about 2% (the range of the claim), or below the last round's share
+        when more rounds go further, with readable ticks."""
+        lo = max(min(final * 100 * 0.8, 1.8), 1e-3)
         self.acc_plot.setXRange(np.log10(lo), np.log10(125), padding=0)
         ticks = [v for v in (100, 70, 50, 30, 20, 10, 7, 5, 3, 2, 1, 0.5, 0.2, 0.1) if v >= lo]
         self.acc_plot.getAxis("bottom").setTicks([[(np.log10(v), f"{v:g}") for v in ticks], []])
