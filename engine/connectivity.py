@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.func import grad, vmap
 
-from .landscape import LandscapeData, SurfaceGrid, orthogonalise, points_per_chunk, surface_levels
+from .landscape import Device, LandscapeData, SurfaceGrid, orthogonalise, points_per_chunk, surface_levels
 from .optim import Adam
 from .params import flat_params
 from .training import Trainer
@@ -39,6 +39,10 @@ def _chunk(theta: torch.Tensor, chunk: int | None) -> int:
     return chunk or max(1, min(256, (1 << 22) // max(1, theta.numel())))
 
 
+def _to(device: Device, *thetas: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    return thetas if device is None else tuple(t.to(torch.device(device)) for t in thetas)
+
+
 def line_points(theta_a: torch.Tensor, theta_b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """(1−t)·θ_A + t·θ_B for each t: (n, P)."""
     return (1 - t)[:, None] * theta_a + t[:, None] * theta_b
@@ -52,16 +56,20 @@ def bezier_points(theta_a: torch.Tensor, theta_c: torch.Tensor, theta_b: torch.T
 
 
 def linear_path(loss_fn: LossFn, theta_a: torch.Tensor, theta_b: torch.Tensor, n: int = 41,
-                chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Loss along the straight segment from θ_A (t = 0) to θ_B (t = 1): (t, loss), batched."""
+                chunk: int | None = None, device: Device = None) -> tuple[np.ndarray, np.ndarray]:
+    """Loss along the straight segment from θ_A (t = 0) to θ_B (t = 1): (t, loss), batched.
+    `device`: where the points are evaluated (default θ_A's; the loss function's data must be there)."""
+    theta_a, theta_b = _to(device, theta_a, theta_b)
     t = _ts(n, theta_a.device)
     return t.cpu().numpy().astype(np.float64), _path_losses(loss_fn, line_points(theta_a, theta_b, t),
                                                             _chunk(theta_a, chunk))
 
 
 def bezier_path(loss_fn: LossFn, theta_a: torch.Tensor, theta_c: torch.Tensor, theta_b: torch.Tensor,
-                n: int = 41, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Loss along the quadratic Bezier curve with bend θ_C: (t, loss), batched."""
+                n: int = 41, chunk: int | None = None, device: Device = None) -> tuple[np.ndarray, np.ndarray]:
+    """Loss along the quadratic Bezier curve with bend θ_C: (t, loss), batched (on `device`, as
+    in `linear_path`)."""
+    theta_a, theta_c, theta_b = _to(device, theta_a, theta_c, theta_b)
     t = _ts(n, theta_a.device)
     return t.cpu().numpy().astype(np.float64), _path_losses(
         loss_fn, bezier_points(theta_a, theta_c, theta_b, t), _chunk(theta_a, chunk))
@@ -87,8 +95,12 @@ class BezierStep:
 
 def bezier_fitting(loss_fn: LossFn, theta_a: torch.Tensor, theta_b: torch.Tensor, steps: int = 500,
                    lr: float = 0.05, seed: int = 0,
-                   theta_c: torch.Tensor | None = None) -> Iterator[BezierStep]:
-    """Train the bend θ_C with Adam, one fresh t ~ U(0, 1) per step; yields after every step."""
+                   theta_c: torch.Tensor | None = None, device: Device = None) -> Iterator[BezierStep]:
+    """Train the bend θ_C with Adam, one fresh t ~ U(0, 1) per step; yields after every step.
+    `device`: where the bend is trained (default θ_A's; the loss function's data must be there)."""
+    theta_a, theta_b = _to(device, theta_a, theta_b)
+    if theta_c is not None:
+        (theta_c,) = _to(theta_a.device, theta_c)
     if steps < 0:
         raise ValueError(f"steps must be ≥ 0, got {steps}")
     if not lr > 0:
@@ -116,11 +128,12 @@ def bezier_fitting(loss_fn: LossFn, theta_a: torch.Tensor, theta_b: torch.Tensor
 
 
 def fit_bezier(loss_fn: LossFn, theta_a: torch.Tensor, theta_b: torch.Tensor, steps: int = 500,
-               lr: float = 0.05, seed: int = 0) -> torch.Tensor:
+               lr: float = 0.05, seed: int = 0, device: Device = None) -> torch.Tensor:
     """The bend θ_C of a quadratic Bezier curve from θ_A to θ_B trained to minimise
-    E_{t~U(0,1)} L(φ(t)) (Adam, a fresh t per step, started at the midpoint)."""
+    E_{t~U(0,1)} L(φ(t)) (Adam, a fresh t per step, started at the midpoint), on `device`."""
+    theta_a, theta_b = _to(device, theta_a, theta_b)
     bend = ((theta_a + theta_b) / 2).detach()
-    for item in bezier_fitting(loss_fn, theta_a, theta_b, steps, lr, seed):
+    for item in bezier_fitting(loss_fn, theta_a, theta_b, steps, lr, seed, device=device):
         bend = item.theta_c
     return bend.clone()
 

@@ -201,8 +201,8 @@ def _levenberg_marquardt(grad_fn, hess_fn, P: torch.Tensor, iters: int, max_step
     point (smaller after a step that lowers ‖g‖, larger after one that does not). Newton's method
     when μ → 0, so it converges to minima, maxima and saddles alike."""
     n, d = P.shape
-    eye = torch.eye(d, dtype=P.dtype)
-    mu = torch.full((n,), 1e-3, dtype=P.dtype)
+    eye = torch.eye(d, dtype=P.dtype, device=P.device)
+    mu = torch.full((n,), 1e-3, dtype=P.dtype, device=P.device)
     g = grad_fn(P)
     gn = g.norm(dim=1)
     for _ in range(iters):
@@ -225,12 +225,13 @@ def _levenberg_marquardt(grad_fn, hess_fn, P: torch.Tensor, iters: int, max_step
 
 
 def find_critical_points(f: Callable, bounds: Bounds, n_starts: int = 64, seed: int = 0, iters: int = 150,
-                         tol: float = 1e-7) -> list[CriticalPoint]:
+                         tol: float = 1e-7, device: str | torch.device | None = None) -> list[CriticalPoint]:
     """Every critical point of f(x, y) inside `bounds` that the starts reach, classified.
 
     Levenberg–Marquardt on ∇f = 0 from `n_starts` well-spread starts (all at once); a point
     counts when ‖∇f‖ ≤ tol·max(1, typical ‖∇f‖ over the box), duplicates are merged. Sorted by
-    value. Degenerate points get a `shape` from the sign pattern of f around them.
+    value. Degenerate points get a `shape` from the sign pattern of f around them. The search
+    runs in float64 on `device` (default the CPU; a device without float64, such as MPS, cannot).
     """
     xmin, xmax, ymin, ymax = bounds
     if not (xmax > xmin and ymax > ymin):
@@ -240,6 +241,8 @@ def find_critical_points(f: Callable, bounds: Bounds, n_starts: int = 64, seed: 
     grad_fn, hess_fn = _batched_derivatives(f)
     span = max(xmax - xmin, ymax - ymin)
     starts = sobol_starts(bounds, n_starts, seed)
+    if device is not None:
+        starts = starts.to(torch.device(device))
     g_scale = float(grad_fn(starts).norm(dim=1).median())
     # Curvature counts as zero below 1e-5 of the surface's typical curvature in the box (a point
     # found at distance r from a degenerate critical point has eigenvalues of order r).
@@ -262,7 +265,7 @@ def find_critical_points(f: Callable, bounds: Bounds, n_starts: int = 64, seed: 
         kept.append(p)
     out: list[CriticalPoint] = []
     for p in kept:
-        out.append(inspect_point(f, p, span=span, eig_tol=eig_tol))
+        out.append(inspect_point(f, p.cpu(), span=span, eig_tol=eig_tol))
     out.sort(key=lambda c: c.value)
     return out
 

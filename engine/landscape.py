@@ -33,6 +33,7 @@ AXIS_LABELS = {
 }
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
+Device = str | torch.device | None  # where a routine computes; None: where its inputs are
 
 
 # -- directions ------------------------------------------------------------------------------
@@ -74,19 +75,20 @@ def _normalise(model: nn.Module, draws: list[torch.Tensor], theta: torch.Tensor,
 
 
 def random_direction(model: nn.Module, norm: str = "filter", seed: int = 0,
-                     theta: torch.Tensor | None = None) -> torch.Tensor:
+                     theta: torch.Tensor | None = None, device: Device = None) -> torch.Tensor:
     """A Gaussian direction in parameter space, normalised to θ.
 
     "filter": each output filter (a row of a weight matrix, one output channel of a conv
     kernel) is rescaled to the norm of the same filter of θ, and 1-D tensors (biases) are
     zeroed (Li et al. 2018). "layer": each weight tensor is rescaled to the norm of θ's tensor,
     1-D tensors zeroed. "none": a unit vector over all of θ.
-    `theta` defaults to the model's current parameters; the result is on the model's device.
+    `theta` defaults to the model's current parameters; the result is on `device` (default: the
+    model's device). The draw itself is made on the CPU, so a seed gives one direction everywhere.
     """
     theta = flat_params(model) if theta is None else _as_tensor(theta)
     g = torch.Generator().manual_seed(int(seed))
     d = _normalise(model, _gaussian_like(model, g), theta, norm)
-    return d.to(model_device(model))
+    return d.to(model_device(model) if device is None else torch.device(device))
 
 
 def direction_cosine(d1: torch.Tensor, d2: torch.Tensor) -> float:
@@ -96,7 +98,7 @@ def direction_cosine(d1: torch.Tensor, d2: torch.Tensor) -> float:
 
 
 def direction_pair(model: nn.Module, norm: str = "filter", seed: int = 0,
-                   theta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                   theta: torch.Tensor | None = None, device: Device = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Two normalised random directions from one seed, not yet orthogonalised.
 
     d₁ equals `random_direction(model, norm, seed)`; d₂ continues the same random stream.
@@ -105,7 +107,7 @@ def direction_pair(model: nn.Module, norm: str = "filter", seed: int = 0,
     g = torch.Generator().manual_seed(int(seed))
     d1 = _normalise(model, _gaussian_like(model, g), theta, norm)
     d2 = _normalise(model, _gaussian_like(model, g), theta, norm)
-    dev = model_device(model)
+    dev = model_device(model) if device is None else torch.device(device)
     return d1.to(dev), d2.to(dev)
 
 
@@ -118,25 +120,26 @@ def orthogonalise(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
 
 
 def orthogonal_directions(model: nn.Module, norm: str = "filter", seed: int = 0,
-                          theta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                          theta: torch.Tensor | None = None, device: Device = None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
     """Two random directions normalised to θ, then d₂ made orthogonal to d₁ (after normalising).
 
     In many dimensions two random directions are already nearly orthogonal: see
     `direction_cosine(*direction_pair(...))` for how far from it they were.
     """
-    d1, d2 = direction_pair(model, norm, seed, theta)
+    d1, d2 = direction_pair(model, norm, seed, theta, device)
     return d1, orthogonalise(d1, d2)
 
 
-def pca_directions(trajectory, center=None) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+def pca_directions(trajectory, center=None, device: Device = None) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """The two principal directions of a recorded path (Li et al. 2018).
 
     trajectory: (T, P) snapshots θ_t; rows θ_t − center are decomposed (center defaults to the
     last snapshot, θ_final). Returns unit vectors d₁, d₂ and the fraction of the rows' summed
     squared norm each explains. Signs are fixed so that the first snapshot has non-negative
-    coordinates.
+    coordinates. `device`: where to compute (default: where the trajectory is).
     """
-    traj = _as_tensor(trajectory)
+    traj = _as_tensor(trajectory, device)
     if traj.dim() != 2 or traj.shape[0] < 2:
         raise ValueError("the PCA plane needs a path of at least 2 recorded parameter vectors")
     c = traj[-1] if center is None else _as_tensor(center, traj.device).to(traj.dtype)
@@ -248,8 +251,8 @@ def _losses_at(loss_fn: LossFn, theta: torch.Tensor, dirs: Sequence[torch.Tensor
     return vmap(loss_fn)(thetas)
 
 
-def _prepare(theta, dirs, values):
-    theta = _as_tensor(theta)
+def _prepare(theta, dirs, values, device: Device = None):
+    theta = _as_tensor(theta, device)
     dev, dtype = theta.device, theta.dtype
     dirs = [_as_tensor(d, dev).to(dtype) for d in dirs]
     values = [_as_tensor(v).to(dev, dtype).reshape(-1) for v in values]
@@ -257,9 +260,11 @@ def _prepare(theta, dirs, values):
 
 
 @torch.no_grad()
-def loss_line(loss_fn: LossFn, theta, direction, alphas, chunk: int | None = None) -> torch.Tensor:
-    """L(θ + αᵢ·d) for every α, batched: (A,)."""
-    theta, (d,), (a,) = _prepare(theta, [direction], [alphas])
+def loss_line(loss_fn: LossFn, theta, direction, alphas, chunk: int | None = None,
+              device: Device = None) -> torch.Tensor:
+    """L(θ + αᵢ·d) for every α, batched: (A,). `device`: where θ + αd is formed and evaluated
+    (default θ's; the loss function's data must be there)."""
+    theta, (d,), (a,) = _prepare(theta, [direction], [alphas], device)
     chunk = chunk or default_chunk(theta.numel())
     out = [_losses_at(loss_fn, theta, [d], a[i : i + chunk, None]) for i in range(0, len(a), chunk)]
     return torch.cat(out) if out else torch.empty(0)
@@ -271,9 +276,12 @@ def _grid_coords(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def loss_surface(loss_fn: LossFn, theta, d1, d2, alphas, betas, chunk: int | None = None) -> torch.Tensor:
-    """Z[i, j] = L(θ + αᵢ·d₁ + βⱼ·d₂), evaluated `chunk` grid points per batched forward: (A, B)."""
-    theta, dirs, (a, b) = _prepare(theta, [d1, d2], [alphas, betas])
+def loss_surface(loss_fn: LossFn, theta, d1, d2, alphas, betas, chunk: int | None = None,
+                 device: Device = None) -> torch.Tensor:
+    """Z[i, j] = L(θ + αᵢ·d₁ + βⱼ·d₂), evaluated `chunk` grid points per batched forward: (A, B).
+    `device`: where the points are formed and evaluated (default θ's; the loss function's data
+    must be there)."""
+    theta, dirs, (a, b) = _prepare(theta, [d1, d2], [alphas, betas], device)
     chunk = chunk or default_chunk(theta.numel())
     coords = _grid_coords(a, b)
     out = [_losses_at(loss_fn, theta, dirs, coords[i : i + chunk]) for i in range(0, len(coords), chunk)]
@@ -430,9 +438,10 @@ def grid_contours(grid: SurfaceGrid, log_scale: bool = True, n_levels: int = 9) 
 
 
 # -- paths and planes ------------------------------------------------------------------------
-def _plane_fit(trajectory, theta, d1, d2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _plane_fit(trajectory, theta, d1, d2, device: Device = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Least-squares coordinates of θ_t − θ in span(d₁, d₂), the in-plane parts and the residuals."""
-    traj = _as_tensor(trajectory).double()
+    traj = _as_tensor(trajectory, device).double()
     theta = _as_tensor(theta, traj.device).double()
     D = torch.stack([_as_tensor(d1, traj.device).double(), _as_tensor(d2, traj.device).double()], 1)
     rows = traj - theta
@@ -441,10 +450,10 @@ def _plane_fit(trajectory, theta, d1, d2) -> tuple[torch.Tensor, torch.Tensor, t
     return coords, inside, rows - inside
 
 
-def project_trajectory(trajectory, theta, d1, d2) -> np.ndarray:
+def project_trajectory(trajectory, theta, d1, d2, device: Device = None) -> np.ndarray:
     """(T, 2) coordinates (α, β) of each θ_t − θ in the plane spanned by d₁, d₂ (least squares;
     for orthogonal directions, ⟨θ_t − θ, dₖ⟩ / ‖dₖ‖²)."""
-    return _plane_fit(trajectory, theta, d1, d2)[0].cpu().numpy()
+    return _plane_fit(trajectory, theta, d1, d2, device)[0].cpu().numpy()
 
 
 @dataclass

@@ -217,19 +217,22 @@ def ntk_matvec(model: nn.Module, x: torch.Tensor, v: torch.Tensor, theta: torch.
 
 # -- kernel regression --------------------------------------------------------------------------
 def kernel_regression(k_train: torch.Tensor, y_train: torch.Tensor, k_test_train: torch.Tensor,
-                      ridge: float = 0.0) -> torch.Tensor:
+                      ridge: float = 0.0, device: str | torch.device | None = None) -> torch.Tensor:
     """Closed-form kernel (ridge) regression: K(test, train) (K(train, train) + λI)⁻¹ y.
 
     k_train (N, N), y_train (N,) or (N, K), k_test_train (M, N) -> (M,) or (M, K). Per-output
     kernels (N, N, K, K) and (M, N, K, K) with y (N, K) are accepted too. Solved in float64
     through an eigendecomposition; with λ = 0 directions of K that are numerically zero are
-    dropped, which is the limit that gradient descent from zero reaches.
+    dropped, which is the limit that gradient descent from zero reaches. `device`: where to
+    solve (default: where k_train is); the result comes back there.
     """
     if not (isinstance(ridge, (int, float)) and math.isfinite(ridge)) or ridge < 0:
         raise ValueError(f"the ridge must be a number ≥ 0, got {ridge}")
     k_train = torch.as_tensor(k_train)
-    k_test_train = torch.as_tensor(k_test_train)
-    y = torch.as_tensor(y_train)
+    dev = k_train.device if device is None else torch.device(device)
+    k_train = k_train.to(dev)
+    k_test_train = torch.as_tensor(k_test_train).to(dev)
+    y = torch.as_tensor(y_train).to(dev)
     out_dtype = k_test_train.dtype if k_test_train.is_floating_point() else torch.float32
     if k_train.ndim == 4:
         n, _, k, _ = k_train.shape

@@ -85,3 +85,54 @@ def test_surfaces_listed():
     from engine.critical import SURFACES
 
     assert len(SURFACES) >= 6
+
+
+# Functions that compute on tensors take `device` (API.md: "every function takes device where it
+# computes"); the rest get theirs from a config (TrainConfig.device and friends) or run in
+# scikit-learn / numpy on the CPU.
+TAKES_DEVICE = {
+    "engine.landscape": ["random_direction", "orthogonal_directions", "pca_directions", "loss_line", "loss_surface",
+                         "project_trajectory"],
+    "engine.connectivity": ["linear_path", "fit_bezier", "bezier_path"],
+    "engine.hessian": ["hvp", "full_hessian", "top_eigenvalues", "bottom_eigenvalues", "spectral_density",
+                       "hessian_trace"],
+    "engine.critical": ["find_critical_points"],
+    "engine.sharpness": ["epsilon_sharpness"],
+    "engine.representations": ["layer_activations"],
+    "engine.double_descent": ["random_features_sweep"],
+    "engine.ntk": ["empirical_ntk", "kernel_regression"],
+    "engine.implicit": ["min_norm_gd", "max_margin_direction"],
+}
+
+
+@pytest.mark.parametrize("module,name", [(m, n) for m, names in TAKES_DEVICE.items() for n in names])
+def test_computing_functions_take_a_device(module, name):
+    fn = getattr(importlib.import_module(module), name)
+    assert "device" in inspect.signature(fn).parameters
+
+
+def test_device_argument_gives_the_same_numbers():
+    import torch
+
+    from engine import connectivity, critical, landscape, ntk
+    from engine.data import toy_dataset
+    from engine.models import model_for
+    from engine.params import flat_params, loss_function
+
+    ds = toy_dataset("moons", n=100, seed=0)
+    torch.manual_seed(0)
+    model = model_for(ds)
+    L = loss_function(model, ds.X_train, ds.y_train)
+    theta = flat_params(model).detach()
+    d1, d2 = landscape.orthogonal_directions(model, device="cpu")
+    a = torch.linspace(-1, 1, 5)
+    assert torch.equal(landscape.loss_surface(L, theta, d1, d2, a, a, device="cpu"),
+                       landscape.loss_surface(L, theta, d1, d2, a, a))
+    assert torch.equal(landscape.random_direction(model, device="cpu"), landscape.random_direction(model))
+    other = theta + 0.1 * d1
+    assert (connectivity.linear_path(L, theta, other, 5, device="cpu")[1] ==
+            connectivity.linear_path(L, theta, other, 5)[1]).all()
+    pts = critical.find_critical_points(critical.SURFACES["saddle"], (-1, 1, -1, 1), 8, device="cpu")
+    assert [p.kind for p in pts] == ["saddle"]
+    K = torch.eye(3) * 2
+    assert torch.allclose(ntk.kernel_regression(K, torch.ones(3), K, device="cpu"), torch.ones(3))
