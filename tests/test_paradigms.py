@@ -163,6 +163,20 @@ def test_oja_unit_finds_the_first_principal_component_and_ff_starts_at_theta0():
     assert last["forward_forward"].extras["goodness_test_acc"] > 0.8  # classifying by goodness alone
 
 
+def test_oja_unit_finds_the_first_principal_component_on_digits_at_the_default_setting():
+    """On digits λ₁ = 0.71 and λ₂ = 0.64 are close: the default step must still tell them apart
+    within the default training (at η = 0.05 unit 1 ended on PC2, cos∠(w₁, PC1) = 0.04)."""
+    cfg = ParadigmsConfig()
+    assert cfg.dataset == "digits"
+    ds = toy_dataset(cfg.dataset, cfg.n, cfg.noise, cfg.test_fraction, cfg.data_seed)
+    model = build_network(ds.in_features, cfg.hidden, ds.n_classes, cfg.activation, cfg.seed)
+    *_, last = train("hebbian", model, ds, cfg)
+    assert last.step == cfg.steps and not last.diverged
+    assert last.extras["pc1_cosine"] > 0.9 and abs(last.extras["pc1_norm"] - 1.0) < 0.05
+    assert last.extras["subspace"] > 0.95  # and the 32 units span the top principal subspace
+    assert last.test_acc > 0.85  # the read-out on these features still learns the digits
+
+
 def test_train_generator_runs_one_rule_and_stops_on_divergence():
     ds = toy_dataset("moons", 200, 0.1)
     model = build_network(2, (8,), 2, "tanh", seed=1)
