@@ -291,11 +291,11 @@ class ConnectivityPanel(Panel):
                 text += f";  Bezier curve {bez.barrier_train:.4f} / {_fmt(bez.barrier_test)}{state}"
             lines.append(text + ".")
             if bez is not None and bez.final and self._config_used is not None:
-                if bez.barrier_train < 0.5 * lin.barrier_train:
+                if lin.barrier_train < 0.01:
+                    lines.append("Even the straight line shows no ridge here: these two minima lie in one basin.")
+                elif bez.barrier_train < 0.5 * lin.barrier_train:
                     lines.append("The two minima are connected by a curve of low loss; the straight line "
                                  "between them crosses a ridge.")
-                elif lin.barrier_train < 0.01:
-                    lines.append("Even the straight line shows no ridge here: these two minima lie in one basin.")
                 else:
                     lines.append("⚠ The curve did not get far below the straight line: try more bend steps.")
         used = self._config_used
@@ -350,8 +350,11 @@ class ConnectivityPanel(Panel):
 
     def headless(self, ctx: HeadlessContext) -> None:
         if ctx.quick and not ctx.options.get("train_steps"):
-            self.train_steps.setValue(min(self.train_steps.value(), 500))
-            self.bend_steps.setValue(min(self.bend_steps.value(), 200))
+            # A CNN step costs a hundred MLP steps: a quick pass trains it just long enough to
+            # leave its start, so the picture exists and the run stays within a minute or so.
+            images = not self.lab.experiment.dataset.is_points
+            self.train_steps.setValue(min(self.train_steps.value(), 60 if images else 500))
+            self.bend_steps.setValue(min(self.bend_steps.value(), 20 if images else 200))
         self.start()
 
 
