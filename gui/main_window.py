@@ -120,6 +120,9 @@ class MainWindow(QtWidgets.QMainWindow):
                      if isinstance(self.tabs.widget(i), _PendingTab) and self.tabs.widget(i).slug == slug)
         placeholder = self.tabs.widget(index)
         panel = panel_class(slug)(self.lab)
+        # What the tab starts with: a preset applies its options over these, and a session saves
+        # only what differs from them.
+        panel.default_options = panel.options()
         self._built[slug] = panel
         current = self.tabs.currentIndex()
         blocked = self.tabs.blockSignals(True)
@@ -290,7 +293,8 @@ class MainWindow(QtWidgets.QMainWindow):
         try:
             config = preset.config()
             panel = self.panel(preset.tab)
-            panel.apply_options(preset.options())
+            # From the tab's defaults: what the user changed on the tab must not alter the picture.
+            panel.apply_options({**getattr(panel, "default_options", {}), **preset.options()})
         except (ValueError, KeyError) as exc:
             self.statusBar().showMessage(f"Preset {preset.name}: {exc}", 8000)
             return
@@ -368,7 +372,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "experiment": self.lab.experiment.config.to_dict(),
             "style": {"theme": s.theme, "font_scale": s.font_scale},
             "tab": current.slug if isinstance(current, Panel) else "start",
-            "panels": {p.slug: p.options() for p in self.built_panels() if p.options()},
+            "panels": {p.slug: changed for p in self.built_panels() if (changed := _changed_options(p))},
         }
 
     def apply_session(self, d: dict[str, Any]) -> None:
@@ -391,8 +395,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.lab.apply_config(config)
             self.bar.load(config)
         self.style_manager.set(theme=theme, font_scale=scale)
-        for slug, opts in panels.items():
-            self.panel(slug).apply_options(opts)
+        # A session lists what differs from a tab's defaults: every other built tab goes back to them.
+        for p in self.built_panels():
+            defaults = getattr(p, "default_options", {})
+            opts = panels.get(p.slug)
+            if opts:
+                p.apply_options({**defaults, **opts})
+            elif defaults and _changed_options(p):
+                p.apply_options(defaults)
         tab = d.get("tab", "start")
         if tab == "start":
             self.tabs.setCurrentWidget(self.start_page)
@@ -556,6 +566,12 @@ class _PendingTab(QtWidgets.QWidget):
     def __init__(self, slug: str):
         super().__init__()
         self.slug = slug
+
+
+def _changed_options(panel: Panel) -> dict[str, Any]:
+    """The panel's options that differ from its defaults (all of them if it has none recorded)."""
+    defaults = getattr(panel, "default_options", {})
+    return {k: v for k, v in panel.options().items() if k not in defaults or defaults[k] != v}
 
 
 def _tab_title(title: str) -> str:

@@ -326,6 +326,11 @@ class ConnectivityPanel(Panel):
         if "samples" in options:
             self.samples.setValue(int(options["samples"]))
 
+    def options(self) -> dict[str, Any]:
+        return {"seeds": [self.seed_a.value(), self.seed_b.value()], "train_steps": self.train_steps.value(),
+                "bezier_steps": self.bend_steps.value(), "bezier_lr": self.bend_lr.value(),
+                "samples": self.samples.value()}
+
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         return {"connectivity": self.figure_box}
 

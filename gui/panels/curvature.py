@@ -460,9 +460,11 @@ class CurvaturePanel(Panel):
         if "live" in options:
             self.live.setChecked(bool(options["live"]))
         if "track_every" in options:
-            k = int(options["track_every"])
-            if k < 1:
-                raise ValueError(f"track_every must be at least 1 step, got {k}")
+            k = options["track_every"]  # None: a few measurements per run, chosen from its length
+            if k is not None:
+                k = int(k)
+                if k < 1:
+                    raise ValueError(f"track_every must be at least 1 step, got {k}")
             self.track_every = k
         changes = {}
         if "method" in options:
@@ -478,11 +480,18 @@ class CurvaturePanel(Panel):
             problems = new.problems()
             if problems:
                 raise ValueError("; ".join(problems.values()))
-            self.settings = new
-            self.method.blockSignals(True)
-            self.method.setCurrentIndex(self.method.findData(self.settings.method))
-            self.method.blockSignals(False)
-            self.on_rebuilt()
+            if new != self.settings:  # unchanged settings keep the spectra on screen
+                self.settings = new
+                self.method.blockSignals(True)
+                self.method.setCurrentIndex(self.method.findData(self.settings.method))
+                self.method.blockSignals(False)
+                self.on_rebuilt()
+
+    def options(self) -> dict[str, Any]:
+        s = self.settings
+        return {"log_scale": self.log_scale.isChecked(), "live": self.live.isChecked(),
+                "track_every": self.track_every, "method": s.method, "exact_limit": s.exact_limit,
+                "image_samples": s.image_samples, "probes": s.n_probes, "lanczos_steps": s.lanczos_steps}
 
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         return {"curvature-spectrum": self.spectrum_view, "curvature-lambda": self.series_view}

@@ -482,6 +482,21 @@ class DoubleDescentPanel(Panel):
         if "network_samples" in options:
             self.net_n.setValue(int(options["network_samples"]))
 
+    def options(self) -> dict[str, Any]:
+        try:
+            widths = sorted({int(w) for w in self.net_widths.text().replace(";", ",").split(",") if w.strip()})
+        except ValueError:
+            widths = []
+        if not widths or min(widths) < 1 or max(widths) > 4096:
+            widths = list(DEFAULT_WIDTHS)  # what the field holds cannot be run: save the default
+        return {"view": self.VIEWS[self.pages.currentIndex()], "noise": self.noise.value(),
+                "ridge": self.ridge.value(), "n_train": int(self.samples.value()),
+                "features": "relu" if self.features.currentIndex() == 0 else "fourier",
+                "slow_scale": self.slow_scale.value(), "epoch_noise": self.epoch_noise.value(),
+                "fast_features": int(self.fast_count.value()), "label_noise": self.net_noise.value() / 100,
+                "steps": self.net_steps.value(), "widths": widths, "dataset": self.net_dataset.currentText(),
+                "network_samples": self.net_n.value()}
+
     def shutdown(self) -> None:
         self._rerun.stop()
         self._rerun_epoch.stop()

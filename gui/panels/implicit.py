@@ -433,6 +433,12 @@ class ImplicitPanel(Panel):
         if "unknowns" in options:
             self.ls_unknowns.set_value(float(options["unknowns"]))
 
+    def options(self) -> dict[str, Any]:
+        return {"view": self.VIEWS[self.pages.currentIndex()], "alpha": self.alpha.value(),
+                "margin_steps": MARGIN_STEPS[self.margin_steps.currentIndex()],
+                "margin_seed": self.margin_seed.value(), "start_seed": self.ls_seed.value(),
+                "unknowns": int(self.ls_unknowns.value())}
+
     def shutdown(self) -> None:
         self._alpha_timer.stop()
         self.jobs.stop_all(wait=1.5)

@@ -807,6 +807,13 @@ class LandscapePanel(Panel):
             self.view3d.setChecked(bool(options["view3d"]))
         self._pin_at = options.get("pin_at_step")
 
+    def options(self) -> dict[str, Any]:
+        span = self.span.value()
+        return {"axes": self.axes.currentData(), "mode": self.mode.currentData(),
+                "range": "fit" if span == 0 else span, "resolution": int(self.resolution.currentData()),
+                "seed": self.seed.value(), "samples": self.samples.value(), "live": self.live.isChecked(),
+                "log": self.log_scale.isChecked(), "view3d": self.view3d.isChecked(), "pin_at_step": self._pin_at}
+
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         return {"landscape": self.figure_box}
 

@@ -372,6 +372,18 @@ class LotteryPanel(Panel):
             raise ValueError("; ".join(problems.values()))
         self._config_to_fields(cfg)
 
+    def options(self) -> dict[str, Any]:
+        """Every LotteryConfig field; a setting the fields hold that cannot run (e.g. a rewind step
+        past the steps of a round) is saved as its default."""
+        d = self.config.to_dict()
+        problems = self.config.problems()
+        if problems:
+            default = LotteryConfig().to_dict()
+            d.update({k: default[k] for k in problems if k in default})
+            if LotteryConfig.from_dict(d).problems():
+                d = default
+        return d
+
     # -- running ------------------------------------------------------------------------------
     @property
     def running(self) -> bool:

@@ -682,6 +682,29 @@ class NTKPanel(Panel):
 
     _run_mode = "both"
 
+    def options(self) -> dict[str, Any]:
+        """The tab's settings; a field that does not parse is saved as the value it stands for by default."""
+        base, default = self._base_config, NTKConfig()
+        numbers = {}
+        for key, edit, what, zero in (("lr", self.lr, "learning rate", False),
+                                      ("kernel_ridge", self.ridge, "ridge λ", True),
+                                      ("rbf_length", self.rbf_length, "RBF length ℓ", False)):
+            try:
+                numbers[key] = parse_positive(edit.text(), what, allow_zero=zero)
+            except ValueError:
+                numbers[key] = getattr(default, key)
+        try:
+            sweep = parse_widths(self.sweep_widths.text())
+        except ValueError:
+            sweep = list(DEFAULT_SWEEP)
+        return {"width": self.width, "hidden_layers": int(self.layers.value()),
+                "parameterization": self.parameterization.currentData(), "activation": self.activation.currentText(),
+                "seed": int(self.seed.value()), "target": self.target.currentText(), "points": int(self.points.value()),
+                "noise": float(self.noise.value()), "momentum": float(self.momentum.value()),
+                "steps": int(self.steps.value()), **numbers, "sweep": sweep, "sigma_w": base.sigma_w,
+                "sigma_b": base.sigma_b, "kernel_grid": base.kernel_grid,
+                "page": PAGES[max(0, self.pages.currentIndex())], "run": self._run_mode}
+
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         return {"ntk-fit": self.fit_view, "ntk-drift": self.drift_view, "ntk-kernels": self.kernels_view,
                 "ntk-spectrum": self.spectrum_view, "ntk-kernel-methods": self.methods_view,

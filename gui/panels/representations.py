@@ -956,15 +956,26 @@ class RepresentationsPanel(Panel):
                 raise ValueError(f"variance must be a share between 0.5 and 0.99, got {v!r}")
             self.variance_slider.setValue(int(round(100 * v)))
         if "layer" in options:
-            self._wanted_layer = options["layer"]
-            if not isinstance(self._wanted_layer, (str, int)):
-                raise ValueError(f"layer must be a layer name or an index, got {self._wanted_layer!r}")
+            want = options["layer"]  # None: the tab's own choice (the last hidden layer)
+            if want is not None and (isinstance(want, bool) or not isinstance(want, (str, int))):
+                raise ValueError(f"layer must be a layer name or an index, got {want!r}")
+            self._wanted_layer = want
+            names = self._layer_names
+            if names and want is None:
+                self.layer_combo.setCurrentIndex(len(names) - 2 if len(names) >= 3 else len(names) - 1)
+            elif names and (want in names or (isinstance(want, int) and -len(names) <= want < len(names))):
+                self._apply_wanted_layer()  # a layer this network lacks is checked when it is built
         if "checkpoints" in options:
             c = options["checkpoints"]
             if not isinstance(c, int) or not 1 <= c <= 200:
                 raise ValueError(f"checkpoints must be a whole number from 1 to 200, got {c!r}")
         if "probes" in options and not isinstance(options["probes"], bool):
             raise ValueError(f"probes must be true or false, got {options['probes']!r}")
+
+    def options(self) -> dict[str, Any]:
+        layer = self.selected_layer() if self._layer_names else getattr(self, "_wanted_layer", None)
+        return {"view": VIEWS[self.analysis.currentIndex()], "layer": layer,
+                "points": int(self.points_combo.currentData()), "variance": self.variance_slider.value() / 100}
 
     def _apply_wanted_layer(self) -> None:
         want = getattr(self, "_wanted_layer", None)

@@ -519,6 +519,22 @@ class SaddlesPanel(Panel):
             self.network_config = replace(self.network_config, **changes)
         self._run_on_headless = bool(options.get("run", True))
         self._network_on_headless = bool(options.get("network", True))
+        if self._loaded and ("surface" in options or "start" in options):
+            self.set_surface(self.surface_name)  # the map on screen shows the new surface and start
+
+    def options(self) -> dict[str, Any]:
+        """The tab's settings. η and the start are left out while they are the surface's own, which
+        "surface" sets (so options merged over another tab state's keep the surface's η and start)."""
+        s, c = SURFACES[self.surface_name], self.network_config
+        out: dict[str, Any] = {"surface": self.surface_name}
+        if abs(self.lr.value() - s.lr) > 0.5 * 10.0 ** -self.lr.decimals():
+            out["lr"] = self.lr.value()
+        if tuple(float(v) for v in self.start) != tuple(float(v) for v in s.start):
+            out["start"] = [float(v) for v in self.start]
+        return {**out, "momentum": self.momentum.value(), "steps": self.steps.value(),
+                "run": getattr(self, "_run_on_headless", True), "network": getattr(self, "_network_on_headless", True),
+                "network_inits": c.inits, "network_gd_steps": c.gd_steps, "network_newton_iters": c.newton_iters,
+                "network_hidden": list(c.hidden), "animate": self.animate}
 
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         return {"saddles-surface": self.map_view, "saddles-side": self.side_view}

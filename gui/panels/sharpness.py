@@ -311,6 +311,14 @@ class SharpnessPanel(Panel):
         self.config = new
         self._show_config()
 
+    def options(self) -> dict[str, Any]:
+        try:
+            c = self.read_config()
+        except ValueError:
+            c = self.config  # a field that does not parse: the settings it last showed
+        return {"batch_sizes": list(c.batch_sizes), "lr": c.lr, "target_loss": c.target_loss, "rho": c.rho,
+                "hidden": list(c.hidden), "max_epochs": c.max_epochs, "seed": c.seed}
+
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         return {"sharpness-plots": self.view, "sharpness-table": self.table}
 
