@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.func import grad, jvp, vjp, vmap
+from torch.func import grad, vjp, vmap
+
+from .forward_ad import jvp
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
 

@@ -30,10 +30,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import jacrev, jvp, vjp, vmap
+from torch.func import jacrev, vjp, vmap
 
 from .data import Dataset
 from .device import pick_device
+from .forward_ad import jvp
 from .models import ACTIVATIONS, mlp
 from .params import flat_params, functional_forward, model_device
 from .training import TrainConfig, Trainer, optimiser_problems

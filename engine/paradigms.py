@@ -35,10 +35,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import jvp, vmap
+from torch.func import vmap
 
 from .data import TOY_NAMES, Dataset, toy_dataset
 from .device import pick_device
+from .forward_ad import jvp
 from .landscape import (
     Contours,
     SurfaceGrid,
