@@ -184,8 +184,9 @@ class Lab(QtCore.QObject):
     def reseed(self) -> None:
         self.apply_config(replace(self.experiment.config, seed=self.experiment.config.seed + 1))
 
-    def apply_config(self, config: ExperimentConfig) -> None:
-        """Rebuild data and/or model for new settings (in a worker: data can take seconds)."""
+    def apply_config(self, config: ExperimentConfig, then: Callable[[], None] | None = None) -> None:
+        """Rebuild data and/or model for new settings (in a worker: data can take seconds).
+        `then` runs once the views have seen the rebuild, before any job queued behind it."""
         self.pause()
         exp = self.experiment
         if config.differs_in(exp.config, ExperimentConfig.DATA_FIELDS):
@@ -195,7 +196,12 @@ class Lab(QtCore.QObject):
             exp.rebuild(config)
             yield snapshot_frame(exp, self.probes)
 
-        self._run_exclusive(work, "rebuild", on_done=self._after_rebuild, announce="rebuilt")
+        def done() -> None:
+            self._after_rebuild()
+            if then is not None:
+                then()
+
+        self._run_exclusive(work, "rebuild", on_done=done, announce="rebuilt")
 
     def _after_rebuild(self) -> None:
         notes = "; ".join(self.experiment.dataset.notes)  # e.g. unreadable files that were skipped

@@ -294,7 +294,8 @@ class MainWindow(QtWidgets.QMainWindow):
             config = preset.config()
             panel = self.panel(preset.tab)
             # From the tab's defaults: what the user changed on the tab must not alter the picture.
-            panel.apply_options({**getattr(panel, "default_options", {}), **preset.options()})
+            options = {**getattr(panel, "default_options", {}), **preset.options()}
+            panel.apply_options(options)
         except (ValueError, KeyError) as exc:
             self.statusBar().showMessage(f"Preset {preset.name}: {exc}", 8000)
             return
@@ -302,7 +303,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 f"The preset “{preset.title}” replaces the current experiment and restarts training. Continue?"):
             return
         if panel.uses_experiment:
-            self.lab.apply_config(config)
+            # Again after the rebuild: a tab re-fits some controls to a new network (resolution,
+            # sample counts), and the preset's own choices must win.
+            self.lab.apply_config(config, then=lambda: panel.apply_options(options))
             self.bar.load(config)
         self.tabs.setCurrentWidget(panel)
         panel.run_preset(preset)
