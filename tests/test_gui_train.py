@@ -201,6 +201,45 @@ def test_closing_mid_run_is_clean(qtbot, qtlog):
     assert not bad, bad
 
 
+CLOSE_MID_RUN = """
+import time
+from PySide6 import QtCore
+from gui.app import make_app
+from gui.main_window import MainWindow
+
+app = make_app(offscreen=True)
+win = MainWindow()
+win.show()
+
+
+def close():
+    assert win.lab.running and win.lab.experiment.step_count > 10
+    print(f"closing {time.time():.6f}", flush=True)
+    win.close()
+
+
+def play():
+    win.lab.play()
+    QtCore.QTimer.singleShot(1500, close)
+
+
+QtCore.QTimer.singleShot(1500, play)
+app.exec()
+"""
+
+
+def test_closing_mid_run_ends_the_process_within_a_second():
+    """The whole program, not only the window: worker stopped, event loop left, interpreter gone."""
+    proc = subprocess.Popen([sys.executable, "-c", CLOSE_MID_RUN], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=120)
+    ended = time.time()
+    assert proc.returncode == 0, err
+    closing = float(next(line for line in out.splitlines() if line.startswith("closing")).split()[1])
+    assert ended - closing < 1.0, f"{ended - closing:.2f} s from close to exit"
+    assert "QThread" not in err and "Traceback" not in err, err
+
+
 def test_self_test_command():
     res = subprocess.run([sys.executable, "main.py", "--self-test"], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
