@@ -382,8 +382,7 @@ class CurvaturePanel(Panel):
             snap.negative_fraction == 0 else f"{100 * snap.negative_fraction:.1g}% negative"
         title = f"Spectrum, step {snap.step:,} ({kind}): {share}"
         if self.spectrum_plot._lab_title != title:
-            self.spectrum_plot._lab_title = title
-            plots.manager().register_plot(self.spectrum_plot)  # restyles, title included
+            set_title(self.spectrum_plot, title)
 
     def _update_stats(self) -> None:
         snap = self.snapshot
@@ -423,7 +422,9 @@ class CurvaturePanel(Panel):
         # A line far above every point would squash the curves flat: leave it out and say where it is.
         self.threshold_line.setVisible(not far)
         # The title says where a left-out line is, so every export says it too.
-        set_title(self.lambda_plot, f"Extreme eigenvalues  ({label} far above ↑)" if far else "Extreme eigenvalues")
+        title = f"Extreme eigenvalues  ({label} far above ↑)" if far else "Extreme eigenvalues"
+        if self.lambda_plot._lab_title != title:  # restyling the plot every snapshot would be wasted work
+            set_title(self.lambda_plot, title)
         self.series_note.setText(f"Stability limit {label}" + (", far above λmax (off the plot)" if far else
                                                                " (dashed)") + ": see the lesson (F1).")
 
