@@ -120,8 +120,6 @@ class MainWindow(QtWidgets.QMainWindow):
                      if isinstance(self.tabs.widget(i), _PendingTab) and self.tabs.widget(i).slug == slug)
         placeholder = self.tabs.widget(index)
         panel = panel_class(slug)(self.lab)
-        # What the tab starts with: a preset applies its options over these, and a session saves
-        # only what differs from them.
         panel.default_options = panel.options()
         self._built[slug] = panel
         current = self.tabs.currentIndex()
@@ -294,7 +292,7 @@ class MainWindow(QtWidgets.QMainWindow):
             config = preset.config()
             panel = self.panel(preset.tab)
             # From the tab's defaults: what the user changed on the tab must not alter the picture.
-            options = {**getattr(panel, "default_options", {}), **preset.options()}
+            options = {**panel.default_options, **preset.options()}
             panel.apply_options(options)
         except (ValueError, KeyError) as exc:
             self.statusBar().showMessage(f"Preset {preset.name}: {exc}", 8000)
@@ -400,7 +398,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.style_manager.set(theme=theme, font_scale=scale)
         # A session lists what differs from a tab's defaults: every other built tab goes back to them.
         for p in self.built_panels():
-            defaults = getattr(p, "default_options", {})
+            defaults = p.default_options
             opts = panels.get(p.slug)
             if opts:
                 p.apply_options({**defaults, **opts})
@@ -573,7 +571,7 @@ class _PendingTab(QtWidgets.QWidget):
 
 def _changed_options(panel: Panel) -> dict[str, Any]:
     """The panel's options that differ from its defaults (all of them if it has none recorded)."""
-    defaults = getattr(panel, "default_options", {})
+    defaults = panel.default_options
     return {k: v for k, v in panel.options().items() if k not in defaults or defaults[k] != v}
 
 

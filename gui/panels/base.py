@@ -38,6 +38,9 @@ class Panel(QtWidgets.QWidget):
     slug: ClassVar[str] = ""
     title: ClassVar[str] = ""
     uses_experiment: ClassVar[bool] = True
+    # The options the tab was built with (set by the window once the tab exists): a preset
+    # applies its own over these, and a session saves only what differs from them.
+    default_options: dict[str, Any] = {}
 
     def __init__(self, lab: Lab, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
