@@ -597,7 +597,7 @@ class RepresentationsPanel(Panel):
             self.layer_combo.addItem(f"{lay.name}  ({lay.dim:,})", lay.name)
             self.layer_combo.setItemData(self.layer_combo.count() - 1, lay.description,
                                          QtCore.Qt.ItemDataRole.ToolTipRole)
-        default = previous if previous in g.names else (g.names[-2] if len(g.names) >= 3 else g.names[-1])
+        default = previous if previous in g.names else _first_layer_shown(g.names)
         self.layer_combo.setCurrentIndex(g.names.index(default))
         self.layer_combo.blockSignals(False)
         self._follow.reset()
@@ -962,7 +962,7 @@ class RepresentationsPanel(Panel):
             self._wanted_layer = want
             names = self._layer_names
             if names and want is None:
-                self.layer_combo.setCurrentIndex(len(names) - 2 if len(names) >= 3 else len(names) - 1)
+                self.layer_combo.setCurrentIndex(names.index(_first_layer_shown(names)))
             elif names and (want in names or (isinstance(want, int) and -len(names) <= want < len(names))):
                 self._apply_wanted_layer()  # a layer this network lacks is checked when it is built
         if "checkpoints" in options:
@@ -1075,3 +1075,8 @@ class RepresentationsPanel(Panel):
 
 
 __all__ = ["RepresentationsPanel", "RangeFollower", "depth_colors"]
+
+
+def _first_layer_shown(names: list[str]) -> str:
+    """The last hidden layer (input, hidden…, logits), where training's work is most visible."""
+    return names[-2] if len(names) >= 3 else names[-1]
