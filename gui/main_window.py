@@ -303,10 +303,17 @@ class MainWindow(QtWidgets.QMainWindow):
         if panel.uses_experiment:
             # Again after the rebuild: a tab re-fits some controls to a new network (resolution,
             # sample counts), and the preset's own choices must win.
-            self.lab.apply_config(config, then=lambda: panel.apply_options(options))
+            # The preset starts only once the rebuild is done: while it runs, the experiment is
+            # busy and Play would be refused.
+            def after_rebuild() -> None:
+                panel.apply_options(options)
+                panel.run_preset(preset)
+
+            self.lab.apply_config(config, then=after_rebuild)
             self.bar.load(config)
+        if not panel.uses_experiment:
+            panel.run_preset(preset)  # before the tab shows, so its first visit starts nothing else
         self.tabs.setCurrentWidget(panel)
-        panel.run_preset(preset)
         self.statusBar().showMessage(f"Preset: {preset.title}", 5000)
 
     def lesson_presets(self, slug: str) -> list[Preset]:

@@ -247,3 +247,33 @@ def test_window_remembers_layout_and_settings(qtbot, tmp_path):
         win2.close()
         dispose(win2)
     assert isinstance(QtWidgets.QApplication.instance(), QtWidgets.QApplication)
+
+
+def test_show_starts_training_and_the_tabs_own_computation(window, qtbot):
+    """Show is one click: the rebuild, then training for the preset's steps, and a tab with its
+    own experiment starts computing too."""
+    from gui.presets import load_presets
+
+    presets = load_presets()
+    lab = window.lab
+    edge = presets["curvature-edge-of-stability"]
+    window.start_page.buttons[edge.name].click()
+    qtbot.waitUntil(lambda: lab.running, timeout=20000)
+    assert lab.experiment.config.lr == edge.config().lr
+    assert window.tabs.currentWidget() is window.panel("curvature")
+    lab.pause()
+    wait_idle(qtbot, lab)
+    assert lab.experiment.step_count > 0
+
+    lottery = window.panel("lottery")
+    window.start_page.buttons["lottery-digits"].click()
+    qtbot.waitUntil(lambda: lottery.running, timeout=5000)
+    assert window.tabs.currentWidget() is lottery
+    lottery.stop()
+    qtbot.waitUntil(lambda: not lottery.running, timeout=20000)
+
+    sharp = window.panel("sharpness")
+    window.run_preset(presets["curvature-sharp-vs-flat"])
+    qtbot.waitUntil(lambda: sharp._job is not None and sharp._job.running, timeout=5000)
+    sharp._job.stop()
+    qtbot.waitUntil(lambda: not sharp._job.running, timeout=20000)

@@ -154,6 +154,9 @@ class ConnectivityPanel(Panel):
             self.start()  # a small network: show the picture without asking
 
     # -- running --------------------------------------------------------------------------------
+    def run_preset(self, preset) -> None:
+        self.start()  # its two networks train here; the shared experiment is not needed
+
     def start(self) -> None:
         config = self.config()
         problems = config.problems()

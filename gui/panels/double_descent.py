@@ -447,6 +447,21 @@ class DoubleDescentPanel(Panel):
             self.run_sweep()
             self.run_epoch_wise()
 
+    def run_preset(self, preset) -> None:
+        """Compute the picture the preset names (all of them when it names none)."""
+        self._started = True
+        view = preset.options().get("view")
+        if view in (None, "random-features"):
+            self.run_sweep()
+        if view in (None, "epoch-wise"):
+            self.run_epoch_wise()
+        if view in (None, "networks"):
+            settings = self.network_settings()
+            if settings is not None:
+                self.run_networks(settings)
+        self._rerun.stop()  # the option setters queued re-runs of what starts here
+        self._rerun_epoch.stop()
+
     def show_view(self, view: str) -> None:
         if view not in self.VIEWS:
             raise ValueError(f"unknown view {view!r}; choose one of {', '.join(self.VIEWS)}")

@@ -481,6 +481,19 @@ class ImplicitPanel(Panel):
             out["factor_X_min_nuclear"] = self.factor_reference
         return out
 
+    def run_preset(self, preset) -> None:
+        """Compute the picture the preset names (all of them when it names none)."""
+        self._started = True
+        view = preset.options().get("view")
+        if view in (None, "least-squares"):
+            self.run_least_squares()
+        if view in (None, "max-margin"):
+            self.run_margin()
+        if view in (None, "factorization"):
+            self.run_factorization_sweep()
+            self.run_factorization_alpha()
+        self._alpha_timer.stop()
+
     def headless(self, ctx: HeadlessContext) -> None:
         self._started = True
         view = ctx.options.get("view")

@@ -406,6 +406,9 @@ class LotteryPanel(Panel):
             w.setEnabled(not self.running)
         self.rewind_k.setEnabled(not self.running and self.rewind.currentData() == "k")
 
+    def run_preset(self, preset) -> None:
+        self.start()
+
     def start(self) -> None:
         """Run IMP with the current settings (a new run replaces the one on screen)."""
         if self.running or self.retraining:

@@ -429,6 +429,10 @@ class NTKPanel(Panel):
         self.error.setText("")
 
     # -- jobs ------------------------------------------------------------------------------------
+    def run_preset(self, preset) -> None:
+        self._started = True
+        self.request("sweep" if self._run_mode in ("sweep", "both") else "fit")
+
     def request(self, kind: str) -> None:
         """Start a fit at the slider's width ("fit") or a width sweep ("sweep"); newest wins."""
         self._debounce.stop()

@@ -558,6 +558,15 @@ class SaddlesPanel(Panel):
                                           "grad_norm": c.grad_norm} for c in self.network.points]}
         return out
 
+    def run_preset(self, preset) -> None:
+        """Draw the preset's surface and start what it asks for (descent, network points)."""
+        self.set_surface(self.surface_name)
+        self.start_marker.setData([self.start[0]], [self.start[1]])
+        if getattr(self, "_run_on_headless", True):
+            self.run_descent()
+        if getattr(self, "_network_on_headless", True):
+            self.find_network_points()
+
     def headless(self, ctx: HeadlessContext) -> None:
         if not ctx.options:
             self._run_on_headless = self._network_on_headless = True

@@ -175,6 +175,9 @@ class SharpnessPanel(Panel):
         return cfg
 
     # -- running -----------------------------------------------------------------------------------
+    def run_preset(self, preset) -> None:
+        self.run()
+
     def run(self) -> None:
         if self._job is not None and self._job.running:
             return
