@@ -119,31 +119,64 @@ def orthogonalise(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
     return d2 * (length / d2.norm().clamp_min(1e-30))
 
 
+def _split(model: nn.Module, d: torch.Tensor) -> list[torch.Tensor]:
+    parts, offset = [], 0
+    for p in model.parameters():
+        parts.append(d[offset : offset + p.numel()].view(p.shape))
+        offset += p.numel()
+    return parts
+
+
+def orthogonalise_normalised(model: nn.Module, d1: torch.Tensor, d2: torch.Tensor, theta: torch.Tensor,
+                             norm: str = "filter", rounds: int = 3) -> tuple[torch.Tensor, float]:
+    """d₂ made orthogonal to d₁ while keeping its per-filter (per-layer) norms equal to θ's.
+
+    Removing d₁'s component changes every filter's norm, and re-normalising the filters brings a
+    small cosine back; a few alternations of the two shrink it. Returns d₂ (normalised, as the
+    plane uses it) and the cos∠(d₁, d₂) that remains. With `norm="none"` one projection is exact.
+    """
+    if norm == "none":
+        d2 = orthogonalise(d1, d2)
+        return d2, direction_cosine(d1, d2)
+    dev = d2.device
+    theta_cpu = theta.detach().to("cpu", torch.float32)
+    a, b = d1.detach().to("cpu", torch.float32), d2.detach().to("cpu", torch.float32)
+    for _ in range(max(1, rounds)):
+        b = _normalise(model, _split(model, orthogonalise(a, b)), theta_cpu, norm)
+    return b.to(dev), direction_cosine(a, b)
+
+
 def orthogonal_directions(model: nn.Module, norm: str = "filter", seed: int = 0,
                           theta: torch.Tensor | None = None, device: Device = None
                           ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two random directions normalised to θ, then d₂ made orthogonal to d₁ (after normalising).
+    """Two random directions normalised to θ, then d₂ made orthogonal to d₁ and re-normalised,
+    so each filter of d₂ keeps θ's filter norm (`orthogonalise_normalised`).
 
     In many dimensions two random directions are already nearly orthogonal: see
     `direction_cosine(*direction_pair(...))` for how far from it they were.
     """
+    theta = flat_params(model) if theta is None else _as_tensor(theta)
     d1, d2 = direction_pair(model, norm, seed, theta, device)
-    return d1, orthogonalise(d1, d2)
+    return d1, orthogonalise_normalised(model, d1, d2, theta, norm)[0]
 
 
-def pca_directions(trajectory, center=None, device: Device = None) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+def pca_directions(trajectory, center=None, device: Device = None,
+                   centred: bool = True) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """The two principal directions of a recorded path (Li et al. 2018).
 
-    trajectory: (T, P) snapshots θ_t; rows θ_t − center are decomposed (center defaults to the
-    last snapshot, θ_final). Returns unit vectors d₁, d₂ and the fraction of the rows' summed
-    squared norm each explains. Signs are fixed so that the first snapshot has non-negative
-    coordinates. `device`: where to compute (default: where the trajectory is).
+    trajectory: (T, P) snapshots θ_t; the rows θ_t − center (center defaults to the last
+    snapshot, θ_final) are mean-centred, as Li et al.'s PCA does, and decomposed; `centred=False`
+    decomposes them as they are. Returns unit vectors d₁, d₂ and the fraction of the variance
+    (uncentred: of the summed squared norm) each explains. Signs are fixed so that the first
+    snapshot has non-negative coordinates. `device`: where to compute (default: where the
+    trajectory is).
     """
     traj = _as_tensor(trajectory, device)
     if traj.dim() != 2 or traj.shape[0] < 2:
         raise ValueError("the PCA plane needs a path of at least 2 recorded parameter vectors")
     c = traj[-1] if center is None else _as_tensor(center, traj.device).to(traj.dtype)
-    rows = (traj - c).double()
+    offsets = (traj - c).double()
+    rows = offsets - offsets.mean(0) if centred else offsets
     # SVD through the small T×T Gram matrix: T is hundreds, P may be hundreds of thousands.
     gram = rows @ rows.T
     evals, evecs = torch.linalg.eigh(gram)
@@ -161,7 +194,7 @@ def pca_directions(trajectory, center=None, device: Device = None) -> tuple[torc
             for u in dirs:
                 v = v - (v @ u) * u
         v = v / v.norm()
-        if float(rows[0] @ v) < 0:
+        if float(offsets[0] @ v) < 0:
             v = -v
         dirs.append(v)
     explained = np.array([float(evals[k]) / total if k < len(evals) else 0.0 for k in range(2)])
@@ -557,6 +590,7 @@ class Plane:
     axes: str
     unit: bool  # True: d₁, d₂ are unit vectors (coordinates are distances in θ-space)
     cosine: float = 0.0  # cos∠(d₁, d₂) before orthogonalisation (random planes)
+    residual_cosine: float = 0.0  # cos∠(d₁, d₂) left after orthogonalising and re-normalising
     explained: np.ndarray | None = None  # PCA: explained ratios of PC1, PC2
     eigenvalues: np.ndarray | None = None  # Hessian: λ₁, λ₂
     path_points: int = 0  # PCA: snapshots the plane was fitted to
@@ -565,10 +599,11 @@ class Plane:
     def describe(self) -> str:
         what = AXIS_LABELS.get(self.axes, self.axes)
         if self.axes in NORMS:
-            return f"{what} (cos∠(d₁, d₂) before orthogonalising: {self.cosine:+.3f})"
+            return (f"{what} (cos∠(d₁, d₂): {self.cosine:+.3f} drawn, "
+                    f"{self.residual_cosine:+.1e} after orthogonalising and re-normalising)")
         if self.axes == "pca" and self.explained is not None:
             e = 100 * self.explained
-            return (f"{what}: PC1 {e[0]:.1f} %, PC2 {e[1]:.1f} % of its variance "
+            return (f"{what}: PC1 {e[0]:.1f} %, PC2 {e[1]:.1f} % of its variance about the path's mean "
                     f"({self.path_points} snapshots)")
         if self.axes == "hessian" and self.eigenvalues is not None:
             return f"{what}: λ₁ = {self.eigenvalues[0]:.4g}, λ₂ = {self.eigenvalues[1]:.4g}"
@@ -634,7 +669,8 @@ def make_plane(data: LandscapeData, theta: torch.Tensor, settings: LandscapeSett
     if axes in NORMS:
         d1, d2 = direction_pair(model, axes, settings.seed, theta)
         cos = direction_cosine(d1, d2)
-        return Plane(theta, d1, orthogonalise(d1, d2), axes, unit=axes == "none", cosine=cos, step=step)
+        d2, left = orthogonalise_normalised(model, d1, d2, theta, axes)
+        return Plane(theta, d1, d2, axes, unit=axes == "none", cosine=cos, residual_cosine=left, step=step)
     if axes == "pca":
         if trajectory is None or len(trajectory) < 3:
             raise ValueError("the PCA plane needs a training path: train a few steps first")
@@ -728,6 +764,7 @@ def data_from_experiment(experiment, model: nn.Module | None = None,
 
 __all__ = ["random_direction", "orthogonal_directions", "pca_directions", "loss_line", "loss_surface",
            "project_trajectory", "direction_pair", "direction_cosine", "orthogonalise",
+           "orthogonalise_normalised",
            "hessian_directions", "hessian_available", "surface_levels", "refinement_strides",
            "points_per_chunk", "path_projection", "PathRecorder", "LandscapeSettings", "Plane",
            "LandscapeData", "LandscapeEvent", "landscape_events", "make_plane", "SurfaceGrid",

@@ -825,7 +825,7 @@ def shared_plane(theta0: torch.Tensor, paths: Mapping[str, np.ndarray], steps: M
             weighted.append(rows / scale)
     if not weighted:
         raise ValueError("no rule has moved from θ₀ yet: train a few steps first")
-    d1, d2, explained = pca_directions(torch.cat(weighted), center=torch.zeros_like(theta0))
+    d1, d2, explained = pca_directions(torch.cat(weighted), center=torch.zeros_like(theta0), centred=False)
     # A principal direction has no sign of its own: orient both so the paths end, on average,
     # at positive coordinates (training then reads left to right, bottom to top).
     ends = torch.stack([torch.from_numpy(paths[r][-1]).to(theta0.dtype) - theta0 for r in rules]).mean(0)

@@ -97,8 +97,25 @@ def test_orthogonal_directions_are_orthogonalised_after_normalising():
     assert torch.equal(d1, raw1) and torch.equal(d1, ls.random_direction(model, "filter", seed=4))
     before = ls.direction_cosine(raw1, raw2)
     assert 1e-4 < abs(before) < 0.5  # random directions are not exactly orthogonal ...
-    assert abs(ls.direction_cosine(d1, d2)) < 1e-6  # ... until made so
-    assert abs(float(d2.norm()) - float(raw2.norm())) < 1e-5 * float(raw2.norm())
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    _, left = ls.orthogonalise_normalised(model, raw1, raw2, theta, "filter")
+    # Re-normalising brings back a little of d₁, far less than the draw had.
+    assert abs(ls.direction_cosine(d1, d2)) == pytest.approx(abs(left), abs=1e-7)
+    assert abs(left) < 0.05 * abs(before)
+    # Each filter of d₂ keeps the norm of θ's filter (Li et al.'s filter normalisation holds).
+    offset = 0
+    for p in model.parameters():
+        n = p.numel()
+        if p.dim() > 1:
+            w = p.detach().reshape(p.shape[0], -1)
+            f = d2[offset : offset + n].reshape(p.shape[0], -1)
+            assert torch.allclose(f.norm(dim=1), w.norm(dim=1), rtol=1e-4)
+        offset += n
+    # Orthogonalising alone (the old way) would have broken that.
+    plain = ls.orthogonalise(raw1, raw2)
+    w0 = next(model.parameters()).detach()
+    f0 = plain[: w0.numel()].reshape(w0.shape[0], -1)
+    assert not torch.allclose(f0.norm(dim=1), w0.reshape(w0.shape[0], -1).norm(dim=1), rtol=1e-4)
 
 
 # -- batched evaluation -------------------------------------------------------------------------
@@ -474,3 +491,19 @@ def test_headless_writes_the_surface_with_its_path(tmp_path):
     meta = json.loads((tmp_path / "landscape.json").read_text())
     assert meta["plane"].startswith("PCA of the training path")
     assert meta["path_explained"] > 0.5
+
+
+def test_pca_plane_is_centred_as_li_et_al():
+    """A path that varies along e₂ and e₃ far from the origin: centred PCA finds e₂, e₃; the
+    uncentred decomposition is pulled towards the offset e₁."""
+    g = torch.Generator().manual_seed(3)
+    t = torch.linspace(-1, 1, 40)
+    e = torch.eye(6)
+    path = 10 * e[0] + t[:, None] * e[1] + 0.4 * torch.cos(torch.pi * t)[:, None] * e[2] \
+        + 1e-4 * torch.randn(40, 6, generator=g)
+    zero = torch.zeros(6)
+    d1, d2, explained = ls.pca_directions(path, center=zero)
+    assert abs(float(d1 @ e[1])) > 0.999 and abs(float(d2 @ e[2])) > 0.99
+    assert abs(explained.sum() - 1.0) < 1e-3
+    u1, _, u_explained = ls.pca_directions(path, center=zero, centred=False)
+    assert abs(float(u1 @ e[0])) > 0.99 and u_explained[0] > 0.9
