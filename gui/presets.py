@@ -6,6 +6,10 @@ A preset file:
      "title": "Edge of stability",
      "topic": "Curvature",                 # groups presets on the start page and in the menu
      "claim": "one sentence: what the picture shows",
+     "claim_id": "edge-of-stability",      # or: the claim record (engine/claims) whose text is
+                                           # shown and which tests/test_claims.py checks
+     "deadline_s": 20,                     # seconds after Show by which the tab shows its data
+                                           # and headline number (tests/test_preset_flow.py)
      "tab": "curvature",                   # the tab that shows it
      "experiment": {...},                  # ExperimentConfig fields (dataset, lr, …)
      "panel": {...},                       # options of that tab (its apply_options)
@@ -20,11 +24,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.claims import get_claim
 from engine.experiment import ExperimentConfig
 
 from .resources import resource_path
 
-REQUIRED = ("name", "title", "topic", "claim", "tab")
+REQUIRED = ("name", "title", "topic", "tab")
 
 
 @dataclass
@@ -39,6 +44,8 @@ class Preset:
     steps: int = 300
     quick_steps: int = 60
     quick_panel: dict = field(default_factory=dict)
+    claim_id: str | None = None
+    deadline_s: float = 30.0
     path: Path | None = None
 
     def config(self) -> ExperimentConfig:
@@ -62,6 +69,17 @@ def parse_preset(text: str, source: str = "preset") -> Preset:
     unknown = set(d) - known
     if unknown:
         raise ValueError(f"{source}: unknown keys {', '.join(sorted(unknown))}")
+    if "claim_id" in d:
+        if "claim" in d:
+            raise ValueError(f"{source}: give either claim or claim_id (whose record holds the text), not both")
+        try:
+            d = {**d, "claim": get_claim(d["claim_id"]).text}
+        except KeyError as exc:
+            raise ValueError(f"{source}: {exc.args[0]}") from None
+    elif "claim" not in d:
+        raise ValueError(f"{source}: missing claim (or claim_id)")
+    if not isinstance(d.get("deadline_s", 30.0), int | float) or d.get("deadline_s", 30.0) <= 0:
+        raise ValueError(f"{source}: deadline_s is a positive number of seconds")
     if " " in d["name"]:
         raise ValueError(f"{source}: a preset name has no spaces ({d['name']!r})")
     preset = Preset(**d)
