@@ -67,7 +67,11 @@ class ExperimentBar(QtWidgets.QWidget):
         self._updating = False
 
         # Buttons.
-        self.play = QtWidgets.QPushButton("▶ Play")
+        self.play = QtWidgets.QPushButton("Play")
+        # Qt's own icons: the ▶/⏸ glyphs are missing from many Linux fonts and show as boxes.
+        self._play_icon = self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay)
+        self._pause_icon = self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPause)
+        self.play.setIcon(self._play_icon)
         self.play.setToolTip("Start or pause training (Space)")
         self.step = QtWidgets.QPushButton("Step")
         self.step.setToolTip("One optimisation step (→)")
@@ -384,7 +388,8 @@ class ExperimentBar(QtWidgets.QWidget):
 
     def _state(self, state: str) -> None:
         running = state == "running"
-        self.play.setText("⏸ Pause" if running else "▶ Play")
+        self.play.setText("Pause" if running else "Play")
+        self.play.setIcon(self._pause_icon if running else self._play_icon)
         self.step.setEnabled(state == "idle")
         self.reseed.setEnabled(state != "busy")
         if state == "idle":  # a field showing a problem keeps the text and its message

@@ -61,13 +61,21 @@ class Lab(QtCore.QObject):
 
     # -- jobs ------------------------------------------------------------------------------
     def start_job(self, factory: Callable[[], Iterator[Any]], on_items=None, on_done=None,
-                  on_error=None, name: str = "job") -> Job | SyncJob:
-        """Run an engine generator off the GUI thread (inline when headless)."""
+                  on_error=None, name: str = "job", owner: str | None = None) -> Job | SyncJob:
+        """Run an engine generator off the GUI thread (inline when headless).
+
+        `owner`: the tab slug the job computes for (default: the slug `name` starts with), so
+        the window can mark that tab as busy while the job runs."""
         cls = SyncJob if self.sync else Job
         job = cls(factory, on_items, on_done, on_error or self._job_error, name=name, parent=self)
+        job.owner = owner if owner is not None else _owner_of(name)
         self._jobs = [j for j in self._jobs if j.running]
         self._jobs.append(job)
         return job.start()
+
+    def running_jobs(self) -> list[Job | SyncJob]:
+        """The jobs running now (tab jobs and the experiment's own)."""
+        return [j for j in self._jobs if j.running and not j.stopping]
 
     def _job_error(self, text: str) -> None:
         self.message.emit(f"Error: {text}", 8000)
@@ -272,3 +280,10 @@ class Lab(QtCore.QObject):
 
     def device_text(self) -> str:
         return describe(self.experiment.device)
+
+
+def _owner_of(name: str) -> str | None:
+    from .panels import slugs
+
+    found = [s for s in slugs() if name == s or name.startswith(s + "-")]
+    return max(found, key=len) if found else None

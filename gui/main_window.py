@@ -15,6 +15,7 @@ from .experiment_bar import ExperimentBar
 from .export import export_all, install_exporters
 from .lab import Lab
 from .lesson import LessonPane
+from .navigation import TopicList
 from .panels import panel_class, panel_titles, slugs
 from .panels.base import Panel
 from .presentation import Presentation
@@ -51,12 +52,21 @@ class MainWindow(QtWidgets.QMainWindow):
         self._order = slugs()
         for slug in self._order:
             self.tabs.addTab(_PendingTab(slug), _tab_title(titles[slug]))
+        # The topic list stands in for the tab bar, which cannot show thirteen titles at 1280 px.
+        self.tabs.tabBar().hide()
+        self.topics = TopicList(self.tabs, titles)
         self.lesson = LessonPane()
         self.lesson.hide()
+        pages = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(pages)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.topics)
+        row.addWidget(self.tabs, 1)
 
         self.split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         self.split.addWidget(self.bar)
-        self.split.addWidget(self.tabs)
+        self.split.addWidget(pages)
         self.split.addWidget(self.lesson)
         self.split.setStretchFactor(0, 0)
         self.split.setStretchFactor(1, 1)
@@ -93,6 +103,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._tab_changed(self.tabs.currentIndex())
         startup.watch(self)
         self.lab.start()
+        self._busy_timer = QtCore.QTimer(self)
+        self._busy_timer.setInterval(250)
+        self._busy_timer.timeout.connect(self._mark_busy)
+        self._busy_timer.start()
         self._build_timer = QtCore.QTimer(self)
         self._build_timer.setInterval(40)
         self._build_timer.timeout.connect(self._build_next)
@@ -137,6 +151,10 @@ class MainWindow(QtWidgets.QMainWindow):
         return panel
 
     # -- status bar ---------------------------------------------------------------------------
+    def _mark_busy(self) -> None:
+        """Mark in the topic list each tab with a job of its own running."""
+        self.topics.set_busy({j.owner for j in self.lab.running_jobs() if j.owner})
+
     def _build_status(self) -> None:
         sb = self.statusBar()
         self.device_label = QtWidgets.QLabel(self.lab.device_text())
@@ -362,6 +380,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _restyle(self) -> None:
         # Bigger text needs a wider experiment bar; give it what it asks for.
         QtWidgets.QApplication.processEvents()
+        self.topics.restyle()
         need = self.bar.needed_width()
         sizes = self.split.sizes()
         if sizes[0] and sizes[0] != need:

@@ -56,7 +56,10 @@ class ReplayBar(QtWidgets.QWidget):
         self.lab = lab
         self.recording: Recording | None = None
         self.index = -1
-        self.play_button = QtWidgets.QPushButton("▶ Replay")
+        self.play_button = QtWidgets.QPushButton("Replay")
+        self._icons = {k: self.style().standardIcon(getattr(QtWidgets.QStyle.StandardPixmap, k))
+                       for k in ("SP_MediaPlay", "SP_MediaPause")}
+        self.play_button.setIcon(self._icons["SP_MediaPlay"])
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.slider.setToolTip("timeline: drag to any frame")
         self.speed = QtWidgets.QComboBox()
@@ -101,12 +104,14 @@ class ReplayBar(QtWidgets.QWidget):
         else:
             if self.recording is not None and self.index >= len(self.recording.frames) - 1:
                 self.seek(0)
-            self.play_button.setText("⏸ Pause")
+            self.play_button.setText("Pause")
+            self.play_button.setIcon(self._icons["SP_MediaPause"])
             self._schedule()
 
     def pause(self) -> None:
         self.timer.stop()
-        self.play_button.setText("▶ Replay")
+        self.play_button.setText("Replay")
+        self.play_button.setIcon(self._icons["SP_MediaPlay"])
 
     def _schedule(self) -> None:
         rec = self.recording

@@ -62,6 +62,17 @@ class Style:
         return THEMES[self.theme]
 
 
+def base_point_size_for(screen_height: int | None) -> float:
+    """Text size at font scale 1: 11 pt on a 1080-line screen or larger (readable from the back of
+    a hall), 10 pt on smaller ones, where 11 pt would crowd the plots out."""
+    return 11.0 if screen_height is not None and screen_height >= 1000 else 10.0
+
+
+def _screen_height() -> int | None:
+    screen = QtGui.QGuiApplication.primaryScreen() if QtGui.QGuiApplication.instance() else None
+    return None if screen is None else screen.geometry().height()
+
+
 class StyleManager(QtCore.QObject):
     changed = QtCore.Signal()
 
@@ -69,7 +80,7 @@ class StyleManager(QtCore.QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.style = Style()
+        self.style = Style(base_point_size=base_point_size_for(_screen_height()))
         self._plots: weakref.WeakSet = weakref.WeakSet()
         self._views: weakref.WeakSet = weakref.WeakSet()
         self._curves: list[tuple[weakref.ref, str | int, float, QtCore.Qt.PenStyle]] = []
