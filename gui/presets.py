@@ -8,6 +8,8 @@ A preset file:
      "claim": "one sentence: what the picture shows",
      "claim_id": "edge-of-stability",      # or: the claim record (engine/claims) whose text is
                                            # shown and which tests/test_claims.py checks
+     "headline": "last.lambda_max",        # the number the claim is about, as a dotted path
+                                           # into the tab's data() (list items by index)
      "deadline_s": 20,                     # seconds after Show by which the tab shows its data
                                            # and headline number (tests/test_preset_flow.py)
      "tab": "curvature",                   # the tab that shows it
@@ -45,6 +47,7 @@ class Preset:
     quick_steps: int = 60
     quick_panel: dict = field(default_factory=dict)
     claim_id: str | None = None
+    headline: str | None = None  # where the tab's data() holds the number the claim is about
     deadline_s: float = 30.0
     path: Path | None = None
 
