@@ -5,6 +5,8 @@ Items are made once and updated with setData / setImage; nothing here is rebuilt
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -101,7 +103,165 @@ def add_plot(view: pg.GraphicsLayoutWidget, title: str = "", xlabel: str = "", y
         plot.addLegend(offset=offset, labelTextSize="10pt", colCount=6, verSpacing=-6, horSpacing=12)
     plot.setMenuEnabled(True)
     manager().register_plot(plot)
+    _widen_flat_ranges(plot)
     return plot
+
+
+def flat_span(lo: float, hi: float, log: bool = False) -> tuple[float, float]:
+    """A readable range for data with (next to) no extent: a decade either side of it on a log
+    axis; otherwise from zero to twice the value, so one point or a constant series sits mid-axis
+    on round ticks instead of on a sliver such as 19.6…20.4 or ticks of 5e-164."""
+    v = 0.5 * (lo + hi)
+    if log:
+        return v - 1.0, v + 1.0
+    if abs(v) < 1e-30:  # zero, or float dust around it
+        return 0.0, 1.0
+    return (0.0, 2.0 * v) if v > 0 else (2.0 * v, 0.0)
+
+
+def is_flat(lo: float, hi: float) -> bool:
+    return hi - lo <= 1e-9 * max(abs(lo), abs(hi), 1e-21)
+
+
+def _widen_flat_ranges(plot: pg.PlotItem) -> None:
+    """Auto-range of a plot whose data have no extent along an axis uses `flat_span` there."""
+    vb = plot.vb
+    own = vb.childrenBounds
+
+    def bounds(*args, **kw):
+        rng = own(*args, **kw)
+        for ax, side in ((0, "bottom"), (1, "left")):
+            r = rng[ax]
+            if r is not None and np.isfinite(r[0]) and np.isfinite(r[1]) and is_flat(r[0], r[1]):
+                rng[ax] = list(flat_span(r[0], r[1], bool(plot.getAxis(side).logMode)))
+        return rng
+
+    vb.childrenBounds = bounds
+
+
+def _holds_data(item) -> bool:
+    """Whether a plot item shows measured data (guide lines and labels do not count)."""
+    if not item.isVisible():
+        return False
+    if isinstance(item, (pg.PlotDataItem, pg.PlotCurveItem)):
+        y = item.getData()[1] if isinstance(item, pg.PlotDataItem) else item.yData
+        return y is not None and len(y) > 0 and bool(np.isfinite(np.asarray(y, dtype=float)).any())
+    if isinstance(item, pg.ScatterPlotItem):
+        return len(item.data) > 0
+    if isinstance(item, pg.ImageItem):
+        return item.image is not None and item.image.size > 0
+    if isinstance(item, pg.BarGraphItem):
+        h = item.opts.get("height")
+        return h is not None and np.size(h) > 0
+    return False
+
+
+class PlotNote:
+    """A centred, legible line over a plot that has nothing to show yet: what it waits for
+    ("Press Play to train") or what is being computed and how far ("Hessian spectrum… 40 %").
+
+    It hides itself as soon as any data item of the plot (or of `boxes`, e.g. a right axis's
+    view box) holds data, and shows again when they are all cleared. While shown, the tick
+    numbers are drawn invisible: an empty plot's default range (−0.5…0.5) means nothing.
+    """
+
+    def __init__(self, plot: pg.PlotItem, text: str, boxes: tuple[pg.ViewBox, ...] = ()):
+        self.plot = plot
+        self.text = text
+        self.boxes = [plot.vb, *boxes]
+        self.shown = False
+        self.panel = QtWidgets.QGraphicsRectItem(plot.vb)  # in the view box's own coordinates
+        self.panel.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        self.panel.setZValue(1e9)
+        self.label = QtWidgets.QGraphicsTextItem(self.panel)
+        option = self.label.document().defaultTextOption()
+        option.setAlignment(QtCore.Qt.AlignmentFlag.AlignHCenter)
+        option.setWrapMode(QtGui.QTextOption.WrapMode.WordWrap)
+        self.label.document().setDefaultTextOption(option)
+        self.label.setPlainText(text)
+        plot._lab_note = self
+        me = weakref.ref(self)
+        for vb in self.boxes:
+            own = vb.itemBoundsChanged
+
+            def bounds_changed(item, own=own):
+                own(item)
+                note = me()
+                if note is not None:
+                    note.refresh()
+
+            vb.itemBoundsChanged = bounds_changed  # every setData / setImage passes here
+        plot.vb.sigResized.connect(lambda *_: me() is not None and me()._place())
+        manager().changed.connect(lambda: me() is not None and me()._restyle())
+        self._restyle()
+        self.refresh()
+
+    def set_text(self, text: str) -> None:
+        """New text (shown only while the plot is empty)."""
+        if text != self.text:
+            self.text = text
+            self.label.setPlainText(text)
+            self._place()
+
+    def refresh(self) -> None:
+        """Show or hide after the plot's data changed."""
+        if not _alive(self.panel):
+            return
+        empty = not any(_holds_data(item) for vb in self.boxes for item in vb.addedItems)
+        if empty != self.shown:
+            self.shown = empty
+            self.panel.setVisible(empty)
+            self._tick_text()
+            self._place()
+
+    def _tick_text(self) -> None:
+        color = QtGui.QColor(manager().style.colors.plot_fg)
+        if self.shown:
+            color.setAlpha(0)
+        for side in ("left", "bottom", "right"):
+            axis = self.plot.getAxis(side)
+            if axis is not None and axis.isVisible():
+                axis.setTextPen(pg.mkPen(color))
+
+    def _restyle(self) -> None:
+        if not _alive(self.panel):
+            return
+        colors = manager().style.colors
+        self.label.setFont(manager().font(1.1))
+        self.label.setDefaultTextColor(QtGui.QColor(colors.text))
+        bg = QtGui.QColor(colors.plot_bg)
+        bg.setAlpha(215)
+        self.panel.setBrush(pg.mkBrush(bg))
+        self._tick_text()
+        self._place()
+
+    def _place(self) -> None:
+        if not _alive(self.panel) or not self.shown:
+            return
+        area = self.plot.vb.rect()
+        width = max(60.0, min(area.width() - 16, 520.0))
+        self.label.setTextWidth(width)
+        text = self.label.boundingRect()
+        pad = 6.0
+        self.panel.setRect(0, 0, text.width() + 2 * pad, text.height() + 2 * pad)
+        self.label.setPos(pad, pad)
+        self.panel.setPos(area.center().x() - self.panel.rect().width() / 2,
+                          area.center().y() - self.panel.rect().height() / 2)
+
+
+def note(plot: pg.PlotItem, text: str, boxes: tuple[pg.ViewBox, ...] = ()) -> PlotNote:
+    """Put a `PlotNote` over `plot` (call once its items exist)."""
+    return PlotNote(plot, text, boxes)
+
+
+def note_of(plot: pg.PlotItem) -> PlotNote | None:
+    return getattr(plot, "_lab_note", None)
+
+
+def _alive(obj) -> bool:
+    import shiboken6
+
+    return shiboken6.isValid(obj)
 
 
 def curve(plot: pg.PlotItem, key: str | int, name: str | None = None, width: float = 2.0,
