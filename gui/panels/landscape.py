@@ -41,6 +41,7 @@ from engine.live import Frame
 from .. import plots
 from ..panel_tools import fields_box
 from ..style import manager
+from ..surface3d import Surface3D, opengl_problem
 from .base import HeadlessContext, Panel
 
 RESOLUTIONS = (21, 41, 61, 81, 101)
@@ -67,18 +68,6 @@ def weak_callback(obj: Any, method: str, *bound: Any):
     return call
 
 
-def opengl_problem() -> str | None:
-    """Why the 3-D view cannot run here, or None when it can."""
-    try:
-        ctx = QtGui.QOpenGLContext()
-        if not ctx.create():
-            return "this display offers no OpenGL"
-        import pyqtgraph.opengl  # noqa: F401
-    except Exception as exc:  # a missing PyOpenGL or driver must not take the tab down
-        return f"OpenGL is unavailable ({exc.__class__.__name__})"
-    return None
-
-
 def legend_below(view: pg.GraphicsLayoutWidget, plot: pg.PlotItem, row: int, col: int = 0,
                  columns: int = 2) -> pg.LegendItem:
     """A legend in its own row under the plot, where it cannot hide the curves."""
@@ -87,43 +76,6 @@ def legend_below(view: pg.GraphicsLayoutWidget, plot: pg.PlotItem, row: int, col
     plot.legend = legend  # curves named later join it; the style manager styles it with the plot
     manager().register_plot(plot)
     return legend
-
-
-class Surface3D(QtWidgets.QWidget):
-    """The surface as a 3-D mesh (pyqtgraph.opengl); built only where OpenGL works."""
-
-    def __init__(self, parent: QtWidgets.QWidget | None = None):
-        super().__init__(parent)
-        import pyqtgraph.opengl as gl
-
-        self.view = gl.GLViewWidget()
-        self.view.setBackgroundColor(manager().style.colors.plot_bg)
-        self.view.setCameraPosition(distance=3.2, elevation=28, azimuth=-60)
-        self.grid = gl.GLGridItem()
-        self.grid.setSize(2, 2)
-        self.grid.setSpacing(0.25, 0.25)
-        self.view.addItem(self.grid)
-        self.surface = gl.GLSurfacePlotItem(shader="shaded", smooth=False, computeNormals=True,
-                                            glOptions="opaque")
-        self.view.addItem(self.surface)
-        self.marker = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), size=12, color=(1, 0.1, 0.1, 1))
-        self.view.addItem(self.marker)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
-        self.cmap = pg.colormap.get("viridis")
-
-    def set_surface(self, alphas: np.ndarray, betas: np.ndarray, z: np.ndarray, marker: tuple[float, float]):
-        """Heights scaled into a unit box so any loss range reads as a landscape."""
-        lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
-        h = (np.nan_to_num(z, nan=hi) - lo) / max(hi - lo, 1e-12)
-        sx = 1.0 / max(abs(alphas).max(), 1e-12)
-        sy = 1.0 / max(abs(betas).max(), 1e-12)
-        colors = self.cmap.map(h.reshape(-1), mode="float").reshape(h.shape + (4,))
-        self.surface.setData(x=alphas * sx, y=betas * sy, z=h, colors=colors)
-        i = int(np.abs(alphas - marker[0]).argmin())
-        j = int(np.abs(betas - marker[1]).argmin())
-        self.marker.setData(pos=np.array([[marker[0] * sx, marker[1] * sy, h[i, j] + 0.02]]))
 
 
 class LandscapePanel(Panel):
@@ -699,8 +651,10 @@ class LandscapePanel(Panel):
                 self.left.addWidget(self.surface3d)
             except Exception as exc:  # no context after all: hide the option, say why
                 self.surface3d = None
-                self._hide_3d(f"OpenGL failed ({exc.__class__.__name__})")
+                self._hide_3d(f"OpenGL failed ({exc.__class__.__name__}: {exc})"[:160])
                 return
+            # Reported from inside a paint: act once the paint is over.
+            self.surface3d.failed.connect(self._hide_3d, QtCore.Qt.ConnectionType.QueuedConnection)
         self.left.setCurrentWidget(self.surface3d if on and self.surface3d is not None else self.map_view)
         if on:
             self._redraw()
@@ -716,8 +670,8 @@ class LandscapePanel(Panel):
 
     def _hide_3d(self, why: str) -> None:
         self.gl_problem = why
-        self.gl_note.setText("3-D: no OpenGL")
-        self.gl_note.setToolTip(f"The 3-D view is off: {why}.")
+        self.gl_note.setText(f"3-D off: {why.split(' (')[0]}")  # the exception's text in the tooltip
+        self.gl_note.setToolTip(f"The 3-D view is off: {why}. The 2-D map shows the same surface.")
         self.view3d.blockSignals(True)
         self.view3d.setChecked(False)
         self.view3d.blockSignals(False)
