@@ -10,6 +10,8 @@ USAGE = """Saddle Lab: watch the geometry of neural networks while they train.
     saddle-lab                                  the app
     saddle-lab --headless --out DIR [--tab T]   render a tab's figures and data to DIR
     saddle-lab --self-test                      open the window offscreen, train, check
+    saddle-lab sweep KIND ...                   a fine surface or a multi-seed sweep on Ray
+                                                (also --headless --sweep KIND; see sweep --help)
 """
 
 
@@ -27,6 +29,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--preset", default=None, help="with --headless: render this preset's figures")
     p.add_argument("--list-presets", action="store_true", help="list the presets, one a line, name first")
     p.add_argument("--self-test", action="store_true", help="train 50 steps offscreen and check the plots")
+    p.add_argument("--sweep", metavar="KIND", default=None,
+                   help="with --headless: a sweep on Ray (surface, lottery, sharpness, double-descent); "
+                        "see `saddle-lab sweep --help`")
     return p.parse_args(argv)
 
 
@@ -34,7 +39,13 @@ def main(argv: list[str] | None = None, started: float | None = None) -> int:
     from . import startup
 
     startup.mark_started(started)
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    sweep_argv = _sweep_argv(argv)
+    if sweep_argv is not None:
+        from .sweep_cli import sweep_main
+
+        return sweep_main(sweep_argv)
+    args = parse_args(argv)
     if args.list_presets:
         from .presets import load_presets
 
@@ -65,6 +76,17 @@ def main(argv: list[str] | None = None, started: float | None = None) -> int:
     from .app import run_gui
 
     return run_gui()
+
+
+def _sweep_argv(argv: list[str]) -> list[str] | None:
+    """`sweep KIND …` or `--headless --sweep KIND …` as the sweep command's arguments, else None."""
+    if argv and argv[0] == "sweep":
+        return argv[1:]
+    if "--sweep" in argv:
+        rest = [a for a in argv if a != "--headless"]
+        i = rest.index("--sweep")
+        return rest[i + 1 : i + 2] + rest[:i] + rest[i + 2 :]
+    return None
 
 
 def entry_point() -> None:
