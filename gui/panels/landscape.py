@@ -78,6 +78,23 @@ def legend_below(view: pg.GraphicsLayoutWidget, plot: pg.PlotItem, row: int, col
     return legend
 
 
+def opened_caption(name: str, info: dict, grid: SurfaceGrid) -> str:
+    """What a surface from a file is: its grid, plane, network and how it was computed."""
+    text = f"Opened {name}: {len(grid.alphas)}×{len(grid.betas)} points"
+    if info.get("plane"):
+        text += f" on a plane of {info['plane']}"
+    exp = info.get("experiment") or {}
+    if exp:
+        text += f"; {exp.get('dataset', '?')} after {info.get('steps', '?')} training steps"
+    if info.get("samples"):
+        text += f", loss on {info['samples']:,} of {info.get('samples_total', info['samples']):,} training samples"
+    if info.get("tiles"):
+        where = (f"on {info.get('workers') or 'all'} Ray workers" if info.get("backend") == "ray"
+                 else "in one process")
+        text += f"; computed in {info['tiles']} tiles {where} in {info.get('seconds', 0):.1f} s"
+    return text + ". Tick Live to return to the live surface."
+
+
 class LandscapePanel(Panel):
     slug = "landscape"
     title = "Landscape"
@@ -108,6 +125,7 @@ class LandscapePanel(Panel):
         self._sync_go = False
         self._pin_at: int | None = None
         self.surfaces_done = 0
+        self._opened: tuple[str, dict] | None = None  # (file name, its JSON) of a surface from a file
         self._surface_times: deque[float] = deque(maxlen=12)
         self._build()
 
@@ -166,6 +184,8 @@ class LandscapePanel(Panel):
         self.cancel.setToolTip("Stop this computation (and live refreshing)")
         self.progress.hide()
         self.cancel.hide()
+        self.open_file = QtWidgets.QPushButton("Open surface…")
+        self.open_file.setToolTip("Show a surface saved by `saddle-lab sweep surface` (.npz with its .json)")
 
 
         # The controls flow onto more rows when the window is narrow or the text large.
@@ -175,7 +195,7 @@ class LandscapePanel(Panel):
         for w in (fields_box("Axes", self.axes), fields_box("Mode", self.mode), self.recentre,
                   fields_box("Range", self.span), fields_box("Grid", self.resolution), fields_box("Seed", self.seed),
                   fields_box("Samples", self.samples), self.live, self.log_scale, self.view3d, self.gl_note,
-                  self.pin, self.progress, self.cancel):
+                  self.pin, self.progress, self.cancel, self.open_file):
             flow.addWidget(w)
 
         # Left: the surface (2-D map; the 3-D mesh when asked for and possible).
@@ -260,6 +280,7 @@ class LandscapePanel(Panel):
         self.recentre.clicked.connect(lambda: self._changed("plane"))
         self.pin.toggled.connect(lambda on: self._pin() if on else self._unpin())
         self.cancel.clicked.connect(self.cancel_computation)
+        self.open_file.clicked.connect(self._ask_open_surface)
         self._mode_changed()
 
     # -- settings -----------------------------------------------------------------------------
@@ -497,6 +518,49 @@ class LandscapePanel(Panel):
             self._show_error(text)
         self._kick()
 
+    # -- a surface from a file ----------------------------------------------------------------
+    def _ask_open_surface(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open surface", "", "Surfaces (*.npz)")
+        if path:
+            self.open_surface(path)
+
+    def open_surface(self, path: str) -> None:
+        """Show a saved surface (a sweep's .npz + .json) instead of the live one; live refreshing
+        stops so that it stays. Read and contoured in a job; a bad file gets its reason."""
+        from engine.sweep import load_surface
+
+        self.live.setChecked(False)
+        self._generation += 1
+        if self._job is not None and self._job.running:
+            self._job.stop()
+        log = self.log_scale.isChecked()
+
+        def read():
+            result = load_surface(path)
+            n = result.Z.size
+            grid = SurfaceGrid(result.alphas, result.betas, result.Z, 0, 1, n, n)
+            yield result.info, grid, grid_contours(grid, log)
+
+        self.lab.start_job(read, weak_callback(self, "_surface_opened", path),
+                           on_error=weak_callback(self, "_show_error"),
+                           name="landscape-open")
+
+    def _surface_opened(self, path: str, items: list) -> None:
+        from pathlib import Path
+
+        info, grid, contours = items[-1]
+        self._need_plane = self._need_surface = self._dirty = False
+        self._plane = None
+        self._projection = None
+        for item in (self.path_shadow, self.path_line, self.path_dots, self.start_marker):
+            item.setData([], [])
+        self._grid, self._contours, self._span = grid, contours, float(np.abs(grid.alphas).max())
+        self._lines = LineProfiles.from_grid(grid)
+        self._opened = (Path(path).name, info)
+        self._samples_used = None
+        self._error = ""
+        self._redraw()
+
     def _show_error(self, text: str) -> None:
         self._error = text
         self.lab.message.emit(f"Landscape: {text}", 8000)
@@ -689,6 +753,10 @@ class LandscapePanel(Panel):
         lines = []
         if self._error:
             lines.append(f"⚠ {self._error}")
+        if self._opened is not None and self._plane is None and self._grid is not None:
+            lines.append(opened_caption(*self._opened, self._grid))
+            self.caption.setText("\n".join(lines))
+            return
         pl, g = self._plane, self._grid
         first = []
         if pl is not None:
@@ -794,6 +862,8 @@ class LandscapePanel(Panel):
             out.update(line_alphas=ln.alphas, line_train_d1=ln.train_d1, line_train_d2=ln.train_d2)
             if ln.test_d1 is not None:
                 out["line_test_d1"] = ln.test_d1
+        if self._opened is not None and self._plane is None:
+            out["opened_surface"] = self._opened[0]
         if self._pinned is not None:
             out.update(pinned_alphas=self._pinned[0], pinned_train_d1=self._pinned[1], pinned_step=self._pinned[2])
         return out
