@@ -127,3 +127,22 @@ def test_without_ray_the_sweep_says_how_to_install_it(monkeypatch, capsys):
     code = main(["sweep", "double-descent", "--seeds", "1", "2", "--out", "unused-out"])
     err = capsys.readouterr().err
     assert code == 2 and 'pip install -e ".[cluster]"' in err and "Traceback" not in err
+
+
+def test_landscape_tab_opens_a_saved_surface(window, qtbot, problem, tmp_path):
+    result = list(sweep.surface_sweep(problem, tile=8, backend="serial"))[-1].result
+    npz, _ = sweep.save_surface(tmp_path / "surface", result)
+    panel = window.show_panel("landscape")
+    panel.open_surface(str(npz))
+    qtbot.waitUntil(lambda: panel.data().get("opened_surface") == "surface.npz", timeout=10_000)
+    data = panel.data()
+    np.testing.assert_array_equal(data["loss"], result.Z)
+    assert not panel.live.isChecked()
+    assert len(panel.contours.getData()[0]) > 0  # contour lines drawn
+    assert "Opened surface.npz: 15×15 points" in panel.caption.text()
+    if os.environ.get("SADDLE_SWEEP_SCREENSHOT"):
+        window.grab().save(os.environ["SADDLE_SWEEP_SCREENSHOT"])
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    panel.open_surface(str(bad))
+    qtbot.waitUntil(lambda: "could not be read" in panel.caption.text(), timeout=10_000)
