@@ -339,18 +339,20 @@ class DescentRun:
     paths: np.ndarray
     values: np.ndarray
 
-    def escape_steps(self, point: Sequence[float], radius: float) -> list[int | None]:
-        """For each run, the first step at which it is farther than `radius` from `point` after
-        having been within it (None if it never leaves, or never came near)."""
+    def escape_steps(self, point: Sequence[float], direction: Sequence[float], threshold: float) -> list[int | None]:
+        """For each run, the first step at which its distance from `point` along `direction` (the
+        saddle's unstable eigenvector), |⟨p − point, u⟩| with u = direction/‖direction‖, exceeds
+        `threshold` (None if it never does). Measured along the unstable axis only, so a run that
+        overshoots along the stable axis (momentum does) has not escaped yet."""
+        u = np.asarray(direction, dtype=np.float64)
+        if not np.linalg.norm(u) > 0:
+            raise ValueError("the escape direction must be a non-zero vector")
+        u = u / np.linalg.norm(u)
+        along = np.abs((self.paths - np.asarray(point, dtype=np.float64)[None, None, :]) @ u)
         out: list[int | None] = []
-        d = np.linalg.norm(self.paths - np.asarray(point, dtype=np.float64)[None, None, :], axis=2)
-        for row in d:
-            near = np.flatnonzero(row <= radius)
-            if not len(near):
-                out.append(None)
-                continue
-            after = np.flatnonzero((row > radius) & (np.arange(len(row)) > near[0]))
-            out.append(int(after[0]) if len(after) else None)
+        for row in along:
+            beyond = np.flatnonzero(row > threshold)  # NaN (a run that left the map) compares False
+            out.append(int(beyond[0]) if len(beyond) else None)
         return out
 
 

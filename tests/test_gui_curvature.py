@@ -147,7 +147,7 @@ def test_saddles_click_inspects_and_descent_escapes(window, qtbot):
     qtbot.waitUntil(lambda: panel.run is not None, timeout=10000)
     gd, mom = panel.escapes
     assert gd is not None and mom is not None and mom < gd
-    assert "leaves the saddle" in panel.run_text.text()
+    assert "along the unstable axis" in panel.run_text.text()
     x, _ = panel.path_gd.getData()
     assert len(x) > 10
     panel.surface_box.setCurrentIndex(panel.surface_box.findData("himmelblau"))

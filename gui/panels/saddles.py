@@ -42,6 +42,7 @@ KIND_STYLE = {  # symbol, colour key, legend text
     "degenerate": ("d", 3, "degenerate"),
 }
 ANIMATION_S = 3.0
+ESCAPE_FRACTION = 0.1  # a run has escaped once it is this fraction of the map's span out along the unstable axis
 # The smallest search that still shows index rising with loss (tests and quick previews).
 QUICK_NETWORK = NetworkCriticalConfig(inits=4, gd_steps=600, gd_lr=1.5, snapshots=6, newton_iters=40)
 
@@ -172,6 +173,7 @@ class SaddlesPanel(Panel):
         self.start: tuple[float, float] = SURFACES[self.surface_name].start
         self.run = None
         self.escapes: list[int | None] = []
+        self.escape_threshold = float("nan")
         self.network: NetworkCriticalResult | None = None
         self._grid: np.ndarray | None = None
         self._shown = 0
@@ -359,16 +361,19 @@ class SaddlesPanel(Panel):
             return
         self.error.hide()
         start = self.start
-        saddles = [c.point for c in self.critical if c.kind in ("saddle", "degenerate")]
+        # Escape is measured along the nearest saddle's unstable eigenvector (a degenerate point
+        # has none): overshooting along the stable axis is not escaping.
+        saddles = [(c.point, c.eigenvectors[0]) for c in self.critical if c.kind == "saddle"]
         span = max(s.bounds[1] - s.bounds[0], s.bounds[3] - s.bounds[2])
+        self.escape_threshold = ESCAPE_FRACTION * span
 
         def work():
             run = descent_paths(s, start, lr, (0.0, beta), steps, bounds=s.bounds)
             escapes: list[int | None] = [None, None]
             if saddles:
-                d = [float(np.linalg.norm(np.asarray(start) - q)) for q in saddles]
-                near = saddles[int(np.argmin(d))]
-                escapes = run.escape_steps(near, 0.1 * span)
+                d = [float(np.linalg.norm(np.asarray(start) - q)) for q, _ in saddles]
+                near, unstable = saddles[int(np.argmin(d))]
+                escapes = run.escape_steps(near, unstable, ESCAPE_FRACTION * span)
             yield run, escapes
 
         self.lab.start_job(work, weak(self._show_run), on_error=weak(self._show_error), name="saddles-descent")
@@ -388,7 +393,8 @@ class SaddlesPanel(Panel):
             end = (f"ends at f = {fmt(float(finite[-1]), 4)}" if len(finite) == len(vals)
                    else f"leaves the map after {len(finite) - 1} steps, still falling")
             if esc is not None:
-                texts.append(f"{label}: leaves the saddle's neighbourhood after {esc} steps, {end}")
+                texts.append(f"{label}: {esc} steps until it is {fmt(self.escape_threshold, 2)} "
+                             f"from the saddle along the unstable axis, {end}")
             else:
                 texts.append(f"{label}: {end}")
         self.run_text.setText(";   ".join(texts) + ".")
@@ -548,7 +554,8 @@ class SaddlesPanel(Panel):
         }
         if self.run is not None:
             out["runs"] = {"labels": self.run.labels, "lr": self.run.lrs, "momentum": self.run.momenta,
-                           "escape_steps": self.escapes}
+                           "escape_steps": self.escapes,
+                           "escape_threshold": self.escape_threshold}
             out["run_paths"] = self.run.paths
             out["run_values"] = self.run.values
         if self.network is not None:
