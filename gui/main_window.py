@@ -39,6 +39,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lab.setParent(self)
         self.style_manager = manager()
         self.presentation = Presentation(self)
+        self.room_share = None  # View → Share with the room, made on first use
+        self.share_dialog = None
 
         self.bar = ExperimentBar(self.lab)
         self.tabs = QtWidgets.QTabWidget()
@@ -264,6 +266,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.theme_actions[name] = a
         view.addSeparator()
         self.lesson_action = self._action(view, "Lesson", self.show_lesson, QtCore.Qt.Key.Key_F1, True)
+        view.addSeparator()
+        self.share_action = self._action(view, "Share with the room…", self.show_share)
         self.view_menu = view
 
         # 1–9 switch tabs (Start is 1); Esc leaves presentation mode.
@@ -275,6 +279,16 @@ class MainWindow(QtWidgets.QMainWindow):
         help_menu = mb.addMenu("&Help")
         self._action(help_menu, "About Saddle Lab", self._about)
         self.help_menu = help_menu
+
+    def show_share(self) -> None:
+        """The read-only live page for the audience (View → Share with the room)."""
+        if self.share_dialog is None:
+            from .share import RoomShare, ShareDialog
+
+            self.room_share = RoomShare(self)
+            self.share_dialog = ShareDialog(self.room_share, self)
+        self.share_dialog.show()
+        self.share_dialog.raise_()
 
     def _full_screen(self, on: bool) -> None:
         self.showFullScreen() if on else self.showNormal()
@@ -540,6 +554,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.remember:
             self._save_settings()
         self._build_timer.stop()
+        if self.room_share is not None:  # every viewer's connection closes with the window
+            self.room_share.shutdown()
         QtWidgets.QApplication.instance().removeEventFilter(self.lecture_keys)
         for p in self.built_panels():
             p.shutdown()
