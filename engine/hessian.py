@@ -82,6 +82,8 @@ class HessianOperator:
         self.chunk = chunk
         self.matvecs = 0
         self._grad = grad(loss_fn)
+        self._graph: tuple[torch.Tensor, torch.Tensor] | None = None  # (θ leaf, ∇L built with create_graph)
+        self._graph_failed = False
 
     @property
     def size(self) -> int:
@@ -101,10 +103,47 @@ class HessianOperator:
     def _reverse(self, v: torch.Tensor) -> torch.Tensor:
         return vjp(self._grad, self.theta)[1](v)[0]
 
+    def _gradient_graph(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """∇L(θ) with its graph kept: built once, so each product is one backward pass through
+        it instead of a forward and a backward pass and then the product."""
+        if self._graph is None:
+            leaf = self.theta.clone().requires_grad_(True)
+            with torch.enable_grad():
+                g = torch.autograd.grad(self.loss_fn(leaf), leaf, create_graph=True)[0]
+            self._graph = (leaf, g)
+        return self._graph
+
+    def _reverse_cached(self, V: torch.Tensor) -> torch.Tensor:
+        leaf, g = self._gradient_graph()
+        if not g.requires_grad:  # L is linear (or constant) in θ
+            return torch.zeros_like(V)
+        if V.ndim == 1:
+            return torch.autograd.grad(g, leaf, V, retain_graph=True, allow_unused=True)[0]
+        step = self.chunk or len(V)
+        if step == 1:
+            return torch.stack([torch.autograd.grad(g, leaf, v, retain_graph=True)[0] for v in V])
+        return torch.cat([torch.autograd.grad(g, leaf, V[i : i + step], retain_graph=True, is_grads_batched=True)[0]
+                          for i in range(0, len(V), step)])
+
+    def release(self) -> None:
+        """Drop the kept gradient graph (it holds the activations of the whole batch)."""
+        self._graph = None
+
     def _apply(self, V: torch.Tensor, fn) -> torch.Tensor:
         if V.ndim == 1:
             return fn(V)
         return vmap(fn, chunk_size=self.chunk)(V)
+
+    def _reverse_any(self, V: torch.Tensor) -> torch.Tensor:
+        # The kept graph needs plain autograd; inside an outer torch.func transform (or for an
+        # operation without a double-backward batching rule) the per-call vjp of grad still works.
+        if not self._graph_failed:
+            try:
+                return self._reverse_cached(V)
+            except (RuntimeError, NotImplementedError):
+                self._graph_failed = True
+                self._graph = None
+        return self._apply(V, self._reverse)
 
     def __call__(self, V: torch.Tensor) -> torch.Tensor:
         V = V.to(self.theta.dtype)
@@ -112,13 +151,13 @@ class HessianOperator:
             raise ValueError(f"expected vectors of length {self.size}, got shape {tuple(V.shape)}")
         n = 1 if V.ndim == 1 else V.shape[0]
         if self.mode in ("reverse", "auto"):
-            out = self._apply(V, self._reverse)
+            out = self._reverse_any(V)
         else:
             try:
                 out = self._apply(V, self._forward)
             except (RuntimeError, NotImplementedError):
                 self.mode = "reverse"  # e.g. mse_loss has no usable forward-over-reverse rule
-                out = self._apply(V, self._reverse)
+                out = self._reverse_any(V)
         self.matvecs += n
         return out.detach()
 
@@ -261,6 +300,15 @@ class EigenResult:
         return self.residuals / self.values.abs().clamp_min(torch.finfo(self.values.dtype).tiny)
 
 
+def _tridiagonal_eigenvalues(state: LanczosState) -> np.ndarray:
+    """T's eigenvalues, ascending, by LAPACK's tridiagonal solver (microseconds; no thread pool)."""
+    from scipy.linalg import eigvalsh_tridiagonal
+
+    a = state.alphas[0].detach().to("cpu", torch.float64).numpy()
+    b = state.betas[0, : state.steps - 1].detach().to("cpu", torch.float64).numpy()
+    return eigvalsh_tridiagonal(a, b)
+
+
 def _ritz(state: LanczosState, which: str, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Ritz values, their coefficient vectors in the Lanczos basis, and residual estimates
     |β_m · s_m| for the k wanted ones (single start vector)."""
@@ -275,25 +323,34 @@ def _ritz(state: LanczosState, which: str, k: int) -> tuple[torch.Tensor, torch.
 def eigenpairs(loss_fn: LossFn, theta: torch.Tensor, k: int = 1, which: str = "top", iters: int = 100,
                tol: float = 1e-4, seed: int = 0, start: torch.Tensor | None = None, mode: str = "auto",
                device: str | torch.device | None = None,
-               operator: HessianOperator | None = None) -> EigenResult:
+               operator: HessianOperator | None = None, criterion: str = "residual") -> EigenResult:
     """The k largest ("top", descending) or most negative ("bottom", ascending) eigenpairs by
     Lanczos with full re-orthogonalisation, with their measured residuals ‖Hv − λv‖.
 
     Stops when each wanted Ritz pair's residual estimate |β·s| is below `tol`·|λ| (so the
     eigenvalue is right to about `tol` relative), or after `iters` steps. `start` warm-starts the Krylov space
     (e.g. the previous top eigenvector while training runs).
+
+    `criterion="value"` stops instead once every wanted Ritz value moves by less than `tol`
+    relative from one step to the next (the rule power-iteration tools such as PyHessian use for
+    their eigenvalue); the residuals are then Lanczos's estimates |β·s| (equal to ‖Hv − λv‖ in
+    exact arithmetic, close to it with full re-orthogonalisation), which cost no product.
     """
-    return last(eigenpairs_iter(loss_fn, theta, k, which, iters, tol, seed, start, mode, device, operator))
+    return last(eigenpairs_iter(loss_fn, theta, k, which, iters, tol, seed, start, mode, device, operator,
+                                criterion))
 
 
 def eigenpairs_iter(loss_fn: LossFn, theta: torch.Tensor, k: int = 1, which: str = "top", iters: int = 100,
                     tol: float = 1e-4, seed: int = 0, start: torch.Tensor | None = None, mode: str = "auto",
                     device: str | torch.device | None = None,
-                    operator: HessianOperator | None = None) -> Iterator[int | EigenResult]:
+                    operator: HessianOperator | None = None,
+                    criterion: str = "residual") -> Iterator[int | EigenResult]:
     """`eigenpairs` as a generator: yields the Lanczos step count after each step, then the
     EigenResult last."""
     if which not in ("top", "bottom"):
         raise ValueError(f"which must be 'top' or 'bottom', got {which!r}")
+    if criterion not in ("residual", "value"):
+        raise ValueError(f"criterion must be 'residual' or 'value', got {criterion!r}")
     theta = _on_device(theta, device)
     op = operator or HessianOperator(loss_fn, theta, mode)
     P = op.size
@@ -311,6 +368,7 @@ def eigenpairs_iter(loss_fn: LossFn, theta: torch.Tensor, k: int = 1, which: str
     converged = False
     state = None
     estimate_margin = 1.0  # how far below the tolerance the estimate must fall before a check
+    previous = None
     for state in lanczos_iter(op, start[None], max(iters, min_steps)):
         yield state.steps
         if state.steps < min_steps and not bool(state.exhausted[0]):
@@ -318,6 +376,14 @@ def eigenpairs_iter(loss_fn: LossFn, theta: torch.Tensor, k: int = 1, which: str
         if bool(state.exhausted[0]) or state.steps >= P:
             converged = True
             break
+        if criterion == "value":
+            values = torch.from_numpy(_tridiagonal_eigenvalues(state))
+            values = (values.flip(0) if which == "top" else values)[:k]
+            if previous is not None and bool(((values - previous).abs() < tol * (values.abs() + 1e-6)).all()):
+                converged = True
+                break
+            previous = values
+            continue
         if state.steps % 2 == 0 or state.steps == iters:
             values, _, est = _ritz(state, which, min(k, state.steps))
             if len(values) == k:
@@ -338,18 +404,21 @@ def eigenpairs_iter(loss_fn: LossFn, theta: torch.Tensor, k: int = 1, which: str
                     # far again, so an unreachable tolerance costs a few checks, not one per step.
                     gap = float((wanted.to(pairs[2]) / pairs[2].clamp_min(1e-300)).min())
                     estimate_margin *= min(0.5, max(gap, 1e-3))
-    yield EigenResult(*_ritz_pairs(state, which, min(k, state.steps), op, theta.dtype), state.steps,
-                      op.matvecs, converged)
+    yield EigenResult(*_ritz_pairs(state, which, min(k, state.steps), op, theta.dtype, criterion == "residual"),
+                      state.steps, op.matvecs, converged)
 
 
-def _ritz_pairs(state: LanczosState, which: str, k: int, op: HessianOperator, dtype: torch.dtype
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Ritz values, unit Ritz vectors and their true residuals ‖Hv − λv‖."""
-    values, S, _ = _ritz(state, which, k)
+def _ritz_pairs(state: LanczosState, which: str, k: int, op: HessianOperator, dtype: torch.dtype,
+                measure: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Ritz values, unit Ritz vectors and their true residuals ‖Hv − λv‖ (with `measure=False`,
+    Lanczos's own estimates |β·s| instead, which cost no product)."""
+    values, S, est = _ritz(state, which, k)
     basis = state.basis[:, 0, :]  # (m, P)
     vectors = (S.T.to(basis.dtype) @ basis)
     vectors = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(torch.finfo(vectors.dtype).tiny)
     values = values.to(dtype)
+    if not measure:
+        return values, vectors, est.to(dtype)
     residuals = (op(vectors) - values[:, None] * vectors).norm(dim=1)
     return values, vectors, residuals
 
@@ -515,14 +584,22 @@ def spectral_density(loss_fn: LossFn, theta: torch.Tensor, n_probes: int = 4, la
     return density_from_nodes(q.nodes, q.weights, grid_size, sigma)
 
 
-def hessian_trace(loss_fn: LossFn, theta: torch.Tensor, n_probes: int = 64, seed: int = 0, chunk: int = 32,
-                  mode: str = "auto", device: str | torch.device | None = None) -> float:
-    """tr H ≈ mean of vᵀHv over Rademacher vectors v (Hutchinson), the probes batched by `vmap`."""
+def hessian_trace(loss_fn: LossFn, theta: torch.Tensor, n_probes: int = 64, seed: int = 0, chunk: int | None = None,
+                  mode: str = "auto", device: str | torch.device | None = None,
+                  probes: torch.Tensor | None = None) -> float:
+    """tr H ≈ mean of vᵀHv over Rademacher vectors v (Hutchinson), the probes batched by `vmap`
+    `chunk` at a time (default: 32 on a GPU; one by one on the CPU, where a batched product costs
+    more per vector than a single one). `probes` (n, P) replaces the random ones."""
+    theta = _on_device(theta, device)
+    if probes is not None:
+        probes = torch.as_tensor(probes).to(theta.device, theta.dtype).reshape(-1, theta.numel())
+        n_probes = len(probes)
     if n_probes < 1:
         raise ValueError(f"Hutchinson needs at least one probe vector, got {n_probes}")
-    theta = _on_device(theta, device)
+    if chunk is None:
+        chunk = 1 if theta.device.type == "cpu" else 32
     op = HessianOperator(loss_fn, theta, mode, chunk)
-    V = rademacher(n_probes, op.size, seed, theta.dtype, theta.device)
+    V = rademacher(n_probes, op.size, seed, theta.dtype, theta.device) if probes is None else probes
     total = 0.0
     for i in range(0, n_probes, chunk):
         block = V[i : i + chunk]
