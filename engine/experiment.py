@@ -39,6 +39,7 @@ class ExperimentConfig:
     image_size: int = 64
     hidden: tuple[int, ...] = (16, 16)
     activation: str = "tanh"
+    residual: bool = False  # skip connections around every hidden layer that keeps its width
     optimizer: str = "sgd"
     lr: float = 0.1
     momentum: float = 0.0
@@ -50,7 +51,7 @@ class ExperimentConfig:
 
     # Settings whose change needs a new dataset or a new network (and so a reset).
     DATA_FIELDS = ("dataset", "n", "noise", "test_fraction", "data_seed", "folder", "image_size")
-    MODEL_FIELDS = ("hidden", "activation", "seed", "device")
+    MODEL_FIELDS = ("hidden", "activation", "residual", "seed", "device")
     HPARAM_FIELDS = ("lr", "momentum", "weight_decay", "batch_size", "optimizer")
 
     def problems(self, n_train: int | None = None) -> dict[str, str]:
@@ -116,7 +117,7 @@ def build_model(config: ExperimentConfig, dataset: Dataset) -> nn.Module:
     torch.manual_seed(config.seed)
     if len(dataset.input_shape) == 3:
         return model_for(dataset)
-    return mlp(dataset.in_features, config.hidden, dataset.n_classes, config.activation)
+    return mlp(dataset.in_features, config.hidden, dataset.n_classes, config.activation, residual=config.residual)
 
 
 class Experiment:

@@ -17,8 +17,42 @@ ACTIVATIONS = {
 }
 
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "tanh") -> nn.Module:
-    """A fully connected network: fc1, act1, fc2, act2, …, out."""
+class ResidualMLP(nn.Module):
+    """A fully connected network with skip connections: h ← h + act(fc(h)) wherever a layer keeps
+    the width of the one before it (He et al. 2016, with dense layers).
+
+    Modules, in the order they run: fc1, act1, then per later layer fc_k, act_k and — where the
+    widths match — skip_k, an identity applied to the sum (so hooks on a layer's last module see
+    the block's output, the skip included), then out. Parameters are laid out exactly as in the
+    plain `mlp` of the same widths, so one θ fits both.
+    """
+
+    def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "tanh"):
+        super().__init__()
+        width = in_dim
+        self._skips: list[bool] = []
+        for i, h in enumerate(hidden, start=1):
+            self.add_module(f"fc{i}", nn.Linear(width, h))
+            self.add_module(f"act{i}", ACTIVATIONS[activation]())
+            skip = i > 1 and h == width
+            if skip:
+                self.add_module(f"skip{i}", nn.Identity())
+            self._skips.append(skip)
+            width = h
+        self.out = nn.Linear(width, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for i, skip in enumerate(self._skips, start=1):
+            branch = getattr(self, f"act{i}")(getattr(self, f"fc{i}")(h))
+            h = getattr(self, f"skip{i}")(h + branch) if skip else branch
+        return self.out(h)
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "tanh",
+        residual: bool = False) -> nn.Module:
+    """A fully connected network: fc1, act1, fc2, act2, …, out. `residual=True`: the same layers
+    with skip connections around every layer that keeps its width (see `ResidualMLP`)."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
     hidden = [int(h) for h in hidden]
@@ -26,6 +60,8 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "tan
         raise ValueError(f"every hidden layer needs at least 1 unit, got {hidden}")
     if in_dim < 1 or out_dim < 1:
         raise ValueError("input and output sizes must be positive")
+    if residual:
+        return ResidualMLP(in_dim, hidden, out_dim, activation)
     layers: list[tuple[str, nn.Module]] = []
     width = in_dim
     for i, h in enumerate(hidden, start=1):
