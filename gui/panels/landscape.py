@@ -37,6 +37,7 @@ from engine.landscape import (
     landscape_events,
 )
 from engine.live import Frame
+from engine.skip_connections import roughness
 
 from .. import plots
 from ..panel_tools import fields_box
@@ -125,6 +126,7 @@ class LandscapePanel(Panel):
         self._sync_go = False
         self._pin_at: int | None = None
         self.surfaces_done = 0
+        self._roughness: tuple[SurfaceGrid, float] | None = None  # of the grid it was measured on
         self._opened: tuple[str, dict] | None = None  # (file name, its JSON) of a surface from a file
         self._surface_times: deque[float] = deque(maxlen=12)
         self._build()
@@ -426,8 +428,11 @@ class LandscapePanel(Panel):
                 data = LandscapeData.from_split(model, ds.X_train, ds.y_train, ds.X_test, ds.y_test, loss,
                                                 settings.max_samples)
                 yield ("data", len(data.y), data.n_train_total)
-                yield from landscape_events(data, theta, settings, steps, path, plane=plane,
-                                            surface=surface, span=span, step=step)
+                for ev in landscape_events(data, theta, settings, steps, path, plane=plane,
+                                           surface=surface, span=span, step=step):
+                    yield ev
+                    if ev.grid is not None:
+                        yield ("roughness", ev.grid, roughness(ev.grid.Z))
 
         self._generation += 1
         gen = self._generation
@@ -448,6 +453,9 @@ class LandscapePanel(Panel):
         for item in items:
             if isinstance(item, tuple) and item[0] == "data":
                 self._samples_used = item[1:]
+                continue
+            if isinstance(item, tuple) and item[0] == "roughness":
+                self._roughness = item[1:]
                 continue
             ev: LandscapeEvent = item
             if ev.plane is not None:
@@ -518,6 +526,11 @@ class LandscapePanel(Panel):
             self._show_error(text)
         self._kick()
 
+    def roughness(self) -> float | None:
+        """The roughness (engine.skip_connections.roughness) of the surface on screen, once measured."""
+        r = self._roughness
+        return r[1] if r is not None and r[0] is self._grid else None
+
     # -- a surface from a file ----------------------------------------------------------------
     def _ask_open_surface(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open surface", "", "Surfaces (*.npz)")
@@ -539,7 +552,7 @@ class LandscapePanel(Panel):
             result = load_surface(path)
             n = result.Z.size
             grid = SurfaceGrid(result.alphas, result.betas, result.Z, 0, 1, n, n)
-            yield result.info, grid, grid_contours(grid, log)
+            yield result.info, grid, grid_contours(grid, log), roughness(result.Z)
 
         self.lab.start_job(read, weak_callback(self, "_surface_opened", path),
                            on_error=weak_callback(self, "_show_error"),
@@ -548,7 +561,8 @@ class LandscapePanel(Panel):
     def _surface_opened(self, path: str, items: list) -> None:
         from pathlib import Path
 
-        info, grid, contours = items[-1]
+        info, grid, contours, rough = items[-1]
+        self._roughness = (grid, rough)
         self._need_plane = self._need_surface = self._dirty = False
         self._plane = None
         self._projection = None
@@ -772,6 +786,9 @@ class LandscapePanel(Panel):
             n_bad = int((~np.isfinite(g.Z)).sum())
             if n_bad:
                 text += f"; {n_bad} points without a finite loss (drawn at the top of the scale)"
+            r = self.roughness()
+            if r is not None:
+                text += f"; roughness Σ|Δ²L| / Σ|ΔL| = {r:.3f}"
             rate = self._rate()
             if rate > 0 and self.lab.running:
                 text += f"; {rate:.1f} refreshes per second"
@@ -845,6 +862,8 @@ class LandscapePanel(Panel):
         g = self._grid
         if g is not None:
             out.update(alphas=g.alphas, betas=g.betas, loss=g.Z, span=self._span)
+            if self.roughness() is not None:
+                out["roughness"] = self.roughness()
         pl = self._plane
         if pl is not None:
             out["plane"] = pl.describe()
