@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .experiment import Experiment
+from .history import HistoryPoint, HistoryRecorder
 from .training import TrainEvent
 
 
@@ -38,6 +39,7 @@ class Frame:
     steps_per_second: float = 0.0
     diverged: bool = False
     message: str = ""
+    history: list[HistoryPoint] = field(default_factory=list)  # recorded since the last frame
 
 
 ProbeSource = Callable[[], Mapping[str, Probe]] | Mapping[str, Probe]
@@ -67,19 +69,22 @@ def run_probes(experiment: Experiment, probes: Mapping[str, Probe], last_run: di
 
 
 def snapshot_frame(experiment: Experiment, probes: ProbeSource | None = None,
-                   event: TrainEvent | None = None) -> Frame:
-    """A frame for the current weights without training (after a reset, or a replayed step)."""
+                   event: TrainEvent | None = None, history: HistoryRecorder | None = None) -> Frame:
+    """A frame for the current weights without training (after a reset, or a replayed step);
+    with `history`, the recorder measures this step if it is due (step 0 after a reset)."""
     ev = event if event is not None else experiment.initial_event()
     return Frame(step=experiment.step_count, epoch=experiment.trainer.epoch, events=[ev],
                  theta=experiment.theta().cpu().numpy(),
-                 probes=run_probes(experiment, _resolve(probes), {}, force=True))
+                 probes=run_probes(experiment, _resolve(probes), {}, force=True),
+                 history=history.measure(experiment) if history is not None else [])
 
 
 def live_training(experiment: Experiment, probes: ProbeSource | None = None,
                   frame_interval: float = 1 / 30, max_steps: int | None = None,
-                  min_steps_per_frame: int = 1) -> Iterator[Frame]:
+                  min_steps_per_frame: int = 1, history: HistoryRecorder | None = None) -> Iterator[Frame]:
     """Train until closed (or `max_steps` more steps), yielding a frame about every
-    `frame_interval` seconds with all step events since the last frame.
+    `frame_interval` seconds with all step events since the last frame, and the points
+    `history` recorded meanwhile (it measures after each step, within its time budget).
 
     Ends after a frame with `diverged=True` if the run diverges.
     """
@@ -88,8 +93,12 @@ def live_training(experiment: Experiment, probes: ProbeSource | None = None,
     done = 0
     t_frame = time.perf_counter()
     rate_t, rate_steps, rate = t_frame, 0, 0.0
+    recorded = history.measure(experiment) if history is not None else []  # step 0, if not yet
     while max_steps is None or done < max_steps:
+        t_step = time.perf_counter()
         event = experiment.step()
+        if history is not None:
+            recorded += history.measure(experiment, time.perf_counter() - t_step)
         pending.append(event)
         done += 1
         rate_steps += 1
@@ -101,10 +110,11 @@ def live_training(experiment: Experiment, probes: ProbeSource | None = None,
                 rate_t, rate_steps = now, 0
             frame = Frame(step=experiment.step_count, epoch=experiment.trainer.epoch, events=pending,
                           theta=None if event.diverged else experiment.theta().cpu().numpy(),
-                          steps_per_second=rate, diverged=event.diverged, message=event.message)
+                          steps_per_second=rate, diverged=event.diverged, message=event.message,
+                          history=recorded)
             if not event.diverged:
                 frame.probes = run_probes(experiment, _resolve(probes), last_run, force=last)
-            pending = []
+            pending, recorded = [], []
             yield frame
             t_frame = time.perf_counter()
             if event.diverged:

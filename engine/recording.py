@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .history import HistoryPoint
 from .live import Frame
 from .training import TrainEvent
 
@@ -171,6 +172,8 @@ def save_recording(rec: Recording, path: str | os.PathLike) -> Path:
                  "steps_per_second": f.steps_per_second, "diverged": f.diverged, "message": f.message,
                  "time": rec.times[i] if i < len(rec.times) else 0.0,
                  "probes": encode(f.probes, arrays)}
+        if f.history:
+            entry["history"] = encode(f.history, arrays)
         if f.theta is not None:
             key = f"theta{i}"
             arrays[key] = np.asarray(f.theta, dtype=np.float32)
@@ -236,8 +239,12 @@ def load_recording(path: str | os.PathLike) -> Recording:
             probes = decode(entry["probes"], arrays)
             if not isinstance(probes, dict):
                 raise RecordingError(f"{name} is damaged: the plot data of frame {len(frames)} is not a table")
+            history = decode(entry["history"], arrays) if "history" in entry else []
+            if not isinstance(history, list):
+                raise RecordingError(f"{name} is damaged: the history of frame {len(frames)} is not a list")
             frames.append(Frame(step=int(entry["step"]), epoch=float(entry["epoch"]), events=events,
                                 theta=theta, probes=probes,
+                                history=[p for p in history if isinstance(p, HistoryPoint)],
                                 steps_per_second=float(entry.get("steps_per_second", 0.0)),
                                 diverged=bool(entry.get("diverged", False)), message=str(entry.get("message", ""))))
             times.append(float(entry.get("time", 0.0)))

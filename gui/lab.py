@@ -16,6 +16,8 @@ from PySide6 import QtCore
 
 from engine.device import describe
 from engine.experiment import Experiment, ExperimentConfig
+from engine.history import HistoryRecorder, RunHistory, default_probes
+from engine.landscape import PathRecorder
 from engine.live import Frame, Probe, live_training, snapshot_frame
 from engine.training import History
 
@@ -37,6 +39,11 @@ class Lab(QtCore.QObject):
         self.sync = sync  # headless: jobs run inline, in order
         self.experiment = Experiment(config or ExperimentConfig())
         self.history = History()
+        # Recorded from step 0 whichever tab is open, so a tab opened late shows the whole run:
+        # the always-on analyses (measured in the training thread) and the path θ_t.
+        self.history_recorder = HistoryRecorder(default_probes())
+        self.run_history = RunHistory()
+        self.path = PathRecorder()
         self.last_frame: Frame | None = None
         self._probes: dict[str, dict[str, Probe]] = {}
         self._merged_probes: dict[str, Probe] = {}
@@ -159,7 +166,8 @@ class Lab(QtCore.QObject):
             return
         steps = max_steps if max_steps is not None else self.max_steps
         exp = self.experiment
-        self._run_exclusive(lambda: live_training(exp, self.probes, max_steps=steps), "train")
+        self._run_exclusive(lambda: live_training(exp, self.probes, max_steps=steps,
+                                                  history=self.history_recorder), "train")
 
     def pause(self) -> None:
         if self._train_job is not None:
@@ -174,7 +182,8 @@ class Lab(QtCore.QObject):
         if self._refuse_in_replay() or self.running or self.experiment.diverged:
             return
         exp = self.experiment
-        self._run_exclusive(lambda: live_training(exp, self.probes, max_steps=1), "step")
+        self._run_exclusive(lambda: live_training(exp, self.probes, max_steps=1, history=self.history_recorder),
+                            "step")
 
     def reset(self) -> None:
         """Same initial weights θ₀, fresh optimiser."""
@@ -185,6 +194,7 @@ class Lab(QtCore.QObject):
 
         def work():
             exp.reset()
+            self.history_recorder.clear()  # the new run's step 0 is measured when training starts
             yield snapshot_frame(exp, self.probes)
 
         self._run_exclusive(work, "reset", announce="reset")
@@ -202,6 +212,7 @@ class Lab(QtCore.QObject):
 
         def work():
             exp.rebuild(config)
+            self.history_recorder.clear()  # the new run's step 0 is measured when training starts
             yield snapshot_frame(exp, self.probes)
 
         def done() -> None:
@@ -242,7 +253,7 @@ class Lab(QtCore.QObject):
     def train_sync(self, steps: int) -> None:
         """Headless: train `steps` steps inline, delivering frames as they come."""
         for frame in live_training(self.experiment, self.probes, max_steps=steps,
-                                   frame_interval=0.0 if steps <= 50 else 0.05):
+                                   frame_interval=0.0 if steps <= 50 else 0.05, history=self.history_recorder):
             self._deliver([frame])
 
     # -- replay ------------------------------------------------------------------------------
@@ -250,26 +261,35 @@ class Lab(QtCore.QObject):
         """Show recorded frames as if they had just streamed (restart: from an empty history)."""
         if restart:
             self.history = History()
+            self.run_history.clear()
+            self.path.clear()
             self.last_frame = None
             self.weights_reset.emit()
-        for f in frames:
-            for ev in f.events:
-                self.history.add(ev)
+        self._collect(frames)
         self.last_frame = frames[-1]
         self.frames.emit(frames)
 
     # -- frames out --------------------------------------------------------------------------
     def _announce(self, what: str) -> None:
         self.history = History()
+        self.run_history.clear()
+        self.path.clear()
         self.last_frame = None
         if what == "rebuilt":
             self.rebuilt.emit()
         self.weights_reset.emit()
 
-    def _deliver(self, frames: list[Frame]) -> None:
+    def _collect(self, frames: list[Frame]) -> None:
+        """Into the run's records: the step events, the always-on analyses, the path θ_t."""
         for f in frames:
             for ev in f.events:
                 self.history.add(ev)
+            self.run_history.extend(f.history)
+            if f.theta is not None and not f.diverged:
+                self.path.add(f.step, f.theta)
+
+    def _deliver(self, frames: list[Frame]) -> None:
+        self._collect(frames)
         self.last_frame = frames[-1]
         self.frames.emit(frames)
         for record in self.recorders:
