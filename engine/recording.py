@@ -1,9 +1,16 @@
 """Recordings of live runs: settings, every streamed frame and the path θ_t, in one file.
 
 The file is a zip holding `recording.json` (settings, frame metadata, the structure of each
-frame's probe payloads) and `arrays.npz` (every array, loaded with allow_pickle=False). Probe
-payloads are encoded generically: arrays, numbers, strings, lists, dicts and dataclasses of
-this package; nothing is pickled, and on loading only engine dataclasses are rebuilt by name.
+frame's probe payloads), `arrays.npz` (every array, loaded with allow_pickle=False) and
+`weights/<frame>.pt`, checkpoints of the run (state_dict, optimiser state and the trainer's
+place in the data, read with torch.load(weights_only=True)) from which training can go on.
+Probe payloads are encoded generically: arrays, numbers, strings, lists, dicts and dataclasses
+of this package; nothing is pickled, and on loading only engine dataclasses are rebuilt by name.
+
+A file from disk may be anything: before a byte is decompressed, every member's name and
+declared size are checked (no absolute or parent paths, no unknown members, no more than
+`MAX_BYTES` in all, no member that would inflate past its declared size), and object arrays are
+refused. Each refusal says why.
 """
 
 from __future__ import annotations
@@ -22,12 +29,16 @@ from typing import Any
 
 import numpy as np
 
+from .checkpoint import CHECKPOINT_PROBE, checkpoint_bytes, checkpoint_from_bytes
 from .history import HistoryPoint
 from .live import Frame
 from .training import TrainEvent
 
 FORMAT = "saddle-lab-recording"
-VERSION = 1
+VERSION = 2  # 2: checkpoints under weights/
+MAX_BYTES = 4 << 30  # what a recording may unpack to, in all
+MAX_JSON_BYTES = 256 << 20
+WEIGHTS_DIR = "weights/"
 EVENT_FIELDS = ("step", "epoch", "train_loss", "test_loss", "train_acc", "test_acc", "diverged",
                 "evaluated", "batch_loss")
 
@@ -37,6 +48,15 @@ class RecordingError(ValueError):
 
 
 # -- generic encoding of probe payloads ----------------------------------------------------
+class ArrayStore(dict):
+    """The arrays of a recording by key; an array met again (the same object) is stored once,
+    so a tab's results repeated in every later state cost nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[int, tuple[str, np.ndarray]] = {}
+
+
 def encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
     if obj is None or isinstance(obj, (bool, str)):
         return obj
@@ -50,8 +70,13 @@ def encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(obj, np.ndarray):
         if obj.dtype == object:
             raise TypeError("object arrays cannot be recorded")
+        seen = getattr(arrays, "seen", None)
+        if seen is not None and id(obj) in seen and seen[id(obj)][1] is obj:
+            return {"__array__": seen[id(obj)][0]}
         key = f"a{len(arrays)}"
         arrays[key] = obj
+        if seen is not None:
+            seen[id(obj)] = (key, obj)  # holding obj keeps its id from being reused meanwhile
         return {"__array__": key}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         cls = type(obj)
@@ -118,10 +143,46 @@ class Recording:
     frames: list[Frame] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # seconds since the recording started
     meta: dict = field(default_factory=dict)
+    checkpoints: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)  # frame index -> checkpoint
+    # What the jobs of tabs with their own computations (lottery, double descent, …) delivered,
+    # in order: (frame index, tab, job, kind, payload), kind "begin" (payload: the job's settings),
+    # "items" (the events it yielded) or "end".
+    tab_events: list[tuple[int, str, str, str, Any]] = field(default_factory=list)
+
+    def checkpoint_at_or_before(self, index: int) -> tuple[int, dict[str, np.ndarray]] | None:
+        """The newest checkpoint at frame `index` or earlier, with its frame index."""
+        found = [i for i in self.checkpoints if i <= index]
+        return (max(found), self.checkpoints[max(found)]) if found else None
 
     @property
     def duration(self) -> float:
         return self.times[-1] if self.times else 0.0
+
+    def tab_runs_at(self, slug: str, index: int) -> tuple[int, dict[str, TabRun]]:
+        """Each job of tab `slug` as it stood at frame `index`, and how many of the tab's events
+        that took (a cheap way to tell whether anything changed)."""
+        runs: dict[str, TabRun] = {}
+        used = 0
+        for i, s, job, kind, payload in self.tab_events:
+            if s != slug or i > index:
+                continue
+            used += 1
+            if kind == "begin":
+                runs[job] = TabRun(settings=payload)
+            elif job in runs and kind == "items":
+                runs[job].items.extend(payload)
+            elif job in runs and kind == "end":
+                runs[job].ended = True
+        return used, runs
+
+
+@dataclass
+class TabRun:
+    """One job of a tab, replayed: the settings it began with, what it yielded, whether it ended."""
+
+    settings: Any
+    items: list = field(default_factory=list)
+    ended: bool = False
 
 
 class RecordingWriter:
@@ -140,6 +201,12 @@ class RecordingWriter:
 
     def add(self, frame: Frame) -> None:
         now = time.perf_counter() - self._t0
+        if CHECKPOINT_PROBE in frame.probes:  # kept beside the frames, as weights/<frame>.pt
+            probes = dict(frame.probes)
+            ckpt = probes.pop(CHECKPOINT_PROBE)
+            frame = dataclasses.replace(frame, probes=probes)
+            if isinstance(ckpt, dict):
+                self.recording.checkpoints[len(self.recording.frames)] = ckpt
         theta = frame.theta
         if theta is not None:
             every = self._theta_every_s
@@ -160,7 +227,7 @@ class RecordingWriter:
 
 def save_recording(rec: Recording, path: str | os.PathLike) -> Path:
     path = Path(path)
-    arrays: dict[str, np.ndarray] = {}
+    arrays = ArrayStore()
     frames_meta = []
     event_cols: dict[str, list] = {k: [] for k in EVENT_FIELDS}
     for i, f in enumerate(rec.frames):
@@ -182,13 +249,17 @@ def save_recording(rec: Recording, path: str | os.PathLike) -> Path:
     for k, v in event_cols.items():
         arrays[f"events_{k}"] = np.asarray(v, dtype=np.float64 if k not in ("diverged", "evaluated") else bool)
     doc = {"format": FORMAT, "version": VERSION, "settings": rec.settings, "meta": rec.meta,
-           "frames": frames_meta}
+           "frames": frames_meta,
+           "tab_events": [[int(i), str(slug), str(job), str(kind), encode(payload, arrays)]
+                          for i, slug, job, kind, payload in rec.tab_events]}
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("recording.json", json.dumps(doc))
         z.writestr("arrays.npz", buf.getvalue(), compress_type=zipfile.ZIP_STORED)
+        for i, ckpt in sorted(rec.checkpoints.items()):
+            z.writestr(f"{WEIGHTS_DIR}{i:06d}.pt", checkpoint_bytes(ckpt))
     tmp.replace(path)
     return path
 
@@ -200,11 +271,13 @@ def load_recording(path: str | os.PathLike) -> Recording:
     name = path.name
     try:
         with zipfile.ZipFile(path) as z:
-            names = set(z.namelist())
-            if "recording.json" not in names or "arrays.npz" not in names:
+            members = _checked_members(z, name)
+            if "recording.json" not in members or "arrays.npz" not in members:
                 raise RecordingError(f"{name} is not a Saddle Lab recording (it lacks recording.json/arrays.npz)")
-            doc = json.loads(z.read("recording.json").decode("utf-8"))
-            npz_bytes = z.read("arrays.npz")
+            doc = json.loads(_read_member(z, members["recording.json"], name, MAX_JSON_BYTES).decode("utf-8"))
+            npz_bytes = _read_member(z, members["arrays.npz"], name, MAX_BYTES)
+            weights = {n: _read_member(z, info, name, MAX_BYTES) for n, info in members.items()
+                       if n.startswith(WEIGHTS_DIR)}
     except zipfile.BadZipFile:
         raise RecordingError(f"{name} is not a Saddle Lab recording, or it is truncated (not a valid zip)") from None
     except (zipfile.LargeZipFile, EOFError, OSError) as exc:
@@ -218,11 +291,16 @@ def load_recording(path: str | os.PathLike) -> Recording:
         raise RecordingError(f"{name} is damaged: its format version {version!r} is not a positive whole number")
     if version > VERSION:
         raise RecordingError(f"{name} was written by a newer Saddle Lab (format {version})")
-    try:
-        with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise RecordingError(f"{name} is damaged: its arrays cannot be read ({exc})") from None
+    arrays = _read_arrays(npz_bytes, name)
+    checkpoints: dict[int, dict[str, np.ndarray]] = {}
+    for member, data in weights.items():
+        stem = member[len(WEIGHTS_DIR):].removesuffix(".pt")
+        if not stem.isdigit():
+            raise RecordingError(f"{name} is damaged: unexpected weights file {member}")
+        try:
+            checkpoints[int(stem)] = checkpoint_from_bytes(data)
+        except ValueError as exc:
+            raise RecordingError(f"{name} is damaged: {member}: {exc}") from None
     try:
         cols = {k: arrays[f"events_{k}"] for k in EVENT_FIELDS}
         frames, times = [], []
@@ -258,4 +336,91 @@ def load_recording(path: str | os.PathLike) -> Recording:
         raise RecordingError(f"{name} holds no frames")
     if not isinstance(doc.get("settings"), dict):
         raise RecordingError(f"{name} is damaged: no settings")
-    return Recording(settings=doc["settings"], frames=frames, times=times, meta=doc.get("meta", {}))
+    if any(i >= len(frames) for i in checkpoints):
+        raise RecordingError(f"{name} is damaged: it holds weights for a frame it does not have")
+    tab_events = []
+    entries = doc.get("tab_events", [])
+    if not isinstance(entries, list):
+        raise RecordingError(f"{name} is damaged: its tab events are not a list")
+    for entry in entries:
+        if not (isinstance(entry, list) and len(entry) == 5 and isinstance(entry[0], int)
+                and all(isinstance(v, str) for v in entry[1:4]) and 0 <= entry[0] < len(frames)
+                and entry[3] in ("begin", "items", "end")):
+            raise RecordingError(f"{name} is damaged: a tab event is malformed")
+        try:
+            payload = decode(entry[4], arrays)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, RecordingError):
+                raise RecordingError(f"{name} is damaged: {exc}") from None
+            raise RecordingError(f"{name} is damaged: a tab event cannot be read ({exc})") from None
+        if entry[3] == "items" and not isinstance(payload, list):
+            raise RecordingError(f"{name} is damaged: a tab's events are not a list")
+        tab_events.append((entry[0], entry[1], entry[2], entry[3], payload))
+    return Recording(settings=doc["settings"], frames=frames, times=times, meta=doc.get("meta", {}),
+                     checkpoints=checkpoints, tab_events=tab_events)
+
+
+def _checked_members(z: zipfile.ZipFile, name: str) -> dict[str, zipfile.ZipInfo]:
+    """The zip's members by name, refused before anything is decompressed if a name could
+    escape a folder or is not one a recording holds, or the declared sizes are too large."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    total = 0
+    for info in z.infolist():
+        n = info.filename
+        parts = n.replace("\\", "/").split("/")
+        if n.startswith(("/", "\\")) or ".." in parts or ":" in n or "\0" in n or "\\" in n:
+            raise RecordingError(f"{name} is refused: it holds a file named {n!r}, a path that could "
+                                 f"escape its folder")
+        known = n in ("recording.json", "arrays.npz") or (
+            n.startswith(WEIGHTS_DIR) and n.endswith(".pt") and n.count("/") == 1)
+        if not known:
+            raise RecordingError(f"{name} is refused: it holds {n!r}, which no Saddle Lab recording has")
+        if n in members:
+            raise RecordingError(f"{name} is refused: it holds {n!r} twice")
+        total += info.file_size
+        if total > MAX_BYTES:
+            raise RecordingError(f"{name} is refused: it would unpack to more than {MAX_BYTES >> 30} GiB "
+                                 f"(a zip bomb, or not a recording)")
+        members[n] = info
+    return members
+
+
+def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limit: int) -> bytes:
+    """A member's bytes, never more than it declares (or `limit`): a lying header is refused."""
+    cap = min(limit, info.file_size)
+    if info.file_size > limit:
+        raise RecordingError(f"{name} is refused: {info.filename} would unpack to {info.file_size:,} bytes")
+    chunks, read = [], 0
+    with z.open(info) as f:
+        while True:
+            chunk = f.read(min(1 << 20, cap + 1 - read))
+            if not chunk:
+                break
+            read += len(chunk)
+            if read > cap:
+                raise RecordingError(f"{name} is refused: {info.filename} inflates past its declared size")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_arrays(npz_bytes: bytes, name: str) -> dict[str, np.ndarray]:
+    """Every array of arrays.npz; object arrays (which would need unpickling) are refused."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(npz_bytes)) as inner:
+            total = 0
+            for info in inner.infolist():
+                total += info.file_size
+                if total > MAX_BYTES:
+                    raise RecordingError(f"{name} is refused: its arrays would unpack to more than "
+                                         f"{MAX_BYTES >> 30} GiB")
+        with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise RecordingError(f"{name} is refused: it holds an object array, which could run code "
+                                 f"when read") from None
+        raise RecordingError(f"{name} is damaged: its arrays cannot be read ({exc})") from None
+    except MemoryError:
+        raise RecordingError(f"{name} is refused: an array in it is larger than memory") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise RecordingError(f"{name} is damaged: its arrays cannot be read ({exc})") from None

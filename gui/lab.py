@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6 import QtCore
 
+from engine.checkpoint import restore_checkpoint
 from engine.device import describe
 from engine.experiment import Experiment, ExperimentConfig
 from engine.history import HistoryRecorder, RunHistory, default_probes
@@ -255,6 +256,22 @@ class Lab(QtCore.QObject):
         for frame in live_training(self.experiment, self.probes, max_steps=steps,
                                    frame_interval=0.0 if steps <= 50 else 0.05, history=self.history_recorder):
             self._deliver([frame])
+
+    def continue_from(self, checkpoint: dict, recorded: list[Frame] | None = None) -> None:
+        """Put a recorded checkpoint into the experiment (built with the recording's settings)
+        and show the recorded frames up to it, so training goes on from that step."""
+        exp = self.experiment
+
+        def work():
+            restore_checkpoint(exp, checkpoint)
+            yield snapshot_frame(exp, self.probes, history=self.history_recorder)
+
+        def shown() -> None:
+            if recorded:
+                self.deliver_replay(recorded, restart=True)
+            self.message.emit(f"Continuing from step {exp.step_count:,} of the recording: press Play", 8000)
+
+        self._run_exclusive(work, "continue", on_done=shown, announce="reset")
 
     # -- replay ------------------------------------------------------------------------------
     def deliver_replay(self, frames: list[Frame], restart: bool) -> None:

@@ -75,7 +75,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.split.setStretchFactor(2, 0)
         self.split.setCollapsible(1, False)
         self.split.setSizes([self.bar.needed_width(), 900, 0])
-        self.recorder = Recorder(self.lab)
+        self.recorder = Recorder(self.lab, tabs=self.built_panels)
         self.replay = ReplayController(self)
         central = QtWidgets.QWidget()
         column = QtWidgets.QVBoxLayout(central)

@@ -103,6 +103,16 @@ class Panel(QtWidgets.QWidget):
         if self.uses_experiment:
             self.lab.play(max_steps=preset.steps)
 
+    # -- recordings of a tab's own computations ---------------------------------------------
+    # A tab with its own jobs keeps a gui.run_log.RunLog here (begin/add/end as its jobs run),
+    # so recordings hold what it showed; it then draws a replay in `replay_runs`.
+    run_log = None
+
+    def replay_runs(self, runs: dict) -> None:
+        """Draw, without computing, what this tab's jobs had delivered at a point of a recording:
+        job name -> engine.recording.TabRun (settings, items, ended). No entry: the job had not
+        run yet (show the empty tab)."""
+
     # -- export -----------------------------------------------------------------------------
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         """Named widgets to save as pictures (whole plot areas)."""
