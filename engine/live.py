@@ -51,6 +51,9 @@ def _resolve(probes: ProbeSource | None) -> Mapping[str, Probe]:
     return probes() if callable(probes) else probes
 
 
+PROBE_SHARE = 0.2  # each probe takes at most about this share of the training thread's time
+
+
 @torch.no_grad()
 def run_probes(experiment: Experiment, probes: Mapping[str, Probe], last_run: dict[str, float],
                force: bool = False) -> dict[str, Any]:
@@ -60,9 +63,14 @@ def run_probes(experiment: Experiment, probes: Mapping[str, Probe], last_run: di
     experiment.model.eval()
     try:
         for name, probe in probes.items():
-            if force or now - last_run.get(name, -1e9) >= probe.min_interval:
+            # A probe slower than its interval allows (a busy machine) runs less often instead
+            # of taking the training thread's time.
+            interval = max(probe.min_interval, last_run.get(name + ":seconds", 0.0) / PROBE_SHARE)
+            if force or now - last_run.get(name, -1e9) >= interval:
                 out[name] = probe.fn(experiment)
                 last_run[name] = now
+                last_run[name + ":seconds"] = time.perf_counter() - now
+                now = time.perf_counter()
     finally:
         experiment.model.train(was_training)
     return out
@@ -79,6 +87,22 @@ def snapshot_frame(experiment: Experiment, probes: ProbeSource | None = None,
                  history=history.measure(experiment) if history is not None else [])
 
 
+SMALL_STEP_FLOPS = 2e7  # below this a step is faster on one thread than split across several
+
+
+def step_thread_count(experiment: Experiment) -> int | None:
+    """One intra-op thread for a small fully connected network, None (leave PyTorch's count) else.
+
+    A step of a few thousand parameters takes a few hundred microseconds; splitting its small
+    operations across threads costs more in waking and waiting than it saves, and on a busy
+    machine (the window drawing, other programs) a waiting thread can hold a step up for a whole
+    scheduler slice. Convolutions on pictures are large enough to gain from more threads."""
+    if len(tuple(experiment.dataset.input_shape)) == 3:
+        return None
+    flops = 6.0 * experiment.n_params * experiment.trainer.batch_size  # forward and backward
+    return 1 if flops < SMALL_STEP_FLOPS else None
+
+
 def live_training(experiment: Experiment, probes: ProbeSource | None = None,
                   frame_interval: float = 1 / 30, max_steps: int | None = None,
                   min_steps_per_frame: int = 1, history: HistoryRecorder | None = None) -> Iterator[Frame]:
@@ -93,6 +117,10 @@ def live_training(experiment: Experiment, probes: ProbeSource | None = None,
     done = 0
     t_frame = time.perf_counter()
     rate_t, rate_steps, rate = t_frame, 0, 0.0
+    # A small network's steps run on one intra-op thread; the caller's count is back at every yield.
+    outer_threads = torch.get_num_threads()
+    step_threads = step_thread_count(experiment) or outer_threads
+    torch.set_num_threads(step_threads)
     recorded = history.measure(experiment) if history is not None else []  # step 0, if not yet
     while max_steps is None or done < max_steps:
         t_step = time.perf_counter()
@@ -115,7 +143,9 @@ def live_training(experiment: Experiment, probes: ProbeSource | None = None,
             if not event.diverged:
                 frame.probes = run_probes(experiment, _resolve(probes), last_run, force=last)
             pending, recorded = [], []
+            torch.set_num_threads(outer_threads)
             yield frame
+            torch.set_num_threads(step_threads)
             t_frame = time.perf_counter()
             if event.diverged:
                 return
