@@ -120,9 +120,9 @@ def live_training(experiment: Experiment, probes: ProbeSource | None = None,
     # A small network's steps run on one intra-op thread; the caller's count is back at every yield.
     outer_threads = torch.get_num_threads()
     step_threads = step_thread_count(experiment) or outer_threads
-    torch.set_num_threads(step_threads)
     recorded = history.measure(experiment) if history is not None else []  # step 0, if not yet
     while max_steps is None or done < max_steps:
+        torch.set_num_threads(step_threads)
         t_step = time.perf_counter()
         event = experiment.step()
         if history is not None:
@@ -145,7 +145,6 @@ def live_training(experiment: Experiment, probes: ProbeSource | None = None,
             pending, recorded = [], []
             torch.set_num_threads(outer_threads)
             yield frame
-            torch.set_num_threads(step_threads)
             t_frame = time.perf_counter()
             if event.diverged:
                 return
