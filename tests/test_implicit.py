@@ -21,6 +21,7 @@ from engine.implicit import (
     nuclear_norm,
     sensing_problem,
     svm_direction,
+    svm_direction_through_origin,
     underdetermined_problem,
 )
 
@@ -63,6 +64,38 @@ def test_svm_direction_differs_clearly_from_the_mean_direction():
     w_svm, b = svm_direction(X, y)
     assert abs(b) < 1e-6  # symmetric data: no intercept needed
     assert angle_degrees(w_svm, (y[:, None] * X).mean(0)) > 30
+
+
+def _shifted_margin_data():
+    """margin_data moved off the origin, so an intercept helps the SVM. Moving every point by c
+    leaves the normal of the SVM with intercept unchanged, and on the symmetric data that normal
+    is the one without intercept (b = 0): so it is the unshifted data's origin SVM."""
+    X, y = margin_data(seed=0)
+    return X + np.array([0.3, -1.0]), y, svm_direction_through_origin(X, y)
+
+
+def test_svm_without_intercept_matches_a_direct_solution_and_differs_from_the_one_with():
+    X, y, w_biased = _shifted_margin_data()
+    w0 = svm_direction_through_origin(X, y)
+    margins = y * (X @ w0)
+    # Optimality of min ‖w‖ s.t. yᵢ⟨w, xᵢ⟩ ≥ 1: the points at the least margin span w's direction.
+    support = np.abs(margins - margins.min()) < 1e-6 * margins.min()
+    assert support.sum() >= 1 and margins.min() > 0
+    lam = np.linalg.lstsq((y[support, None] * X[support]).T, w0, rcond=None)[0]
+    assert np.all(lam > 0) and np.allclose((y[support, None] * X[support]).T @ lam, w0)
+    assert angle_degrees(w0, w_biased) > 10
+    with pytest.raises(ValueError, match="through the origin"):
+        svm_direction_through_origin(np.array([[1.0, 0.0], [2.0, 0.0]]), np.array([1, -1]))
+
+
+def test_gd_without_bias_turns_to_the_svm_without_intercept():
+    X, y, w_biased = _shifted_margin_data()
+    w_free = svm_direction_through_origin(X, y)
+    points = list(max_margin_direction(X, y, steps=100_000, lr=1.0 / logistic_smoothness(X), points=20))
+    first, last = points[0], points[-1]
+    assert last.angle_to_svm == pytest.approx(angle_degrees(last.w, w_free))
+    assert last.angle_to_svm < 3.0 < 20.0 < first.angle_to_svm
+    assert angle_degrees(last.w, w_biased) > 10.0  # not the SVM that has an intercept
 
 
 def test_angle_to_the_svm_shrinks_across_every_decade_of_steps(margin_run):

@@ -30,7 +30,7 @@ from engine.implicit import (
     min_nuclear_norm_psd,
     nuclear_norm,
     sensing_problem,
-    svm_direction,
+    svm_direction_through_origin,
     underdetermined_problem,
 )
 
@@ -219,7 +219,8 @@ class ImplicitPanel(Panel):
         self.margin_pic.legend = legend_below(self.margin_view, row=2, col=0, columns=3)
         self.margin_pts = pg.ScatterPlotItem(size=9, pen=pg.mkPen((255, 255, 255, 220), width=1.0))
         self.margin_pic.addItem(self.margin_pts)
-        self.margin_svm = plots.curve(self.margin_pic, "plot_fg", "hard-margin SVM", width=2.0, dashed=True)
+        self.margin_svm = plots.curve(self.margin_pic, "plot_fg", "hard-margin SVM, no intercept", width=2.0,
+                                      dashed=True)
         self.margin_mean = plots.curve(self.margin_pic, 3, "after step 1", width=1.5, dashed=True)
         self.margin_gd = plots.curve(self.margin_pic, 2, "GD now", width=3.0)
         manager().register_plot(self.margin_pic)
@@ -248,7 +249,8 @@ class ImplicitPanel(Panel):
     def run_margin(self, steps: int | None = None) -> None:
         steps = steps or MARGIN_STEPS[self.margin_steps.currentIndex()]
         X, y = margin_data(seed=self.margin_seed.value())
-        w_svm, _ = svm_direction(X, y)
+        # The model has no bias, so the separator it turns to is the SVM through the origin.
+        w_svm = svm_direction_through_origin(X, y)
         self._margin_data = (X, y, w_svm)
         self.margin_points = []
         colours = plots.class_brushes((y > 0).astype(int), 2)
