@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import pkgutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from .presets import Preset, load_presets
 from .recording import Recorder, ReplayController
 from .start_page import StartPage, presets_by_topic
 from .style import THEMES, manager
+from .worker import import_in_background, sliced, slicing
 
 WINDOW_TITLE = "Saddle Lab"
 SESSION_FORMAT = "saddle-lab-session"
@@ -99,6 +102,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.style_manager.apply_all()
 
         self._current: Panel | None = None
+        self._build_in_slices = False  # once the window is up: a tab opened is built in slices
         self.tabs.setCurrentIndex(1 if self._order else 0)
         if self.remember:
             self._restore_settings()
@@ -113,6 +117,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_timer.setInterval(40)
         self._build_timer.timeout.connect(self._build_next)
         QtCore.QTimer.singleShot(400, self._build_timer.start)
+        self._build_in_slices = True
+        # What tabs import on first use (scikit-learn, SciPy, the engine), loaded meanwhile off the
+        # GUI thread: importing it there held the window still for seconds.
+        self._imports_stop = threading.Event()
+        QtCore.QTimer.singleShot(600, lambda: import_in_background(_modules_to_preload(), self._imports_stop))
 
     # -- tabs built on demand -----------------------------------------------------------------
     @property
@@ -128,14 +137,23 @@ class MainWindow(QtWidgets.QMainWindow):
         if not pending or self._closing:
             self._build_timer.stop()
             return
-        if self.lab.state == "idle":  # never compete with a running experiment for the CPU
-            self.panel(pending[0])
+        # Never compete with a running experiment for the CPU, nor start a tab while one is built.
+        if self.lab.state == "idle" and not slicing():
+            self._build(pending[0], in_slices=True)
 
-    def _build(self, slug: str) -> Panel:
+    def _build(self, slug: str, in_slices: bool = False) -> Panel:
+        """in_slices: the event loop gets a turn every few plots (training draws on, no stall)."""
+        if in_slices:
+            with sliced():
+                panel = panel_class(slug)(self.lab)
+            if slug in self._built:  # opened meanwhile by a direct request: that one stays
+                panel.deleteLater()
+                return self._built[slug]
+        else:
+            panel = panel_class(slug)(self.lab)
         index = next(i for i in range(self.tabs.count())
                      if isinstance(self.tabs.widget(i), _PendingTab) and self.tabs.widget(i).slug == slug)
         placeholder = self.tabs.widget(index)
-        panel = panel_class(slug)(self.lab)
         panel.default_options = panel.options()
         self._built[slug] = panel
         current = self.tabs.currentIndex()
@@ -145,11 +163,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs.setCurrentIndex(current)
         self.tabs.blockSignals(blocked)
         placeholder.deleteLater()
-        if panel.uses_experiment and self.lab.last_frame is not None:
-            # Catch up with what happened before this tab existed.
-            panel.on_rebuilt()
-            panel.on_reset()
-            panel.on_frames([self.lab.last_frame])
+        panel.catch_up()
         return panel
 
     # -- status bar ---------------------------------------------------------------------------
@@ -212,6 +226,7 @@ class MainWindow(QtWidgets.QMainWindow):
         f.addSeparator()
         self.record_action = self._action(f, "Record run", self._record, "Ctrl+Shift+R", True)
         self._action(f, "Replay recording…", self._open_recording, "Ctrl+Shift+O")
+        self._action(f, "Export recording as web page…", self._export_recording_html)
         f.addSeparator()
         self._action(f, "&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
         self.file_menu = f
@@ -358,7 +373,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)
         if isinstance(widget, _PendingTab):
-            widget = self.panel(widget.slug)
+            widget = self._build(widget.slug, in_slices=self._build_in_slices)
         if self._current is not None and self._current is not widget:
             self._current.set_active(False)
         self._current = widget if isinstance(widget, Panel) else None
@@ -522,6 +537,26 @@ class MainWindow(QtWidgets.QMainWindow):
         if path:
             self.replay.open(Path(path))
 
+    def _export_recording_html(self) -> None:
+        """A recording as one HTML file: every tab along the timeline, opens offline."""
+        from engine.recording import RecordingError, load_recording
+
+        from .recording_html import export_with_progress
+
+        src, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Recording to export", "",
+                                                       "Saddle Lab recordings (*.sdlrec);;All files (*)")
+        if not src:
+            return
+        try:
+            rec = load_recording(src)
+        except (RecordingError, OSError) as exc:
+            self.statusBar().showMessage(f"Cannot export {Path(src).name}: {exc}", 12000)
+            return
+        dst, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save web page", str(Path(src).with_suffix(".html")),
+                                                       "Web pages (*.html)")
+        if dst:
+            export_with_progress(self, rec, Path(dst))
+
     # -- remembered layout (QSettings) ------------------------------------------------------
     def _restore_settings(self) -> None:
         qs = QtCore.QSettings()
@@ -554,6 +589,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.remember:
             self._save_settings()
         self._build_timer.stop()
+        self._imports_stop.set()
         if self.room_share is not None:  # every viewer's connection closes with the window
             self.room_share.shutdown()
         QtWidgets.QApplication.instance().removeEventFilter(self.lecture_keys)
@@ -563,6 +599,14 @@ class MainWindow(QtWidgets.QMainWindow):
         super().closeEvent(event)
 
 
+
+
+def _modules_to_preload() -> list[str]:
+    import engine
+
+    heavy = ["scipy.linalg", "scipy.optimize", "scipy.stats", "sklearn.linear_model", "sklearn.svm",
+             "sklearn.kernel_ridge", "sklearn.metrics.pairwise"]
+    return heavy + [f"engine.{m.name}" for m in pkgutil.iter_modules(engine.__path__)]
 
 
 class LectureKeys(QtCore.QObject):

@@ -253,11 +253,17 @@ class ReplayController:
         """Replay the recording at `path`; on any problem, say why and change nothing."""
         try:
             rec = load_recording(path)
-            config = ExperimentConfig.from_dict(rec.settings)
+            ExperimentConfig.from_dict(rec.settings)  # settings this version understands
         except (RecordingError, ValueError, TypeError, OSError) as exc:
             text = exc.args[0] if exc.args else str(exc)
             self.window.statusBar().showMessage(f"Cannot replay {Path(path).name}: {text}", 12000)
             return False
+        self.show(rec)
+        return True
+
+    def show(self, rec: Recording) -> None:
+        """Replay a recording already read (its settings checked)."""
+        config = ExperimentConfig.from_dict(rec.settings)
         if self._saved_config is None:
             self._saved_config = self.lab.experiment.config
         self.lab.pause()
@@ -267,7 +273,6 @@ class ReplayController:
         self.lab.replaying = True
         # Start after the rebuild's own frame, so the recording's frames come last.
         QtCore.QTimer.singleShot(0, lambda: self._begin_when_idle(rec))
-        return True
 
     def _begin_when_idle(self, rec: Recording) -> None:
         if self.lab.state != "idle":
