@@ -1,19 +1,24 @@
-"""Empirical NTK: `engine.ntk.empirical_ntk` (batched torch.func) against a per-sample gradient loop.
+"""Empirical NTK: `engine.ntk.empirical_ntk` against the recipe of PyTorch's NTK tutorial and
+against a per-sample gradient loop.
 
 The task is the NTK tab's default: a width-256 tanh network in the NTK parameterisation on
 the 1-D regression data, with the kernel over every input the tab uses (10 training points,
-the 200-point prediction grid and the 64-point kernel grid: 274 × 274). The baseline takes
-one `torch.autograd.grad` per sample and output, stacks the gradients into J and forms J Jᵀ.
-Both run here, in the same process, after one warm-up call each, on one intra-op thread (the
-comparison is batching against a loop, not threads; and on a shared 2-core machine a second
-OpenMP thread makes small-tensor timings erratic); prints one JSON line, and exits non-zero
-with a FAIL line when the kernels disagree or the batched one is under 5× faster.
+the 200-point prediction grid and the 64-point kernel grid: 274 × 274). Baselines:
+
+- the tutorial ("Neural Tangent Kernels", torch.func): per-sample Jacobians by
+  `vmap(jacrev(f))` over the parameter dict, contracted per parameter tensor with
+  einsum('Naf,Mbf->NMab'), summed, and traced over the outputs;
+- the obvious loop: one `torch.autograd.grad` per sample and output, stacked into J, then J Jᵀ.
+
+All run here, in the same process, after one warm-up call each, on one intra-op thread (on a
+shared 2-core machine a second OpenMP thread makes small-tensor timings erratic); prints one
+JSON line, and exits non-zero with a FAIL line when a kernel disagrees by more than 1e-5
+(relative) or the engine is under 5× faster than the tutorial's recipe.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -21,11 +26,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
+from torch.func import functional_call, jacrev, vmap  # noqa: E402
 
 from engine.ntk import NTKConfig, _kernel_inputs, build_network, empirical_ntk, regression_1d  # noqa: E402
 
 WIDTH = 256
-REQUIRED_RATIO = 5.0  # the batched kernel must be at least this many times faster than the loop
+REQUIRED_RATIO = 5.0  # the engine must be at least this many times faster than the tutorial's recipe
+
+
+def tutorial_ntk(model: torch.nn.Module, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+    """The NTK tutorial's Jacobian contraction, traced over outputs."""
+    params = {k: v.detach() for k, v in model.named_parameters()}
+
+    def fnet_single(p, x):
+        return functional_call(model, p, (x.unsqueeze(0),)).squeeze(0)
+
+    jac1 = [j.flatten(2) for j in vmap(jacrev(fnet_single), (None, 0))(params, x1).values()]
+    jac2 = [j.flatten(2) for j in vmap(jacrev(fnet_single), (None, 0))(params, x2).values()]
+    result = torch.stack([torch.einsum("Naf,Mbf->NMab", j1, j2) for j1, j2 in zip(jac1, jac2)]).sum(0)
+    return result.diagonal(dim1=2, dim2=3).sum(-1)
 
 
 def loop_ntk(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -48,10 +67,11 @@ def timed(fn, repeats: int) -> tuple[float, torch.Tensor]:
         t0 = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+    # The fastest run: on a shared machine the one least disturbed by other processes.
+    return min(times), result
 
 
-def main(repeats: int = 5, threads: int = 1) -> dict:
+def main(repeats: int = 9, threads: int = 1) -> dict:
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -66,12 +86,17 @@ def _run(repeats: int) -> dict:
     x = torch.cat([ds.X_train, ds.X_test, _kernel_inputs(ds, config.kernel_grid)])
     model = build_network(WIDTH, config, seed=0)
     project_s, k_project = timed(lambda: empirical_ntk(model, x), repeats)
-    baseline_s, k_loop = timed(lambda: loop_ntk(model, x), max(1, repeats // 2))
-    rel = float(torch.linalg.norm(k_project - k_loop) / torch.linalg.norm(k_loop))
+    baseline_s, k_tutorial = timed(lambda: tutorial_ntk(model, x, x), repeats)
+    loop_s, k_loop = timed(lambda: loop_ntk(model, x), max(1, repeats // 2))
+    rel = float(torch.linalg.norm(k_project - k_tutorial) / torch.linalg.norm(k_tutorial))
+    rel_loop = float(torch.linalg.norm(k_project - k_loop) / torch.linalg.norm(k_loop))
     ratio = baseline_s / project_s
     out = {"name": "empirical_ntk", "project_s": project_s, "baseline_s": baseline_s,
-           "ratio": ratio, "required_ratio": REQUIRED_RATIO, "fast_enough": ratio >= REQUIRED_RATIO,
-           "agree": rel < 1e-5, "relative_difference": rel,
+           "baseline": "PyTorch NTK tutorial: vmap(jacrev) + einsum", "ratio": ratio,
+           "required_ratio": REQUIRED_RATIO, "fast_enough": ratio >= REQUIRED_RATIO,
+           "loop_s": loop_s, "loop_ratio": loop_s / project_s,
+           "agree": rel < 1e-5 and rel_loop < 1e-5, "relative_difference": rel,
+           "relative_difference_loop": rel_loop,
            "inputs": len(x), "parameters": sum(p.numel() for p in model.parameters()),
            "threads": torch.get_num_threads()}
     print(json.dumps(out))
@@ -81,7 +106,9 @@ def _run(repeats: int) -> dict:
 if __name__ == "__main__":
     r = main()
     if not r["agree"]:
-        print(f"FAIL: the kernels differ by {r['relative_difference']:.1e} (relative), above 1e-5", file=sys.stderr)
+        print(f"FAIL: the kernels differ by {max(r['relative_difference'], r['relative_difference_loop']):.1e} "
+              "(relative), above 1e-5", file=sys.stderr)
     if not r["fast_enough"]:
-        print(f"FAIL: {r['ratio']:.1f}× faster than the loop, below the required {REQUIRED_RATIO:g}×", file=sys.stderr)
+        print(f"FAIL: {r['ratio']:.1f}× faster than the tutorial's recipe, below the required {REQUIRED_RATIO:g}×",
+              file=sys.stderr)
     sys.exit(0 if r["agree"] and r["fast_enough"] else 1)

@@ -16,6 +16,13 @@ Two ways to build K with `torch.func`, as in the PyTorch NTK tutorial and neural
 - NTK-vector products: a row of J₁ from one `vjp`, pushed through J₂ with one `jvp`; no
   Jacobian is stored. Chosen for the per-output kernel with many outputs, where its cost
   N₁N₂K·P beats the contraction's N₁N₂K²·P, and when not even a Jacobian row fits in memory.
+
+A third, "layers", is used whenever every parameter sits in a dense layer y = c_w·W a + c_b·b
+(an MLP, in either parameterisation): the gradient of f_k with respect to W is the outer product
+c_w·δ_k aᵀ of the layer's output gradient and its input, so the layer adds
+(c_w²·⟨a, a′⟩ + c_b²)·⟨δ_k, δ′_k⟩ to the kernel. One forward and K backward passes give every
+a and δ; no per-sample gradient is ever formed (the "structured derivatives" of Novak et al.
+2022). Its cost is N₁N₂·Σ(fan_in + fan_out) instead of N₁N₂·P.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from .training import TrainConfig, Trainer, optimiser_problems
 FLOAT_BYTES = 4
 DEFAULT_MAX_BYTES = 512 * 2**20  # Jacobians (or NTK-vector-product intermediates) held at once
 MAX_KERNEL_BYTES = 2 * 2**30  # the kernel matrix itself
-METHODS = ("auto", "jacobian", "ntvp")
+METHODS = ("auto", "jacobian", "ntvp", "layers")
 
 
 # -- the empirical NTK --------------------------------------------------------------------------
@@ -92,7 +99,8 @@ def empirical_ntk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = 
     (N₁, N₂, K, K) with K[i, j, k, l] = ⟨∂f_k(x1_i)/∂θ, ∂f_l(x2_j)/∂θ⟩.
 
     `theta` evaluates the kernel at another flat parameter vector than the model's own (the
-    module is not modified). `method`: "auto" (see `ntk_method`), "jacobian" or "ntvp".
+    module is not modified). `method`: "auto" ("layers" for a network of dense layers, else see
+    `ntk_method`), "jacobian", "ntvp" or "layers".
     A kernel that would not fit in memory is refused with a message naming `ntk_matvec`.
     """
     if method not in METHODS:
@@ -114,7 +122,20 @@ def empirical_ntk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = 
             f"the exact NTK on {n1:,} × {n2:,} inputs would take {kernel_bytes / 2**30:.1f} GB; use fewer "
             "inputs, or the matrix-free product ntk_matvec (K·v) with an iterative method such as "
             "Lanczos (scipy.sparse.linalg.eigsh) or conjugate gradients instead")
+    layers = _dense_layers(model)
+    if method == "layers":
+        if layers is None:
+            raise ValueError("method='layers' needs a network whose parameters all sit in Linear layers; "
+                             "use 'jacobian' or 'ntvp'")
+        kernel = _ntk_by_layers(model, layers, theta, x1, None if same else x2, per_output)
+        if kernel is None:
+            raise ValueError("method='layers' needs each Linear layer applied once to (N, features) inputs")
+        return kernel
     if method == "auto":
+        kernel = None if layers is None else _ntk_by_layers(model, layers, theta, x1, None if same else x2,
+                                                            per_output)
+        if kernel is not None:
+            return kernel
         method = ntk_method(n1, 0 if same else n2, n_out, P, per_output, max_bytes)
     if method == "jacobian":
         return _ntk_by_jacobians(forward, theta, x1, None if same else x2, per_output, n_out, max_bytes)
@@ -179,6 +200,93 @@ def _ntk_by_products(forward, theta, x1, x2, per_output, n_out, max_bytes) -> to
     if per_output:
         return out.permute(0, 2, 1, 3).contiguous()
     return torch.diagonal(out, dim1=1, dim2=3).sum(-1)
+
+
+def _dense_layers(model: nn.Module) -> list[nn.Module] | None:
+    """The dense layers (nn.Linear, NTKLinear) when they own every parameter, else None."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, NTKLinear))]
+    owned = {id(p) for m in layers for p in m.parameters(recurse=False)}
+    if not layers or owned != {id(p) for p in model.parameters()}:
+        return None
+    return layers
+
+
+def _layer_scales(layer: nn.Module) -> tuple[float, float]:
+    """(c_w, c_b) of y = c_w·W a + c_b·b; c_b = 0 without a bias."""
+    if isinstance(layer, NTKLinear):
+        return layer.sigma_w / math.sqrt(layer.in_features), layer.sigma_b
+    return 1.0, 0.0 if layer.bias is None else 1.0
+
+
+def _layer_factors(model: nn.Module, layers: list[nn.Module], theta: torch.Tensor, x: torch.Tensor
+                   ) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """Per dense layer: its inputs a (N, fan_in) and output gradients δ (K, N, fan_out), where
+    δ[k, n] = ∂f_k(x_n)/∂y_n. None when a layer is not applied exactly once to (N, features)."""
+    inputs: dict[int, list[torch.Tensor]] = {id(m): [] for m in layers}
+    taps: dict[int, list[torch.Tensor]] = {id(m): [] for m in layers}
+
+    def hook(module, args, output):
+        # A zero added to the layer's output: its gradient is δ, sample by sample.
+        tap = torch.zeros_like(output, requires_grad=True)
+        inputs[id(module)].append(args[0].detach())
+        taps[id(module)].append(tap)
+        return output + tap
+
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        with torch.enable_grad():
+            out = functional_forward(model)(theta, x)
+    finally:
+        for h in handles:
+            h.remove()
+    if any(len(inputs[id(m)]) != 1 or inputs[id(m)][0].ndim != 2 or taps[id(m)][0].shape[0] != len(x)
+           for m in layers):
+        return None
+    out = out.reshape(len(x), -1)
+    n_out = out.shape[1]
+    tap_list = [taps[id(m)][0] for m in layers]
+    if n_out == 1:
+        grads = torch.autograd.grad(out, tap_list, torch.ones_like(out), allow_unused=True)
+        grads = [None if g is None else g[None] for g in grads]
+    else:
+        seeds = torch.eye(n_out, dtype=out.dtype, device=out.device)[:, None, :].expand(n_out, len(x), n_out)
+        grads = torch.autograd.grad(out, tap_list, seeds, is_grads_batched=True, allow_unused=True)
+    factors = []
+    for m, g in zip(layers, grads):
+        a = inputs[id(m)][0]
+        if g is None:  # a layer the output does not depend on
+            g = a.new_zeros(n_out, len(x), taps[id(m)][0].shape[1])
+        factors.append((a, g.detach()))
+    return factors
+
+
+def _ntk_by_layers(model: nn.Module, layers: list[nn.Module], theta: torch.Tensor, x1: torch.Tensor,
+                   x2: torch.Tensor | None, per_output: bool) -> torch.Tensor | None:
+    """The kernel from each dense layer's inputs and output gradients (see the module's notes)."""
+    f1 = _layer_factors(model, layers, theta, x1)
+    f2 = f1 if x2 is None else _layer_factors(model, layers, theta, x2)
+    if f1 is None or f2 is None:
+        return None
+    total = None
+    for m, (a1, d1), (a2, d2) in zip(layers, f1, f2):
+        c_w, c_b = _layer_scales(m)
+        inputs = torch.addmm(a1.new_full((), c_b * c_b), a1, a2.T, alpha=c_w * c_w)  # (N₁, N₂)
+        k, n1, width = d1.shape
+        if per_output:
+            term = inputs[:, :, None, None] * torch.einsum("knp,lmp->nmkl", d1, d2)
+            total = term if total is None else total.add_(term)
+            continue
+        if k == 1 and width == 1 and bool((d1 == 1).all()) and bool((d2 == 1).all()):
+            g = None  # the output layer of a one-output network: δ = 1
+        elif k == 1:
+            g = d1[0] @ d2[0].T
+        else:
+            g = d1.permute(1, 0, 2).reshape(n1, k * width) @ d2.permute(1, 0, 2).reshape(len(a2), k * width).T
+        if g is None:
+            total = inputs if total is None else total.add_(inputs)
+        else:
+            total = inputs.mul_(g) if total is None else total.addcmul_(inputs, g)
+    return total
 
 
 def ntk_matvec(model: nn.Module, x: torch.Tensor, v: torch.Tensor, theta: torch.Tensor | None = None,

@@ -120,7 +120,8 @@ class SampleGrid(QtWidgets.QWidget):
         manager().changed.connect(self._restyle)
 
     def set_images(self, images: list[np.ndarray], true: np.ndarray, class_names: list[str],
-                   levels: tuple[float, float] | None = None) -> None:
+                   levels: tuple[float, float] | None = None, short_names: list[str] | None = None) -> None:
+        """`short_names` (e.g. GBM for glioblastoma) stand in for names too wide for a tile."""
         while len(self.cells) < len(images):
             cell = _Cell()
             i = len(self.cells)
@@ -131,6 +132,7 @@ class SampleGrid(QtWidgets.QWidget):
         for r in range((len(self.cells) + self.columns - 1) // self.columns):
             self.grid.setRowStretch(r, 1 if r * self.columns < len(images) else 0)
         self.class_names = list(class_names)
+        self.short_names = list(short_names) if short_names is not None else None
         self.true = np.asarray(true)
         for cell, img, t in zip(self.cells, images, self.true):
             cell.set_image(to_qimage(img, levels))
@@ -163,17 +165,36 @@ class SampleGrid(QtWidgets.QWidget):
     def _name(self, k: int) -> str:
         return self.class_names[k] if 0 <= k < len(self.class_names) else "?"
 
+    def fitted_name(self, k: int, width: int, bold: bool = False, prefix: str = "") -> str:
+        """Class k's name as it fits `width` pixels of caption: whole, else its short form, else
+        cut with an ellipsis."""
+        font = manager().font(0.9, bold)
+        fm = QtGui.QFontMetrics(font)
+        room = width - fm.horizontalAdvance(prefix)
+        name = self._name(k)
+        if fm.horizontalAdvance(name) <= room:
+            return name
+        if self.short_names is not None and 0 <= k < len(self.short_names):
+            short = self.short_names[k]
+            if fm.horizontalAdvance(short) <= room:
+                return short
+            name = short
+        return fm.elidedText(name, QtCore.Qt.TextElideMode.ElideRight, room)
+
+    def caption_width(self) -> int:
+        return max(40, self.cells[0].caption.width() - 2 if self.cells else 80)
+
     def _caption(self, true: int, predicted: int | None) -> str:
-        fm = QtGui.QFontMetrics(manager().font(0.9))
-        width = max(40, self.cells[0].width() - 6 if self.cells else 80)
-        t = fm.elidedText(self._name(true), QtCore.Qt.TextElideMode.ElideRight, width)
+        width = self.caption_width()
+        t = self.fitted_name(true, width)
+        # Words and colour, not ✓/✗ glyphs: those are missing from many Linux fonts.
         if predicted is None:
             line2 = "&nbsp;"
         elif predicted == true:
-            line2 = f"<span style='color:{manager().color(CORRECT_KEY).name()}'>✓ right</span>"
+            line2 = f"<span style='color:{manager().color(CORRECT_KEY).name()}'>right</span>"
         else:
-            p = fm.elidedText(self._name(predicted), QtCore.Qt.TextElideMode.ElideRight, width - 16)
-            line2 = f"<span style='color:{manager().color('error').name()}'><b>✗ {_html(p)}</b></span>"
+            p = self.fitted_name(predicted, width, bold=True, prefix="→ ")
+            line2 = f"<span style='color:{manager().color('error').name()}'><b>→ {_html(p)}</b></span>"
         return f"<span>{_html(t)}</span><br>{line2}"
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:

@@ -101,10 +101,57 @@ def add_plot(view: pg.GraphicsLayoutWidget, title: str = "", xlabel: str = "", y
         # One row, translucent, so it hides as little of the curves as possible.
         offset = {"bottom-right": (-4, -4), "bottom-left": (4, -4), "top-right": (-4, 2)}.get(legend, (4, 2))
         plot.addLegend(offset=offset, labelTextSize="10pt", colCount=6, verSpacing=-6, horSpacing=12)
+        plot._lab_fit_legend = fit_legend  # the style manager refits it after a font change
+        ref = weakref.ref(plot)
+        plot.vb.sigResized.connect(lambda *_: (p := ref()) is not None and fit_legend(p))
     plot.setMenuEnabled(True)
     manager().register_plot(plot)
     _widen_flat_ranges(plot)
     return plot
+
+
+def fit_legend(plot: pg.PlotItem) -> None:
+    """Wrap a legend drawn inside the plot onto more rows when one row is wider than the plot,
+    so that no entry is cut off at the plot's edge (a 1280-pixel projector, large text)."""
+    legend = plot.legend
+    if legend is None or not _alive(legend) or legend.parentItem() is not plot.vb or not legend.items:
+        return
+    most = getattr(legend, "_lab_columns", None)
+    if most is None:
+        most = legend._lab_columns = legend.columnCount
+    room = plot.vb.width() - 8
+    if room <= 0:
+        return
+    for columns in range(max(1, min(most, len(legend.items))), 0, -1):
+        legend.setColumnCount(columns)
+        if legend.width() <= room:
+            break
+
+
+class SideBySide(QtWidgets.QWidget):
+    """Plot views side by side, stacked instead when the width is less than all of them need
+    (their titles, axes and colour bars): a 1280-pixel projector would otherwise cut them off."""
+
+    def __init__(self, views: list[pg.GraphicsLayoutWidget], stretches: list[int],
+                 parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.views = list(views)
+        self.box = QtWidgets.QBoxLayout(QtWidgets.QBoxLayout.Direction.LeftToRight, self)
+        self.box.setContentsMargins(0, 0, 0, 0)
+        self.box.setSpacing(0)
+        for view, stretch in zip(self.views, stretches):
+            self.box.addWidget(view, stretch)
+
+    def needed_width(self) -> float:
+        least = QtCore.Qt.SizeHint.MinimumSize
+        return sum(v.ci.effectiveSizeHint(least).width() for v in self.views) + 8
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        Direction = QtWidgets.QBoxLayout.Direction
+        wanted = Direction.LeftToRight if self.width() >= self.needed_width() else Direction.TopToBottom
+        if self.box.direction() != wanted:
+            self.box.setDirection(wanted)
 
 
 def flat_span(lo: float, hi: float, log: bool = False) -> tuple[float, float]:

@@ -170,12 +170,16 @@ class StyleManager(QtCore.QObject):
             plot.setTitle(title, color=fg, size=f"{self.style.point_size * 1.15:.1f}pt", bold=True)
         if plot.legend is not None:
             plot.legend.setLabelTextColor(fg)
-            plot.legend.setLabelTextSize(f"{self.style.point_size * 0.95:.1f}pt")
+            # Legend labels as large as the ticks: both must read from the back of a hall.
+            plot.legend.setLabelTextSize(f"{self.style.point_size:.1f}pt")
             bg = QtGui.QColor(self.style.colors.plot_bg)
             bg.setAlpha(170)
             plot.legend.setBrush(pg.mkBrush(bg))
             for _sample, label in plot.legend.items:  # re-render existing labels at the new size
-                label.setText(label.text, color=fg, size=f"{self.style.point_size * 0.95:.1f}pt")
+                label.setText(label.text, color=fg, size=f"{self.style.point_size:.1f}pt")
+            fit = getattr(plot, "_lab_fit_legend", None)  # wrap onto more rows if it outgrew the plot
+            if fit is not None:
+                fit(plot)
         grid = getattr(plot, "_lab_grid", True)  # image plots: no grid over the picture
         plot.showGrid(x=grid, y=grid, alpha=self.style.colors.grid_alpha)
 

@@ -39,7 +39,7 @@ def test_mri_trains_with_the_sample_grid_updating(window, qtbot):
     # Wrong answers are marked in the grid, right ones are not.
     wrong = (last.predicted != last.true).sum()
     assert grid.wrong_shown() == wrong
-    assert sum("✗" in c.caption.text() for c in grid.cells[:18]) == wrong
+    assert sum("→ " in c.caption.text() for c in grid.cells[:18]) == wrong
     assert before != [c.caption.text() for c in grid.cells] or first.predicted.tolist() == last.predicted.tolist()
     # Back to a toy set: the decision map and the toy settings return.
     _choose(window, "moons")

@@ -57,7 +57,7 @@ def multi_output():
     return model, x1, x2, loop_jacobian(model, x1), loop_jacobian(model, x2)
 
 
-@pytest.mark.parametrize("method", ["jacobian", "ntvp"])
+@pytest.mark.parametrize("method", ["jacobian", "ntvp", "layers"])
 def test_empirical_ntk_matches_a_per_sample_gradient_loop(multi_output, method):
     model, x1, x2, J1, J2 = multi_output
     traced = torch.einsum("nkp,mkp->nm", J1, J2)
@@ -77,6 +77,25 @@ def test_jacobian_blocks_give_the_same_kernel(multi_output):
             blocked = empirical_ntk(model, x1, x_b, per_output=per_output, method="jacobian", max_bytes=tiny)
             whole = empirical_ntk(model, x1, x_b, per_output=per_output, method="jacobian")
             assert rel(blocked, whole) < 1e-6
+
+
+def test_layer_factored_kernel_matches_the_jacobians_in_the_ntk_parameterisation():
+    torch.manual_seed(3)
+    model = ntk_mlp(2, [12, 9], 3, "tanh")
+    x1, x2 = torch.randn(6, 2), torch.randn(4, 2)
+    for x_b in (None, x2):
+        for per_output in (False, True):
+            by_layers = empirical_ntk(model, x1, x_b, per_output=per_output, method="layers")
+            assert rel(by_layers, empirical_ntk(model, x1, x_b, per_output=per_output, method="jacobian")) < 1e-5
+            assert rel(empirical_ntk(model, x1, x_b, per_output=per_output), by_layers) < 1e-6  # auto
+
+
+def test_layer_factored_kernel_is_refused_for_a_network_with_other_layers():
+    model = torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3), torch.nn.Flatten(), torch.nn.Linear(8, 1))
+    x = torch.randn(3, 1, 6)
+    with pytest.raises(ValueError, match="Linear layers.*'jacobian' or 'ntvp'"):
+        empirical_ntk(model, x, method="layers")
+    assert empirical_ntk(model, x).shape == (3, 3)  # auto falls back to the Jacobians
 
 
 def test_auto_picks_products_for_many_outputs_or_no_memory():
@@ -296,10 +315,11 @@ def test_the_benchmark_agrees_with_its_loop():
 
     out = bench.main(repeats=3)
     assert out["agree"] and out["relative_difference"] < 1e-5
-    # The requirement is 5× (benchmarks/ntk.py fails below it; measured 11–12× on 2 cores). Here,
-    # beside other tests on a shared 2-core machine, millisecond timings jitter: 3× still fails
-    # a batched kernel that has fallen back to anything like the per-sample loop.
-    assert out["ratio"] >= 3.0, out
+    # The requirement is 5× the NTK tutorial's recipe (benchmarks/ntk.py fails below it; measured
+    # 15× on 2 busy cores). Here, beside other tests on a shared 2-core machine, millisecond
+    # timings jitter too much for that: 3× the per-sample loop still fails a kernel that has
+    # fallen back to anything like the loop.
+    assert out["loop_ratio"] >= 3.0, out
 
 
 def test_regression_points_are_deterministic_and_distinct():

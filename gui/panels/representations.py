@@ -395,7 +395,9 @@ class RepresentationsPanel(Panel):
 
     def _build_cka_page(self) -> None:
         self.cka_view = plots.make_view()
-        self.cka_map = plots.ImagePlot(self.cka_view, "Linear CKA between layers", "", "", cmap="viridis",
+        # A short title: on a 1280-pixel projector the page is narrow, and a title's width is
+        # the plot's least width (a longer one pushed the colour bar out of sight).
+        self.cka_map = plots.ImagePlot(self.cka_view, "CKA between layers", "", "", cmap="viridis",
                                        bar_label="CKA", row=0, col=0)
         self.cka_map.plot.invertY(True)
         self.cka_map.plot.setMouseEnabled(x=False, y=False)
@@ -407,14 +409,11 @@ class RepresentationsPanel(Panel):
         self.cka_start_plot.addItem(self.cka_start_bars)
         self.cka_start_plot.setYRange(0, 1.05)
         self.cka_start_plot.setMouseEnabled(x=False, y=False)
-        row = QtWidgets.QHBoxLayout()
-        row.setSpacing(0)
-        row.addWidget(self.cka_view, 3)
-        row.addWidget(self.cka_start_view, 2)
+        row = plots.SideBySide([self.cka_view, self.cka_start_view], [2, 1])
         self._cka_texts: list[pg.TextItem] = []
         self.cka_caption = plots.caption(
             "CKA is 1 for representations that differ only by a rotation and scale, near 0 for unrelated "
-            "ones (Kornblith et al. 2019). Right: how far each layer has moved from its start.")
+            "ones (Kornblith et al. 2019). Beside or below it: how far each layer has moved from its start.")
         self._page(row, self.cka_caption)
         self.pages[-1].layout().setStretch(0, 1)
 

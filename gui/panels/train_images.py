@@ -48,7 +48,7 @@ class ImageModeView(QtWidgets.QWidget):
         self.accuracy_plot.setYLink(self.confusion.plot)
         self.accuracy_plot.setXRange(0, 1, padding=0.07)  # room for the "0" tick label
         self.accuracy_plot.setMouseEnabled(x=False, y=False)
-        self.accuracy_plot.setMinimumWidth(130)  # stays readable when large fonts widen the names
+        self.accuracy_plot.setMinimumWidth(120)  # the bars stay readable, and fit a 1280-pixel screen
         self.accuracy_plot.getAxis("left").setStyle(showValues=False)
         self.accuracy_plot.getAxis("left").setWidth(4)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brushes=[])
@@ -59,7 +59,7 @@ class ImageModeView(QtWidgets.QWidget):
         self.overall.label.setPosition(0.96)
         self.view.ci.layout.setColumnStretchFactor(0, 3)
         self.view.ci.layout.setColumnStretchFactor(1, 2)
-        self.view.ci.layout.setColumnMinimumWidth(1, 150)
+        self.view.ci.layout.setColumnMinimumWidth(1, 130)
 
         top = QtWidgets.QWidget()
         top_layout = QtWidgets.QVBoxLayout(top)
@@ -105,7 +105,7 @@ class ImageModeView(QtWidgets.QWidget):
         self.samples = sample_indices(ds.y_test.numpy(), N_SAMPLES)
         images = dataset_images(ds, ds.X_test, self.samples)
         self.grid.set_images(images, ds.y_test.numpy()[self.samples], ds.class_names,
-                             display_levels(np.stack(images)))
+                             display_levels(np.stack(images)), short_names(ds))
         self.heading.setText("Test images: true class above, the network's answer below")
         C = ds.n_classes
         self.confusion.set_image(np.zeros((C, C)), (0, C - 1, 0, C - 1), levels=(0.0, 1.0))
@@ -122,7 +122,11 @@ class ImageModeView(QtWidgets.QWidget):
             return False
         metrics = QtGui.QFontMetrics(manager().font())
         widest = max(metrics.horizontalAdvance(f"00 {_short(n)}") for n in self.dataset.class_names)
-        return self.view.width() >= widest + 30 * metrics.averageCharWidth() + 150
+        # The names' axis, ≥ 10 px a matrix column, the colour bar with its ticks and label, the
+        # accuracy column (150 px) and margins: short of that, names would push the plots past
+        # the view's edge, so the rows get class numbers.
+        bar = 18 + metrics.horizontalAdvance("0.8") + 2 * metrics.height() + 16
+        return self.view.width() >= widest + 16 + 10 * self.dataset.n_classes + bar + 130 + 24
 
     def _label_axes(self) -> None:
         ds = self.dataset
@@ -180,6 +184,16 @@ class ImageModeView(QtWidgets.QWidget):
         return {"confusion": self.last.confusion, "per_class_accuracy": self.last.per_class_accuracy,
                 "class_names": list(self.dataset.class_names), "test_accuracy": self.last.accuracy,
                 "sample_index": self.last.sample_index, "sample_predicted": self.last.predicted}
+
+
+def short_names(ds: Dataset) -> list[str] | None:
+    """The phantoms' abbreviations (GBM, MEN, …), for tiles too narrow for a whole name."""
+    if ds.name != "mri":
+        return None
+    from engine.phantoms import LESIONS
+
+    short = {lesion.name: lesion.abbreviation for lesion in LESIONS}
+    return [short.get(name, name) for name in ds.class_names]
 
 
 def _short(name: str, limit: int = 16) -> str:
