@@ -198,7 +198,11 @@ def batch_size_sweep(config: SharpnessConfig | None = None) -> Iterator[SweepPro
                                                  eval_every=10**9))
         label = "full batch" if bs >= n_train else f"batch {bs}"
         reached, train_loss = False, float("nan")
-        last_report = 0.0
+        # The loss at θ₀ first: a viewer sees each run's curve start before its first steps.
+        start_loss = evaluate(model, trainer.X_train, trainer.y_train)[0]
+        yield SweepProgress(bs, 0, 0.0, start_loss, f"{label}: train loss {start_loss:.4f} → {cfg.target_loss}",
+                            r / len(sizes))
+        last_report = time.perf_counter()
         while trainer.samples_seen < budget:
             ev = trainer.step()
             if ev.diverged:

@@ -191,8 +191,17 @@ def _holds_data(item) -> bool:
     if not item.isVisible():
         return False
     if isinstance(item, (pg.PlotDataItem, pg.PlotCurveItem)):
-        y = item.getData()[1] if isinstance(item, pg.PlotDataItem) else item.yData
-        return y is not None and len(y) > 0 and bool(np.isfinite(np.asarray(y, dtype=float)).any())
+        x, y = item.getData() if isinstance(item, pg.PlotDataItem) else (item.xData, item.yData)
+        if x is None or y is None or len(y) == 0:
+            return False
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        if x.shape != y.shape:  # step mode: one more edge than values
+            x = np.arange(len(y), dtype=float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if isinstance(item, pg.PlotDataItem) and item.opts.get("symbol") is not None:
+            return bool(ok.any())
+        # A line through one point (or one point repeated) draws nothing.
+        return ok.sum() >= 2 and bool(np.ptp(x[ok]) > 0 or np.ptp(y[ok]) > 0)
     if isinstance(item, pg.ScatterPlotItem):
         return len(item.data) > 0
     if isinstance(item, pg.ImageItem):
@@ -212,10 +221,12 @@ class PlotNote:
     numbers are drawn invisible: an empty plot's default range (−0.5…0.5) means nothing.
     """
 
-    def __init__(self, plot: pg.PlotItem, text: str, boxes: tuple[pg.ViewBox, ...] = ()):
+    def __init__(self, plot: pg.PlotItem, text: str, boxes: tuple[pg.ViewBox, ...] = (),
+                 items: tuple | None = None):
         self.plot = plot
         self.text = text
         self.boxes = [plot.vb, *boxes]
+        self.items = items  # only these count as data (e.g. a map, not the markers drawn on it)
         self.shown = False
         self.panel = QtWidgets.QGraphicsRectItem(plot.vb)  # in the view box's own coordinates
         self.panel.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
@@ -238,23 +249,40 @@ class PlotNote:
                     note.refresh()
 
             vb.itemBoundsChanged = bounds_changed  # every setData / setImage passes here
+        for side in ("left", "bottom", "right"):
+            axis = plot.getAxis(side)
+            own_pen = axis.textPen
+
+            def text_pen(own_pen=own_pen):
+                # Tick numbers drawn invisible while the note shows (restyling cannot bring them back).
+                pen = own_pen()
+                note = me()
+                if note is not None and note.shown:
+                    color = pen.color()
+                    color.setAlpha(0)
+                    pen.setColor(color)
+                return pen
+
+            axis.textPen = text_pen
         plot.vb.sigResized.connect(lambda *_: me() is not None and me()._place())
         manager().changed.connect(lambda: me() is not None and me()._restyle())
         self._restyle()
         self.refresh()
 
     def set_text(self, text: str) -> None:
-        """New text (shown only while the plot is empty)."""
+        """New text (shown only while the plot is empty; an empty text shows nothing)."""
         if text != self.text:
             self.text = text
             self.label.setPlainText(text)
+            self.refresh()
             self._place()
 
     def refresh(self) -> None:
         """Show or hide after the plot's data changed."""
         if not _alive(self.panel):
             return
-        empty = not any(_holds_data(item) for vb in self.boxes for item in vb.addedItems)
+        items = self.items if self.items is not None else [i for vb in self.boxes for i in vb.addedItems]
+        empty = not any(_holds_data(item) for item in items) and bool(self.text)
         if empty != self.shown:
             self.shown = empty
             self.panel.setVisible(empty)
@@ -262,13 +290,10 @@ class PlotNote:
             self._place()
 
     def _tick_text(self) -> None:
-        color = QtGui.QColor(manager().style.colors.plot_fg)
-        if self.shown:
-            color.setAlpha(0)
         for side in ("left", "bottom", "right"):
             axis = self.plot.getAxis(side)
-            if axis is not None and axis.isVisible():
-                axis.setTextPen(pg.mkPen(color))
+            axis.picture = None  # redrawn with the text pen of the new state
+            axis.update()
 
     def _restyle(self) -> None:
         if not _alive(self.panel):
@@ -296,9 +321,14 @@ class PlotNote:
                           area.center().y() - self.panel.rect().height() / 2)
 
 
-def note(plot: pg.PlotItem, text: str, boxes: tuple[pg.ViewBox, ...] = ()) -> PlotNote:
+def note(plot: pg.PlotItem, text: str, boxes: tuple[pg.ViewBox, ...] = (), items: tuple | None = None) -> PlotNote:
     """Put a `PlotNote` over `plot` (call once its items exist)."""
-    return PlotNote(plot, text, boxes)
+    return PlotNote(plot, text, boxes, items)
+
+
+def progress_text(what: str, fraction: float) -> str:
+    """“what… 40 %”: the text a note or a status line shows for a job under way."""
+    return f"{what[:1].upper()}{what[1:]}… {100 * min(max(fraction, 0.0), 1.0):.0f} %"
 
 
 def note_of(plot: pg.PlotItem) -> PlotNote | None:

@@ -30,6 +30,7 @@ from .landscape import legend_below, weak_callback
 BIG_MODEL = 50_000
 STAGES = {"train A": "training network A", "train B": "training network B",
           "bezier": "bending the curve", "plane": "loss over the plane"}
+IDLE_NOTE = "Press Run: two networks train from different seeds, then the path between them is fitted"
 
 
 class ConnectivityPanel(Panel):
@@ -102,6 +103,8 @@ class ConnectivityPanel(Panel):
         self.map_labels = [pg.TextItem(t, color="w", anchor=(0.5, 1.4)) for t in ("A", "B", "bend")]
         for item in (self.map_line, self.map_bezier, self.map_points, *self.map_labels):
             self.map.plot.addItem(item)
+        self.notes = [plots.note(self.path_plot, IDLE_NOTE),
+                      plots.note(self.map.plot, IDLE_NOTE, items=(self.map.image,))]
 
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         split.addWidget(self.curve_view)
@@ -218,6 +221,8 @@ class ConnectivityPanel(Panel):
                 loss = f", loss {it.loss:.3g}" if np.isfinite(it.loss) else ""
                 self.progress.setFormat(f"{STAGES.get(it.stage, it.stage)}: %p %")
                 self.progress.setToolTip(f"{it.done:,} / {it.total:,}{loss}")
+                for n in self.notes:
+                    n.set_text(plots.progress_text(STAGES.get(it.stage, it.stage), it.done / max(1, it.total)))
             elif isinstance(it, Endpoints):
                 self.endpoints = it
                 redraw = True
@@ -244,6 +249,8 @@ class ConnectivityPanel(Panel):
         self._show_error(text)
 
     def _finish(self) -> None:
+        for n in self.notes:
+            n.set_text(IDLE_NOTE)
         self._progress_timer.stop()
         self.progress.hide()
         self.run.setEnabled(True)

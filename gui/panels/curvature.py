@@ -112,6 +112,9 @@ class CurvaturePanel(Panel):
         self.trace_plot.setXLink(self.lambda_plot)
         self.trace_curve = plots.curve(self.trace_plot, 2, None, symbol="o", symbolSize=4)
         self.series_note = plots.caption("")
+        self.spectrum_note = plots.note(self.spectrum_plot, "Computing the Hessian spectrum…")
+        plots.note(self.lambda_plot, "λmax and λmin appear here once the network trains")
+        plots.note(self.trace_plot, "The trace of the Hessian appears here once the network trains")
 
         right = QtWidgets.QWidget()
         rl = QtWidgets.QVBoxLayout(right)
@@ -192,8 +195,8 @@ class CurvaturePanel(Panel):
         self._update_threshold()
 
     def set_active(self, active: bool) -> None:
-        if not active:
-            self._stop_job()  # computing only while visible
+        # A spectrum under way finishes after the tab is left (its tab stays marked busy); only
+        # new ones wait until the tab is shown again (_maybe_start).
         super().set_active(active)
 
     def _check_model(self) -> None:
@@ -298,6 +301,8 @@ class CurvaturePanel(Panel):
             return
         for item in items:
             if isinstance(item, SpectrumProgress):
+                self.spectrum_note.set_text(plots.progress_text(f"Hessian spectrum — {item.text}",
+                                                                item.done / max(1, item.total)))
                 if time.perf_counter() - self._job_started > PROGRESS_AFTER_S or self._is_heavy():
                     self.task.show_progress(item.done / max(1, item.total), item.text)
             elif isinstance(item, SpectrumSnapshot):

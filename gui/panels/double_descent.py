@@ -79,6 +79,8 @@ def _positive(a, floor: float = FLOOR) -> np.ndarray:
     return np.maximum(np.asarray(a, dtype=np.float64), floor)
 
 
+NETWORKS_NOTE = "Press Run sweep: each width trains in turn and appears as it finishes"
+
 class DescentPlot:
     """Errors against parameter count on log–log axes, weight norm on a right axis, and the
     interpolation threshold(s) as vertical lines."""
@@ -111,6 +113,7 @@ class DescentPlot:
             self.lines.append(line)
             plots.curve(self.plot, key, label, width=1.5, dashed=True)  # its legend entry; draws nothing
         manager().register_plot(self.plot)
+        self.note = plots.note(self.plot, "Computing the sweep…", boxes=(self.norm_box,))
 
     def add_curve(self, key: str, colour, name: str, dashed: bool = True) -> pg.PlotDataItem:
         item = plots.curve(self.plot, colour, name, width=1.8, dashed=dashed)
@@ -270,6 +273,7 @@ class DoubleDescentPanel(Panel):
         self.net_test_err = self.net_plot.add_curve("test_error", 3, "test error (0–1)")
         self.net_train_err = self.net_plot.add_curve("train_error", 4, "train error (0–1)")
         self.net_plot.plot.setRange(xRange=(2, 4.3), yRange=(-4, 0.2), padding=0)  # until the first width
+        self.net_plot.note.set_text(NETWORKS_NOTE)
         layout = QtWidgets.QVBoxLayout(page)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(form)
@@ -335,6 +339,9 @@ class DoubleDescentPanel(Panel):
                 self.net_progress.set_value(item.index * item.steps + item.step,
                                             f"training width {item.width} ({item.index + 1}/{item.total}): "
                                             f"step {item.step:,}, loss {item.batch_loss:.3g}")
+                self.net_plot.note.set_text(plots.progress_text(
+                    f"Training width {item.width}, the first of {item.total}: it appears when it is trained",
+                    item.step / max(1, item.steps)))
             else:
                 self.net_points.append(item)
                 self.net_progress.set_value((item.index + 1) * steps,
@@ -359,6 +366,7 @@ class DoubleDescentPanel(Panel):
                                  f"{100 * pts[-1].test_error:.0f}%." + _interpolates_from(pts))
 
     def _networks_ended(self) -> None:
+        self.net_plot.note.set_text(NETWORKS_NOTE)
         self.net_progress.finish()
         self.net_run.setEnabled(True)
         diverged = [p.width for p in self.net_points if p.diverged]
@@ -395,6 +403,7 @@ class DoubleDescentPanel(Panel):
         self.epoch_slow = plots.curve(self.epoch_plot, 3, "test error in slow features", width=1.6, dashed=True)
         self.epoch_marks = pg.ScatterPlotItem(size=11, symbol="d", pen=pg.mkPen("k", width=1))
         self.epoch_plot.addItem(self.epoch_marks)
+        plots.note(self.epoch_plot, "Computing gradient descent on fast and slow features…")
         layout = QtWidgets.QVBoxLayout(page)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(controls)

@@ -127,6 +127,8 @@ class ImplicitPanel(Panel):
         self.ls_d0 = plots.curve(self.ls_dist, 0, "from 0: ‖w − X⁺y‖")
         self.ls_dr = plots.curve(self.ls_dist, 1, "random start: ‖w − X⁺y‖")
         self.ls_drl = plots.curve(self.ls_dist, 1, "random start: ‖w − w∞‖", dashed=True)
+        plots.note(self.ls_picture, "Computing gradient descent on one equation…")
+        plots.note(self.ls_dist, "Computing gradient descent on 20 equations…")
         self.ls_view.ci.layout.setColumnStretchFactor(0, 1)
         self.ls_view.ci.layout.setColumnStretchFactor(1, 1)
         layout = QtWidgets.QVBoxLayout(page)
@@ -232,6 +234,8 @@ class ImplicitPanel(Panel):
                                                 "angle (degrees)", row=1, col=1, axisItems=log_axes("bottom"))
         self.margin_angle_plot.setLogMode(x=True, y=False)
         self.margin_angle = plots.curve(self.margin_angle_plot, 1, "angle")
+        for plot in (self.margin_pic, self.margin_norm_plot, self.margin_angle_plot):
+            plots.note(plot, "Computing gradient descent on the logistic loss…")
         self.margin_view.ci.layout.setColumnStretchFactor(0, 3)
         self.margin_view.ci.layout.setColumnStretchFactor(1, 2)
         layout = QtWidgets.QVBoxLayout(page)
@@ -322,6 +326,9 @@ class ImplicitPanel(Panel):
             img.plot.hideAxis("bottom")
             img.plot.invertY(True)
             img.bar.axis.enableAutoSIPrefix(False)
+        plots.note(self.factor_plot, "Computing gradient descent from each initial scale α…")
+        for img in (self.factor_x, self.factor_ref):
+            plots.note(img.plot, "Computing…")
         self.factor_view.ci.layout.setColumnStretchFactor(0, 3)
         self.factor_view.ci.layout.setColumnStretchFactor(1, 2)
         layout = QtWidgets.QVBoxLayout(page)

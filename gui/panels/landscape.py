@@ -239,6 +239,9 @@ class LandscapePanel(Panel):
         legend_below(self.side_view, self.dist_plot, row=3)
         self.dist_in = plots.curve(self.dist_plot, 2, "in plane")
         self.dist_off = plots.curve(self.dist_plot, "error", "off plane")
+        self.map_note = plots.note(self.map.plot, "Computing the loss surface…")
+        self.line_note = plots.note(self.line_plot, "Computing the 1-D profiles…")
+        plots.note(self.dist_plot, "Press Play (Space) to train: the path's distance from the plane appears here")
 
         self.caption = plots.caption("")
         self.caption.setMinimumHeight(3 * QtGui.QFontMetrics(self.caption.font()).height())
@@ -473,6 +476,8 @@ class LandscapePanel(Panel):
                 self.progress.setValue(p.done)
                 self.progress.setFormat(f"{p.resolution[0]}×{p.resolution[1]}: %p %")
                 self.progress.setToolTip(f"{p.done:,} of {p.total:,} grid points computed")
+                self.map_note.set_text(f"Computing the loss surface, {p.resolution[0]}×{p.resolution[1]} points: "
+                                       f"{100 * p.done // max(1, p.total)} %")
             if ev.grid is not None:
                 grids.append((ev.grid, ev.contours, ev.lines))
         if grids:

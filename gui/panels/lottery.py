@@ -44,6 +44,9 @@ SYMBOL = {"ticket": "o", "reinit": "t", "random": "s"}
 QUICK = {"rounds": 5, "steps": 120, "seeds": (0,), "eval_every": 20}
 
 
+IDLE_NOTE = "Press Run IMP: train, prune the smallest weights, rewind, repeat"
+DETAIL_NOTE = "The round picked under Inspect a round: shown once a round is pruned"
+
 class LotteryPanel(Panel):
     slug = "lottery"
     title = "Lottery tickets"
@@ -265,6 +268,11 @@ class LotteryPanel(Panel):
                                           bar_label="kept", row=0, col=1)
         self.mask_image.plot.invertY(True)
         self.mask_image.bar.axis.enableAutoSIPrefix(False)
+        self.notes = {"acc": plots.note(self.acc_plot, IDLE_NOTE), "round": plots.note(self.round_plot, IDLE_NOTE),
+                      "retrain": plots.note(self.retrain_plot, "Pick a pruned round under Inspect a round, "
+                                                               "then press Train again"),
+                      "bars": plots.note(self.bar_plot, DETAIL_NOTE),
+                      "mask": plots.note(self.mask_image.plot, DETAIL_NOTE)}
         self.detail_view.ci.layout.setColumnStretchFactor(0, 2)
         self.detail_view.ci.layout.setColumnStretchFactor(1, 3)
 
@@ -396,6 +404,8 @@ class LotteryPanel(Panel):
 
     def _update_buttons(self) -> None:
         busy = self.running or self.retraining
+        # The bar shows only while a job runs: its last word ("done", "cancelled") goes below it.
+        self.progress_bar.setVisible(busy)
         self.run.setEnabled(not busy and not self.config.problems())
         self.cancel.setEnabled(busy)
         has_ticket = self._ticket(self.round_slider.value()) is not None
@@ -425,6 +435,8 @@ class LotteryPanel(Panel):
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting…")
         self._busy["lottery"] = True
+        self.notes["acc"].set_text("Round 0 trains the dense network: the first point appears when it ends")
+        self.notes["round"].set_text("Round 0: waiting for the first evaluation…")
         self.job = self.lab.start_job(lambda: lottery_run(cfg), _weak(self._on_items), _weak(self._on_done),
                                       _weak(self._on_error), name="lottery")
         self._update_buttons()
@@ -493,6 +505,11 @@ class LotteryPanel(Panel):
         cfg = self.run_config
         done = bool(self.rounds) and cfg is not None and max(r.round for r in self.rounds) == cfg.rounds
         self.progress_bar.setFormat("done" if done else "cancelled" if not self.banner.isVisible() else "diverged")
+        ended = max((r.round for r in self.rounds), default=None)
+        self.progress_text.setText(f"{self.progress_bar.format().capitalize()}"
+                                   + (f" after round {ended}" if ended is not None and not done else "") + ".")
+        for key in ("acc", "round"):
+            self.notes[key].set_text(IDLE_NOTE)
         if done:
             self.progress_bar.setValue(self.progress_bar.maximum())
             self.lab.message.emit("Lottery: " + self._summary_text(), 8000)
@@ -502,6 +519,7 @@ class LotteryPanel(Panel):
         self._busy = {"lottery": False, "retrain": False}
         self.job = self.retrain_job = None
         self.progress_bar.setFormat("failed")
+        self.progress_text.setText("Failed (see the message above the plots).")
         self.banner.setText("⚠ " + text)
         self.banner.show()
         self.lab.message.emit(f"Lottery: {text}", 10000)
@@ -514,6 +532,7 @@ class LotteryPanel(Panel):
         self.progress_bar.setValue(min(done_steps, self.progress_bar.maximum()))
         self.progress_bar.setFormat(f"round {p.round}/{p.rounds_total} · step {p.step}/{p.total_steps}")
         self.progress_text.setText(f"{100 * p.remaining:.1f}% of the weights left in this round")
+        self.notes["round"].set_text(f"Round {p.round}: waiting for the first evaluation…")
         x = p.curve_steps
         for key, item in self.round_curves.items():
             rows = [i for i, (_, c) in enumerate(p.labels) if c == key]
@@ -702,10 +721,12 @@ class LotteryPanel(Panel):
         p = self.retrain
         if p is not None and p.step == p.total_steps:
             self.progress_bar.setFormat("done")
+            self.progress_text.setText("Ticket trained again: done.")
             self.lab.message.emit(f"Ticket trained again: {100 * p.ticket_acc[-1]:.1f}% test accuracy, "
                                   f"dense {100 * p.dense_acc[-1]:.1f}%", 8000)
         else:
             self.progress_bar.setFormat("cancelled")
+            self.progress_text.setText("Training the ticket again: cancelled.")
         self._update_buttons()
 
     # -- export -------------------------------------------------------------------------------

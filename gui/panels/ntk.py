@@ -62,6 +62,8 @@ def parse_widths(text: str) -> list[int]:
     return sorted(set(widths))
 
 
+IDLE_NOTE = "Press Train at this width (or Sweep widths)"
+
 class NTKPanel(Panel):
     slug = "ntk"
     title = "NTK & kernels"
@@ -266,6 +268,14 @@ class NTKPanel(Panel):
                                             (self.gap_curve, "RMS(net − lin.)"), (self.inv_guide, "∝ 1/width")]),
             _legend_below(self.spectrum_view, [(self.eig0_curve, "at θ₀"), (self.eigT_curve, "after training")]),
         ]
+        self.drift_hint.setVisible(False)  # placed under the first point once there is one
+        self.width_notes = [plots.note(p, IDLE_NOTE, items=items) for p, items in (
+            (self.fit_plot, None), (self.rbf_plot, None), (self.ntk_ridge_plot, None),
+            (self.k0_image.plot, None), (self.kt_image.plot, None),
+            (self.spectrum_plot, (self.eig0_curve, self.eigT_curve)),
+            (self.rbf_spectrum_plot, None), (self.ntk_spectrum_plot, None))]
+        plots.note(self.drift_plot, "Press Sweep widths: one point per width, to compare widths",
+                   items=(self.drift_curve, self.gap_curve))
 
         # Two pages, so each plot stays legible on a projector: the width story, and kernel machines.
         def splitter(orientation, *widgets, stretch=None):
@@ -504,6 +514,8 @@ class NTKPanel(Panel):
                 text = f"width {p.width:,}: step {p.step:,}/{p.steps:,}, loss {p.loss:.2e}"
             self.progress.setValue(int(1000 * min(max(p.fraction, 0.0), 1.0)))
             self.progress.setFormat(text)
+            for n in self.width_notes:
+                n.set_text(plots.progress_text(f"Width {p.width:,}: {p.stage}", p.fraction))
 
     def _on_done(self) -> None:
         stopped = self._job is not None and self._job.stopping
@@ -515,6 +527,8 @@ class NTKPanel(Panel):
 
     def _finished(self, how: str) -> None:
         self._set_running(False)
+        for n in self.width_notes:
+            n.set_text(IDLE_NOTE)
         if how == "done":
             self.progress.setValue(1000)
         self.progress.setFormat(how)
@@ -525,6 +539,7 @@ class NTKPanel(Panel):
 
     def _set_running(self, running: bool) -> None:
         self.cancel_button.setEnabled(running)
+        self.progress.setVisible(running)  # its last word ("done", "cancelled") is kept as its text
         self.running = running
 
     # -- drawing ---------------------------------------------------------------------------------

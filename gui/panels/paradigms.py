@@ -63,6 +63,8 @@ QUICK = {"steps": 150, "surface_resolution": 25, "map_resolution": 60}
 TABLE_COLUMNS = ("Rule", "Train loss", "Test acc.", "λmax at end", "Path in plane", "Compute", "What it measures")
 
 
+IDLE_NOTE = "Press Train side by side"
+
 class ParadigmsPanel(Panel):
     slug = "paradigms"
     title = "Paradigms"
@@ -259,6 +261,10 @@ class ParadigmsPanel(Panel):
             plot.addItem(points)
             self.maps_view.ci.removeItem(plot)  # placed by _layout_maps
             self.map_plots[rule], self.map_images[rule], self.map_points[rule] = plot, image, points
+        for rule, plot in self.map_plots.items():
+            plots.note(plot, "Waiting for the first picture…", items=(self.map_images[rule],))
+        self.loss_note = plots.note(self.loss_plot, IDLE_NOTE)
+        self.angle_note = plots.note(self.angle_plot, IDLE_NOTE, items=(self.angle_curve,))
         self.map_bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False, width=14)
         self.map_bar.setImageItem(list(self.map_images.values()))
         manager().register_colorbar(self.map_bar)
@@ -324,6 +330,9 @@ class ParadigmsPanel(Panel):
         self.curv_start = plots.guide_line(self.curv_plot, 0.0, key="plot_fg")
         self.curv_start.setVisible(False)
         self.plane_caption = plots.caption("", scale=0.9)
+        plots.note(self.plane_map.plot, "The plane through θ₀ and the rules' end points: computed after training",
+                   items=(self.plane_map.image,))
+        plots.note(self.curv_plot, "Each rule's λmax: measured after training")
 
         right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         right.addWidget(self.plane_view)
@@ -487,6 +496,9 @@ class ParadigmsPanel(Panel):
 
     def _on_end(self) -> None:
         self.running = False
+        self.loss_note.set_text(IDLE_NOTE)
+        if self.angle_note.text:  # no note while the plot asks for FA to be ticked
+            self.angle_note.set_text(IDLE_NOTE)
         self.progress.finish()
         if not self.outcome:
             self.outcome = "done" if self.done is not None else "cancelled"
@@ -525,6 +537,8 @@ class ParadigmsPanel(Panel):
             self.map_points[rule].setData([], [])
         fa = "feedback_alignment" in cfg.rules
         self.angle_hint.setText("" if fa else "Tick FA to measure\nits angle to the gradient")
+        self.angle_note.set_text("Waiting for FA's first step…" if fa else "")
+        self.loss_note.set_text("Starting…")
         self.angle_hint.setPos(cfg.steps / 2, 50)
         self.angle_plot.setXRange(0, cfg.steps, padding=0.02)
         self.loss_plot.enableAutoRange()
@@ -573,6 +587,7 @@ class ParadigmsPanel(Panel):
             self._draw_plane()
         if progress is not None and self.running:
             self.progress.set_value(int(1000 * progress.fraction), progress.text)
+            self.loss_note.set_text(plots.progress_text(progress.text, progress.fraction))
         if touched:
             self.summary.setText(self._summary_text())
 

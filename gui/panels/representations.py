@@ -57,6 +57,8 @@ def _class_tip(name: str, x: float, y: float, data) -> str:
     return f"class {name}\n({x:.3g}, {y:.3g})"
 
 
+PROBE_NOTE = "Press Fit probes, or train: probes are fitted when training stops"
+
 class ClassScatter:
     """Points coloured by class, one scatter item per class.
 
@@ -344,6 +346,7 @@ class RepresentationsPanel(Panel):
         self.probe_plot.setYRange(0, 1.05, padding=0)
         self.probe_plot.setMouseEnabled(x=False, y=False)
         self._probe_labels: list[pg.TextItem] = []
+        self.probe_note = plots.note(self.probe_plot, PROBE_NOTE)
         self.probe_caption = plots.caption(
             "A probe is logistic regression on a layer's frozen features: train accuracy on the training "
             "inputs, test accuracy on held-out ones.")
@@ -372,6 +375,7 @@ class RepresentationsPanel(Panel):
         self.id_twonn = plots.curve(self.id_plot, 1, "TwoNN", symbol="s", symbolSize=9)
         self.id_plot.setLogMode(y=True)
         self.id_plot.setMouseEnabled(x=False, y=False)
+        plots.note(self.id_plot, "Computing the intrinsic dimension of each layer…")
         self.id_caption = plots.caption(
             "PCA count: principal axes needed for the chosen share of variance. TwoNN: from the ratio of "
             "each point's second- to first-nearest-neighbour distance (Facco et al. 2017).")
@@ -388,6 +392,7 @@ class RepresentationsPanel(Panel):
         self.nc_legend = legend_outside(self.nc_view, self.nc_plot, row=1, col=0, columns=6)
         self.nc_curves: list[pg.PlotDataItem] = []
         self.zero_line: pg.PlotDataItem | None = None  # a vertical mark where training error first hit 0
+        plots.note(self.nc_plot, "Press Play (Space) to train: NC1 is recorded at each step while this tab is open")
         self.nc_caption = plots.caption(
             "Spread within classes measured against the spread of the class means, per layer, on the "
             "followed training points (recorded while this tab is open). Red dashes: training error first 0.")
@@ -409,6 +414,8 @@ class RepresentationsPanel(Panel):
         self.cka_start_plot.addItem(self.cka_start_bars)
         self.cka_start_plot.setYRange(0, 1.05)
         self.cka_start_plot.setMouseEnabled(x=False, y=False)
+        plots.note(self.cka_map.plot, "Computing the CKA of every pair of layers…")
+        plots.note(self.cka_start_plot, "Computing how far each layer has moved from θ₀…")
         row = plots.SideBySide([self.cka_view, self.cka_start_view], [2, 1])
         self._cka_texts: list[pg.TextItem] = []
         self.cka_caption = plots.caption(
@@ -768,6 +775,7 @@ class RepresentationsPanel(Panel):
         self.fit_button.setEnabled(False)
         self.probe_progress.setRange(0, 0)
         self.probe_progress.setFormat("computing features…")
+        self.probe_note.set_text(f"Fitting a probe on each layer at step {step:,}…")
         self.probe_progress.show()
         self.probe_cancel.show()
         self.probe_status.setText(f"fitting probes at step {step:,}…")
@@ -785,6 +793,7 @@ class RepresentationsPanel(Panel):
         self.probe_progress.setRange(0, last.n_layers)
         self.probe_progress.setValue(last.index + 1)
         self.probe_progress.setFormat(f"probe {last.index + 1}/{last.n_layers}: {last.layer}")
+        self.probe_note.set_text(PROBE_NOTE)
         self._probe_results = list(self._probe_pending)
         self._probe_step = step
         self._draw_probes()
@@ -793,6 +802,7 @@ class RepresentationsPanel(Panel):
         if token != self._probe_token:
             return
         self._probe_job = None
+        self.probe_note.set_text(PROBE_NOTE)
         self.fit_button.setEnabled(True)
         self.probe_progress.hide()
         self.probe_cancel.hide()

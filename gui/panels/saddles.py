@@ -47,6 +47,8 @@ ESCAPE_FRACTION = 0.1  # a run has escaped once it is this fraction of the map's
 QUICK_NETWORK = NetworkCriticalConfig(inits=4, gd_steps=600, gd_lr=1.5, snapshots=6, newton_iters=40)
 
 
+NETWORK_NOTE = "Press “Find critical points of a tiny network” below"
+
 class SaddlesPanel(Panel):
     slug = "saddles"
     title = "Saddles"
@@ -130,6 +132,9 @@ class SaddlesPanel(Panel):
             self.index_plot.addItem(item)
             self.index_items[kind] = item
         self.index_plot.legend.anchor((1, 1), (1, 1), offset=(-8, -8))  # bottom right: high loss has high index
+        plots.note(self.run_plot, "Press Run GD ▶ (or click the map) to follow gradient descent")
+        self.index_note = plots.note(self.index_plot, NETWORK_NOTE)
+        plots.note(self.map.plot, "Computing the surface…", items=(self.map.image,))
         self.network_button = QtWidgets.QPushButton("Find critical points of a tiny network")
         self.network_button.setToolTip("Minimise ‖∇L‖² from many starts along training runs; takes a few seconds")
         self.network_text = plots.caption("Press the button to search a 2-6-2 tanh network (32 parameters) for "
@@ -452,11 +457,14 @@ class SaddlesPanel(Panel):
         for item in items:
             if isinstance(item, SearchProgress):
                 self.task.show_progress(item.done / max(1, item.total), item.text)
+                self.index_note.set_text(plots.progress_text(f"Critical points — {item.text}",
+                                                             item.done / max(1, item.total)))
             elif isinstance(item, NetworkCriticalResult):
                 self.network = item
                 self._draw_network()
 
     def _network_done(self) -> None:
+        self.index_note.set_text(NETWORK_NOTE)
         self.task.finish()
         self.network_button.setEnabled(True)
 
@@ -584,7 +592,7 @@ class SaddlesPanel(Panel):
         if getattr(self, "_run_on_headless", True):
             x, y = self.start
             s = SURFACES[self.surface_name]
-            self.lab.start_job(lambda: iter([point_info(s, x, y)]), weak(self._show_point))
+            self.lab.start_job(lambda: iter([point_info(s, x, y)]), weak(self._show_point), name="saddles-point")
             self.run_descent()
         if getattr(self, "_network_on_headless", True):
             self.find_network_points()

@@ -37,6 +37,10 @@ COLUMNS = ("batch", "steps", "epochs", "train loss", "test loss", "loss gap", "t
 QUICK = {"batch_sizes": (16, 64, 0), "target_loss": 0.1}
 
 
+IDLE_NOTE = "Press Run the experiment ▶: one run per batch size, each trained to the same loss"
+MEASURED_NOTE = "Measured at each run's minimum"
+
+
 def parse_batch_sizes(text: str) -> tuple[int, ...]:
     """'16, 64, full' -> (16, 64, 0). Raises ValueError with a message for the user."""
     parts = [p.strip().lower() for p in text.replace(";", ",").split(",") if p.strip()]
@@ -107,6 +111,16 @@ class SharpnessPanel(Panel):
         self.loss_gap_curve = plots.curve(self.gap_plot, 3, None, symbol="o", symbolSize=8)
         self.batch_plots = (self.lambda_plot, self.sharp_plot, self.gap_plot)
         self.slice_curves: list = []
+        # Each run's training loss as it trains: the sweep's first picture, long before the
+        # first minimum is reached and measured.
+        self.train_plot = plots.add_plot(self.view, "Training to the target", "epoch", "train loss",
+                                         row=0, col=2, rowspan=2, legend="top-right")
+        self.train_plot.setLogMode(y=True)
+        self.target_line = plots.guide_line(self.train_plot, math.log10(self.config.target_loss))
+        self.train_curves: dict[int, Any] = {}
+        self.train_points: dict[int, tuple[list[float], list[float]]] = {}
+        self.notes = [plots.note(p, MEASURED_NOTE) for p in (self.slice_plot, *self.batch_plots)]
+        self.notes.append(plots.note(self.train_plot, IDLE_NOTE))
 
         self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -190,6 +204,7 @@ class SharpnessPanel(Panel):
         self.error.hide()
         self._show_config()
         self._clear()
+        self._set_notes(True)
         cfg = self.config
         self.run_button.setEnabled(False)
         self.task.show_progress(0.0, "loading the data")
@@ -200,6 +215,7 @@ class SharpnessPanel(Panel):
     def cancel(self) -> None:
         if self._job is not None:
             self._job.stop()
+        self._set_notes(False)
         self.task.finish()
         self.run_button.setEnabled(True)
         self.note.setText(f"Cancelled after {len(self.reports)} of {len(self.config.batch_sizes)} runs.")
@@ -208,6 +224,7 @@ class SharpnessPanel(Panel):
         for item in items:
             if isinstance(item, SweepProgress):
                 self.task.show_progress(item.fraction, item.text)
+                self._add_training_point(item)
             elif isinstance(item, MinimumReport):
                 self.reports.append(item)
                 self._draw()
@@ -215,7 +232,30 @@ class SharpnessPanel(Panel):
                 self.result = item
                 self._draw()
 
+    def _add_training_point(self, p: SweepProgress) -> None:
+        if not (math.isfinite(p.train_loss) and p.train_loss > 0):
+            return
+        if p.batch_size not in self.train_curves:
+            # The engine runs "full" (0) and any size past the training set as full batch.
+            label = f"batch {p.batch_size}" if p.batch_size in self.config.batch_sizes else "full batch"
+            self.train_curves[p.batch_size] = plots.curve(self.train_plot, len(self.train_curves), label,
+                                                          symbol="o", symbolSize=4)
+            self.train_points[p.batch_size] = ([], [])
+        epochs, losses = self.train_points[p.batch_size]
+        if epochs and p.epoch <= epochs[-1]:
+            return
+        epochs.append(p.epoch)
+        losses.append(p.train_loss)
+        self.train_curves[p.batch_size].setData(epochs, losses)
+
+    def _set_notes(self, running: bool) -> None:
+        target = self.config.target_loss
+        for n in self.notes[:-1]:
+            n.set_text(f"Measured as each run reaches train loss {target:g}…" if running else MEASURED_NOTE)
+        self.notes[-1].set_text("Training the first run…" if running else IDLE_NOTE)
+
     def _done(self) -> None:
+        self._set_notes(False)
         self.task.finish()
         self.run_button.setEnabled(True)
 
@@ -237,6 +277,12 @@ class SharpnessPanel(Panel):
             if self.slice_plot.legend is not None:
                 self.slice_plot.legend.removeItem(c)
         self.slice_curves = []
+        for c in self.train_curves.values():
+            self.train_plot.removeItem(c)
+            self.train_plot.legend.removeItem(c)
+        self.train_curves = {}
+        self.train_points = {}
+        self.target_line.setValue(math.log10(self.config.target_loss))
         for c in (self.lambda_curve, self.sharp_curve, self.loss_gap_curve):
             c.setData([], [])
         self.note.setText("")
@@ -328,6 +374,7 @@ class SharpnessPanel(Panel):
     def data(self) -> dict[str, Any]:
         out: dict[str, Any] = {"config": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__},
                                "runs": summarize_sweep(self.reports)}
+        out["training"] = {f"batch {b}": np.asarray(pts) for b, pts in self.train_points.items()}
         if self.reports:
             out["slice_alphas"] = np.asarray(self.reports[0].slice_alphas)
             out["slice_losses"] = np.stack([r.slice_losses for r in self.reports])

@@ -75,6 +75,8 @@ class TrainPanel(Panel):
         for c in (self.batch_curve, self.train_loss, self.test_loss, self.train_acc, self.test_acc):
             c.setDownsampling(auto=False)
         self.loss_plot.setLogMode(y=True)
+        self.curve_notes = [plots.note(self.loss_plot, IDLE_NOTE), plots.note(self.acc_plot, IDLE_NOTE)]
+        lab.state_changed.connect(self._state_note)
 
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         split.addWidget(self.left)
@@ -170,6 +172,12 @@ class TrainPanel(Panel):
             z = dmap.probs.argmax(-1) + 0.999 * (conf - 1.0 / C) / (1 - 1.0 / C)
             self.map.set_image(z, dmap.extent, levels=(0.0, float(C)))
 
+    def _state_note(self, state: str) -> None:
+        every = self.lab.experiment.config.eval_every
+        text = f"Training… the first evaluation comes at step {every}" if state == "running" else IDLE_NOTE
+        for n in self.curve_notes:
+            n.set_text(text)
+
     def _diverged(self, text: str) -> None:
         self.banner.setText("⚠ " + text)
         self.banner.show()
@@ -196,6 +204,9 @@ class TrainPanel(Panel):
         ds = ctx.lab.experiment.dataset
         if ds.is_images:  # a page of every class, to judge the data by eye
             ctx.written.append(write_sample_sheet(ds, ctx.out / "train-sample-sheet.png"))
+
+
+IDLE_NOTE = "Press Play (Space) to train"
 
 
 def _positive(v) -> np.ndarray:
