@@ -24,6 +24,8 @@ from engine.training import History
 
 from .worker import Job, SyncJob
 
+PREPARING = "Preparing the data…"
+
 
 class Lab(QtCore.QObject):
     frames = QtCore.Signal(list)  # list[Frame], newest last; at most ~30 per second
@@ -209,7 +211,7 @@ class Lab(QtCore.QObject):
         self.pause()
         exp = self.experiment
         if config.differs_in(exp.config, ExperimentConfig.DATA_FIELDS):
-            self.message.emit("Preparing the data…", 0)  # replaced by the summary when it is ready
+            self.message.emit(PREPARING, 0)  # replaced by the summary when it is ready
 
         def work():
             exp.rebuild(config)

@@ -15,7 +15,7 @@ from engine.experiment import ExperimentConfig
 from . import startup
 from .experiment_bar import ExperimentBar
 from .export import export_all, install_exporters
-from .lab import Lab
+from .lab import PREPARING, Lab
 from .lesson import LessonPane
 from .navigation import TopicList
 from .panels import panel_class, panel_titles, slugs
@@ -204,7 +204,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage(text, timeout)
 
     def _diverged(self, text: str) -> None:
-        self.statusBar().showMessage("⚠ " + text, 0)
+        self.statusBar().showMessage(text, 0)
 
     # -- menus ------------------------------------------------------------------------------
     def _action(self, menu: QtWidgets.QMenu, text: str, slot, shortcut=None, checkable: bool = False):
@@ -361,7 +361,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if not panel.uses_experiment:
             panel.run_preset(preset)  # before the tab shows, so its first visit starts nothing else
         self.tabs.setCurrentWidget(panel)
-        self.statusBar().showMessage(f"Preset: {preset.title}", 5000)
+        # While new data is prepared the status bar keeps saying so, until the data's summary.
+        preparing = self.statusBar().currentMessage() == PREPARING
+        self.statusBar().showMessage(f"Preset: {preset.title} — {PREPARING[0].lower()}{PREPARING[1:]}"
+                                     if preparing else f"Preset: {preset.title}", 0 if preparing else 5000)
 
     def lesson_presets(self, slug: str) -> list[Preset]:
         try:

@@ -172,3 +172,22 @@ def test_long_jobs_show_a_first_result_within_5_s_and_run_on_when_their_tab_is_l
     assert lottery.progress_bar.format() == "cancelled" and "ancelled" in lottery.progress_text.text()
     x, _ = lottery.round_curves["dense"].getData()
     assert np.size(x) >= 2  # what was computed stays on screen
+
+
+def test_status_bar_says_data_is_prepared_until_it_is(window, qtbot):
+    """A preset with new data: the status bar names the preset and says the data is being
+    prepared until the data's summary replaces it; the Train tab's notes follow the run."""
+    from gui.presets import load_presets
+
+    preset = load_presets()["train-divergence"]  # spirals: other data than the start's
+    lab, bar = window.lab, window.statusBar()
+    window.start_page.buttons[preset.name].click()
+    assert preset.title in bar.currentMessage() and "preparing the data" in bar.currentMessage()
+    train = window.panel("train")
+    qtbot.waitUntil(lambda: lab.experiment.config == preset.config() and lab.state == "running", timeout=30000)
+    assert "preparing" not in bar.currentMessage()
+    notes = [plots.note_of(train.loss_plot), plots.note_of(train.acc_plot)]
+    assert all(n.text.startswith("Training") for n in notes)
+    lab.pause()
+    qtbot.waitUntil(lambda: lab.state == "idle", timeout=20000)
+    assert all("Play" in n.text for n in notes)
