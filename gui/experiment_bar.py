@@ -37,8 +37,8 @@ def parse_widths(text: str) -> tuple[int, ...]:
         raise ValueError("every hidden layer needs at least 1 unit (0 hidden units cannot learn)")
     if any(w > 4096 for w in widths):
         raise ValueError("at most 4096 units per layer")
-    if len(widths) > 8:
-        raise ValueError("at most 8 hidden layers")
+    if len(widths) > 32:
+        raise ValueError("at most 32 hidden layers")
     return widths
 
 
@@ -99,6 +99,9 @@ class ExperimentBar(QtWidgets.QWidget):
         self.hidden.setPlaceholderText("e.g. 16, 16")
         self.activation = QtWidgets.QComboBox()
         self.activation.addItems(list(ACTIVATIONS))
+        self.residual = QtWidgets.QCheckBox("skip connections")
+        self.residual.setToolTip("h ← h + act(W·h + b) around every hidden layer that keeps its width (a residual "
+                                 "network); off: a plain stack of layers")
         self.optimizer = QtWidgets.QComboBox()
         self.optimizer.addItems(list(OPTIMIZERS))
         self.lr = QtWidgets.QLineEdit()
@@ -118,6 +121,7 @@ class ExperimentBar(QtWidgets.QWidget):
                                      ("Samples", self.samples, "n")])
         self._section(form, "Network", [("Hidden widths", self.hidden, "hidden"),
                                         ("Activation", self.activation, "activation"),
+                                        ("Residual", self.residual, "residual"),
                                         ("Seed", self.seed, "seed")])
         lr_row = QtWidgets.QWidget()
         lr_layout = QtWidgets.QVBoxLayout(lr_row)
@@ -216,6 +220,7 @@ class ExperimentBar(QtWidgets.QWidget):
         self.samples.editingFinished.connect(lambda: self._structural("n"))
         self.hidden.editingFinished.connect(lambda: self._structural("hidden"))
         self.activation.currentIndexChanged.connect(lambda _: self._structural("activation"))
+        self.residual.toggled.connect(lambda _: self._structural("residual"))
         self.seed.editingFinished.connect(lambda: self._structural("seed"))
         self.optimizer.currentIndexChanged.connect(lambda _: self._live("optimizer"))
         self.lr.editingFinished.connect(lambda: self._live("lr"))
@@ -242,6 +247,7 @@ class ExperimentBar(QtWidgets.QWidget):
             if "hidden" not in keep:
                 self.hidden.setText(", ".join(str(h) for h in cfg.hidden))
             self.activation.setCurrentText(cfg.activation)
+            self.residual.setChecked(cfg.residual)
             self.optimizer.setCurrentText(cfg.optimizer)
             if "lr" not in keep:
                 self.lr.setText(f"{cfg.lr:g}")
@@ -265,6 +271,7 @@ class ExperimentBar(QtWidgets.QWidget):
         images = self.lab.experiment.dataset is not None and len(self.lab.experiment.dataset.input_shape) == 3
         self.hidden.setEnabled(not images)
         self.activation.setEnabled(not images)
+        self.residual.setEnabled(not images)
 
     def read(self, key: str):
         """The field's value, parsed; raises ValueError with the user-facing message."""
@@ -278,6 +285,8 @@ class ExperimentBar(QtWidgets.QWidget):
             return parse_widths(self.hidden.text())
         if key == "activation":
             return self.activation.currentText()
+        if key == "residual":
+            return self.residual.isChecked()
         if key == "seed":
             return int(self.seed.value())
         if key == "optimizer":
@@ -401,7 +410,7 @@ class ExperimentBar(QtWidgets.QWidget):
 DATASET_HOOKS: dict[str, Callable[[ExperimentBar, ExperimentConfig], ExperimentConfig | None]] = {}
 
 _LABELS = {"n": "sample count", "hidden": "hidden widths", "noise": "noise", "dataset": "dataset",
-           "activation": "activation", "seed": "seed"}
+           "activation": "activation", "seed": "seed", "residual": "skip connections"}
 
 # The image datasets (MRI phantoms, a folder of images) register their hooks.
 from . import image_datasets  # noqa: E402,F401

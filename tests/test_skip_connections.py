@@ -53,3 +53,14 @@ def test_a_deep_plain_network_is_rougher_than_the_same_network_with_skips():
     assert n["plain_roughness"] > 1.5 * n["residual_roughness"], n
     # Both trained: the comparison is between trained networks, not a stuck one.
     assert n["plain_train_loss"] < 0.6 and n["residual_train_loss"] < 0.1, n
+
+
+def test_experiment_bar_shows_and_toggles_skip_connections(window, qtbot):
+    bar, lab = window.bar, window.lab
+    assert not bar.residual.isChecked()
+    bar.residual.setChecked(True)
+    qtbot.waitUntil(lambda: isinstance(lab.experiment.model, ResidualMLP), timeout=10_000)
+    assert lab.experiment.config.residual
+    bar.residual.setChecked(False)
+    qtbot.waitUntil(lambda: not isinstance(lab.experiment.model, ResidualMLP), timeout=10_000)
+    assert not lab.experiment.config.residual
