@@ -204,7 +204,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage(text, timeout)
 
     def _diverged(self, text: str) -> None:
-        self.statusBar().showMessage("⚠ " + text, 0)
+        self.statusBar().showMessage(text, 0)
 
     # -- menus ------------------------------------------------------------------------------
     def _action(self, menu: QtWidgets.QMenu, text: str, slot, shortcut=None, checkable: bool = False):

@@ -4,7 +4,9 @@ tab's legend) at 1920×1080 and on a 1280×720 projector."""
 
 from __future__ import annotations
 
+import ast
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,11 @@ from PySide6 import QtGui, QtWidgets
 from engine.data import Dataset
 from engine.phantoms import CLASS_NAMES
 from gui.style import base_point_size_for, manager
+
+ROOT = Path(__file__).resolve().parent.parent
+# Symbols many Linux fonts lack (they show as a box): media controls, ticks and crosses, the
+# warning sign, circular arrows, emoji. Buttons take Qt's standard icons; text takes words.
+MISSING_GLYPHS = set("▶◀⏴⏵⏸⏹⏺⏯⟳⟲↻↺✓✔✗✘⚠")
 
 
 @pytest.fixture(autouse=True)
@@ -130,3 +137,16 @@ def test_plot_text_is_hall_sized_and_crowded_labels_are_whole(window, qtbot):
         if screen_lines >= 1080:
             problems += small_text(window, 11) + small_styled_text(11)
         assert not problems, f"at {width}×{height}:\n" + "\n".join(problems)
+
+
+def _gui_strings():
+    for path in sorted((ROOT / "gui").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):  # f-string parts too
+                yield path.relative_to(ROOT), node.lineno, node.value
+
+
+def test_no_text_in_the_window_uses_a_glyph_linux_fonts_lack():
+    found = [f"{path}:{line}: {text}" for path, line, text in _gui_strings()
+             if any(ch in MISSING_GLYPHS or 0x1F300 <= ord(ch) <= 0x1FAFF for ch in text)]
+    assert not found, "\n".join(found)

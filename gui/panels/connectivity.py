@@ -307,7 +307,7 @@ class ConnectivityPanel(Panel):
                     lines.append("The two minima are connected by a curve of low loss; the straight line "
                                  "between them crosses a ridge.")
                 else:
-                    lines.append("⚠ The curve did not get far below the straight line: try more bend steps.")
+                    lines.append("The curve did not get far below the straight line: try more bend steps.")
         used = self._config_used
         if used is not None and used.max_samples:
             lines.append(f"Losses on a fixed subset of {used.max_samples:,} training samples.")

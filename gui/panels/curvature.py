@@ -318,7 +318,7 @@ class CurvaturePanel(Panel):
         if generation != self._generation:
             return
         self.task.finish()
-        self.banner.setText(f"⚠ The spectrum could not be computed: {text}")
+        self.banner.setText(f"The spectrum could not be computed: {text}")
         self.banner.show()
 
     # -- drawing ------------------------------------------------------------------------------
@@ -450,7 +450,7 @@ class CurvaturePanel(Panel):
 
     def _diverged(self, text: str) -> None:
         self._stop_job()
-        self.banner.setText("⚠ The run diverged: there is no spectrum of weights that are not finite. "
+        self.banner.setText("The run diverged: there is no spectrum of weights that are not finite. "
                             "Lower the learning rate and press Reset.")
         self.banner.show()
 

@@ -204,7 +204,7 @@ class DoubleDescentPanel(Panel):
         self.rf_summary.setText(f"computing the sweep for n = {settings['n_train']} …")
         self.jobs.start("sweep", lambda: iter([random_features_sweep(**settings)]),
                         lambda items: self._draw_sweep(items[-1]),
-                        on_error=lambda text: self.rf_summary.setText(f"⚠ {text}"))
+                        on_error=lambda text: self.rf_summary.setText(text))
 
     def _draw_sweep(self, result: SweepResult) -> None:
         self.sweep = result
@@ -330,7 +330,7 @@ class DoubleDescentPanel(Panel):
         self.jobs.start("networks", lambda: width_sweep(ds, widths, config, seed=0, label_noise=noise,
                                                         progress_every=every),
                         self._network_items, on_end=self._networks_ended,
-                        on_error=lambda text: self.net_summary.setText(f"⚠ {text}"))
+                        on_error=lambda text: self.net_summary.setText(text))
 
     def _network_items(self, items: list) -> None:
         steps = self.net_steps.value()
@@ -421,7 +421,7 @@ class DoubleDescentPanel(Panel):
         config = self.epoch_config()
         self.epoch_points = []
         self.jobs.start("epoch", lambda: epoch_wise_curve(config), self._epoch_items,
-                        on_error=lambda text: self.epoch_summary.setText(f"⚠ {text}"))
+                        on_error=lambda text: self.epoch_summary.setText(text))
 
     def _epoch_items(self, items: list[EpochPoint]) -> None:
         self.epoch_points.extend(items)

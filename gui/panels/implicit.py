@@ -162,7 +162,7 @@ class ImplicitPanel(Panel):
             yield (x2, y2, pic0, picr, zero, rand, d)
 
         self.jobs.start("least-squares", work, lambda items: self._draw_least_squares(*items[-1]),
-                        on_error=lambda text: self.ls_summary.setText(f"⚠ {text}"))
+                        on_error=lambda text: self.ls_summary.setText(text))
 
     def _draw_least_squares(self, x2, y2, pic0, picr, zero, rand, d) -> None:
         self.ls_zero, self.ls_random = zero, rand
@@ -273,7 +273,7 @@ class ImplicitPanel(Panel):
         self.margin_progress.start(f"gradient descent on the logistic loss, {steps:,} steps (η = {lr:.2f})", 100)
         self.jobs.start("margin", lambda: max_margin_direction(X, y, steps=steps, lr=lr, points=240),
                         self._margin_items, on_end=self.margin_progress.finish,
-                        on_error=lambda text: self.margin_summary.setText(f"⚠ {text}"))
+                        on_error=lambda text: self.margin_summary.setText(text))
 
     def _margin_items(self, items: list[MarginPoint]) -> None:
         self.margin_points.extend(items)
@@ -359,7 +359,7 @@ class ImplicitPanel(Panel):
                 yield ("sweep", point, float(torch.trace(reference)), frob, reference.numpy(), steps)
 
         self.jobs.start("factor-sweep", work, self._factor_items, on_end=self._factor_sweep_ended,
-                        on_error=lambda text: self.factor_summary.setText(f"⚠ {text}"))
+                        on_error=lambda text: self.factor_summary.setText(text))
 
     def run_factorization_alpha(self, steps: int = FACTOR_STEPS) -> None:
         """GD for the slider's α alone: the matrix it finds."""
@@ -373,7 +373,7 @@ class ImplicitPanel(Panel):
                 yield ("single", point, float(torch.trace(reference)), frob, reference.numpy(), steps)
 
         self.jobs.start("factor-alpha", work, self._factor_items,
-                        on_error=lambda text: self.factor_summary.setText(f"⚠ {text}"))
+                        on_error=lambda text: self.factor_summary.setText(text))
 
     def _factor_items(self, items: list) -> None:
         for kind, point, min_nuc, frob, reference, steps in items:

@@ -353,7 +353,7 @@ class LandscapePanel(Panel):
                 self.recorder.add(f.step, f.theta)
                 self._latest = (f.step, f.theta)
         if frames[-1].diverged:
-            self.banner.setText("⚠ Training diverged: the surface stays at the last finite weights.")
+            self.banner.setText("Training diverged: the surface stays at the last finite weights.")
             self.banner.show()
             return
         if self.lab.sync:
@@ -771,7 +771,7 @@ class LandscapePanel(Panel):
     def _update_caption(self) -> None:
         lines = []
         if self._error:
-            lines.append(f"⚠ {self._error}")
+            lines.append(str(self._error))
         if self._opened is not None and self._plane is None and self._grid is not None:
             lines.append(opened_caption(*self._opened, self._grid))
             self.caption.setText("\n".join(lines))
@@ -806,7 +806,7 @@ class LandscapePanel(Panel):
                     f"lies in the plane; it strays up to {float(p.off_plane.max()):.3g} off it "
                     f"({float(p.in_plane.max()):.3g} within it).")
             if p.explained < FAR_OFF_PLANE:
-                text += " ⚠ Most of the path lies off this plane: the curve drawn is only its shadow."
+                text += " Most of the path lies off this plane: the curve drawn is only its shadow."
             if (pl is not None and pl.axes == "pca" and self.fixed
                     and pl.path_points < 0.5 * len(p.coords)):
                 text += " Re-centre to fit the plane to the whole path."

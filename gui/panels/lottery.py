@@ -487,7 +487,7 @@ class LotteryPanel(Panel):
             self.progress = progress
             self._draw_progress(progress)
             if progress.diverged:
-                self.banner.setText("⚠ " + progress.message)
+                self.banner.setText(progress.message)
                 self.banner.show()
                 self.lab.message.emit(progress.message, 10000)
         if new_round:
@@ -520,7 +520,7 @@ class LotteryPanel(Panel):
         self.job = self.retrain_job = None
         self.progress_bar.setFormat("failed")
         self.progress_text.setText("Failed (see the message above the plots).")
-        self.banner.setText("⚠ " + text)
+        self.banner.setText(text)
         self.banner.show()
         self.lab.message.emit(f"Lottery: {text}", 10000)
         self._update_buttons()

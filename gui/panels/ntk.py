@@ -430,7 +430,7 @@ class NTKPanel(Panel):
 
     def _show_error(self, text: str) -> None:
         self.last_message = text
-        self.error.setText("⚠ " + text)
+        self.error.setText(text)
         self.error.show()
         self.lab.message.emit(text, 8000)
 

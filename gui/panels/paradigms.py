@@ -486,7 +486,7 @@ class ParadigmsPanel(Panel):
         self.jobs.stop_all()
 
     def _show_error(self, text: str) -> None:
-        self.error.setText("⚠ " + text)
+        self.error.setText(text)
         self.error.show()
         self.lab.message.emit(f"Paradigms: {text}", 8000)
 

@@ -917,7 +917,7 @@ class RepresentationsPanel(Panel):
         self.analysis.setCurrentIndex(VIEWS.index(view))
 
     def _show_problem(self, text: str, detail: str = "") -> None:
-        self.banner.setText("⚠ " + text + detail)
+        self.banner.setText(text + detail)
         self.banner.show()
 
     def _diverged(self, text: str) -> None:

@@ -72,7 +72,9 @@ class SaddlesPanel(Panel):
         self.momentum.setValue(0.9)
         self.steps = QtWidgets.QSpinBox(minimum=10, maximum=5000, singleStep=50)
         self.steps.setValue(300)
-        self.run_button = QtWidgets.QPushButton("Run GD ▶")
+        self.run_button = QtWidgets.QPushButton("Run GD")
+        # Qt's own play icon: a ▶ glyph is missing from many Linux fonts and shows as a box.
+        self.run_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay))
         self.run_button.setToolTip("Gradient descent with and without momentum from the marked start")
         self.near_saddle = QtWidgets.QPushButton("Start near a saddle")
         self.near_saddle.setToolTip("Put the start a hair's breadth from a saddle point, on its way down")
@@ -132,7 +134,7 @@ class SaddlesPanel(Panel):
             self.index_plot.addItem(item)
             self.index_items[kind] = item
         self.index_plot.legend.anchor((1, 1), (1, 1), offset=(-8, -8))  # bottom right: high loss has high index
-        plots.note(self.run_plot, "Press Run GD ▶ (or click the map) to follow gradient descent")
+        plots.note(self.run_plot, "Press Run GD (or click the map) to follow gradient descent")
         self.index_note = plots.note(self.index_plot, NETWORK_NOTE)
         plots.note(self.map.plot, "Computing the surface…", items=(self.map.image,))
         self.network_button = QtWidgets.QPushButton("Find critical points of a tiny network")
@@ -470,7 +472,7 @@ class SaddlesPanel(Panel):
 
     def _network_failed(self, text: str) -> None:
         self._network_done()
-        self.network_text.setText(f"⚠ The search failed: {text}")
+        self.network_text.setText(f"The search failed: {text}")
 
     def _cancel_network(self) -> None:
         if self._network_job is not None:

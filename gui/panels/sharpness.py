@@ -37,7 +37,7 @@ COLUMNS = ("batch", "steps", "epochs", "train loss", "test loss", "loss gap", "t
 QUICK = {"batch_sizes": (16, 64, 0), "target_loss": 0.1}
 
 
-IDLE_NOTE = "Press Run the experiment ▶: one run per batch size, each trained to the same loss"
+IDLE_NOTE = "Press Run the experiment: one run per batch size, each trained to the same loss"
 MEASURED_NOTE = "Measured at each run's minimum"
 
 
@@ -80,7 +80,9 @@ class SharpnessPanel(Panel):
         self.rho = QtWidgets.QLineEdit()
         for w in (self.lr, self.target, self.rho):
             w.setMaximumWidth(70)
-        self.run_button = QtWidgets.QPushButton("Run the experiment ▶")
+        self.run_button = QtWidgets.QPushButton("Run the experiment")
+        # Qt's own play icon: a ▶ glyph is missing from many Linux fonts and shows as a box.
+        self.run_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay))
         self.error = QtWidgets.QLabel("")
         self.error.setProperty("role", "error")
         self.error.setWordWrap(True)
@@ -310,7 +312,7 @@ class SharpnessPanel(Panel):
             c.setData(r.slice_alphas, r.slice_losses)
         self.table.setRowCount(len(reps))
         for i, r in enumerate(reps):
-            mark = "" if r.reached_target else " ✗"
+            mark = "" if r.reached_target else " (missed)"
             values = (r.label, f"{r.steps:,}", f"{r.epochs:.1f}", f"{r.train_loss:.4f}{mark}",
                       f"{r.test_loss:.4f}", f"{r.gap:+.4f}", f"{100 * r.train_acc:.1f}%", f"{100 * r.test_acc:.1f}%",
                       f"{100 * r.acc_gap:+.1f}%", fmt(r.lambda_max, 4), fmt(r.lambda_residual, 2),
@@ -327,7 +329,7 @@ class SharpnessPanel(Panel):
         missed = [r.label for r in self.reports if not r.reached_target]
         text = ""
         if missed:
-            text += (f"✗ {', '.join(missed)} did not reach the target loss within {self.config.max_epochs:g} epochs, "
+            text += (f"{', '.join(missed)} did not reach the target loss within {self.config.max_epochs:g} epochs, "
                      "so its row is not at the same loss as the others.  ")
         if len(reps) < 2:
             return text

@@ -179,7 +179,7 @@ class TrainPanel(Panel):
             n.set_text(text)
 
     def _diverged(self, text: str) -> None:
-        self.banner.setText("⚠ " + text)
+        self.banner.setText(text)
         self.banner.show()
 
     # -- export -----------------------------------------------------------------------------
