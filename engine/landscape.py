@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.func import vmap
+from torch.func import functional_call, vmap
 
-from .params import flat_params, loss_function, model_device
+from .params import flat_params, loss_function, loss_value, model_device, unflatten
 
 NORMS = ("filter", "layer", "none")
 AXES = ("filter", "layer", "none", "pca", "hessian")
@@ -281,7 +281,33 @@ def _losses_at(loss_fn: LossFn, theta: torch.Tensor, dirs: Sequence[torch.Tensor
     thetas = theta.unsqueeze(0).expand(len(coords), -1)
     for k, d in enumerate(dirs):
         thetas = thetas + coords[:, k : k + 1] * d.unsqueeze(0)
+    if len(coords) == 1:  # one point per call (a CNN on many images): a plain call, no vmap
+        return loss_fn(thetas[0]).reshape(1)
     return vmap(loss_fn)(thetas)
+
+
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    try:
+        return t.contiguous(memory_format=torch.channels_last)
+    except RuntimeError:  # inside vmap, where the layout cannot be chosen
+        return t
+
+
+def surface_loss_function(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
+                          loss: str = "cross_entropy") -> LossFn:
+    """L(θ) on (X, y) for surfaces: `loss_function`, except that image batches (N, C, H, W) and
+    the convolution kernels are laid out channels-last (NHWC), where oneDNN's CPU convolutions
+    run about twice as fast as in the default layout. Same values to float rounding."""
+    if X.ndim != 4:
+        return loss_function(model, X, y, loss)
+    X_nhwc = X.contiguous(memory_format=torch.channels_last)
+    buffers = dict(model.named_buffers())
+
+    def L(theta: torch.Tensor) -> torch.Tensor:
+        params = {k: _channels_last(v) if v.ndim == 4 else v for k, v in unflatten(model, theta).items()}
+        return loss_value(functional_call(model, (params, buffers), (X_nhwc,)), y, loss)
+
+    return L
 
 
 def _prepare(theta, dirs, values, device: Device = None):
@@ -654,12 +680,12 @@ class LandscapeData:
         return cls(model, move(X), move(y), move(X_test), move(y_test), loss, n)
 
     def train_loss(self) -> LossFn:
-        return loss_function(self.model, self.X, self.y, self.loss)
+        return surface_loss_function(self.model, self.X, self.y, self.loss)
 
     def test_loss(self) -> LossFn | None:
         if self.X_test is None or len(self.X_test) == 0:
             return None
-        return loss_function(self.model, self.X_test, self.y_test, self.loss)
+        return surface_loss_function(self.model, self.X_test, self.y_test, self.loss)
 
 
 def make_plane(data: LandscapeData, theta: torch.Tensor, settings: LandscapeSettings,
@@ -766,7 +792,7 @@ __all__ = ["random_direction", "orthogonal_directions", "pca_directions", "loss_
            "project_trajectory", "direction_pair", "direction_cosine", "orthogonalise",
            "orthogonalise_normalised",
            "hessian_directions", "hessian_available", "surface_levels", "refinement_strides",
-           "points_per_chunk", "path_projection", "PathRecorder", "LandscapeSettings", "Plane",
+           "points_per_chunk", "surface_loss_function", "path_projection", "PathRecorder", "LandscapeSettings", "Plane",
            "LandscapeData", "LandscapeEvent", "landscape_events", "make_plane", "SurfaceGrid",
            "SurfaceProgress", "LineProfiles", "PathProjection", "data_from_experiment", "fit_span",
            "intra_op_threads", "contour_segments", "grid_contours", "Contours"]

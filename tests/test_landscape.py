@@ -132,6 +132,20 @@ def test_surface_centre_equals_the_loss_at_theta(trained):
     torch.testing.assert_close(line, Z[:, 8], rtol=1e-6, atol=0)
 
 
+def test_channels_last_cnn_surface_equals_the_default_layout_point_by_point_and_batched():
+    torch.manual_seed(0)
+    model = small_cnn(1, 3, 16)
+    X, y = torch.randn(6, 1, 16, 16), torch.tensor([0, 1, 2, 0, 1, 2])
+    theta = flat_params(model)
+    d1, d2 = ls.orthogonal_directions(model, seed=1, theta=theta)
+    a, b = torch.linspace(-1.0, 1.0, 3), torch.linspace(-1.0, 1.0, 2)
+    reference = ls.loss_surface(loss_function(model, X, y), theta, d1, d2, a, b, chunk=6)
+    fast = ls.surface_loss_function(model, X, y)
+    for chunk in (1, 4):  # one point per call (channels-last), and batched by vmap (default layout)
+        Z = ls.loss_surface(fast, theta, d1, d2, a, b, chunk=chunk)
+        assert torch.allclose(Z, reference, rtol=1e-5, atol=1e-6), chunk
+
+
 def test_batched_surface_equals_the_per_point_loop(trained):
     model = trained.model_copy()
     theta = trained.theta()
@@ -385,7 +399,7 @@ def test_pca_plane_waits_for_a_path_then_reports_explained_variance(window, qtbo
     lab = window.lab
     panel = _show(window, qtbot)
     panel.apply_options({"axes": "pca", "mode": "fixed", "range": "fit"})
-    qtbot.waitUntil(lambda: "needs a training path" in panel.caption.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "No training path yet" in panel.caption.text(), timeout=20000)
     lab.play(max_steps=200)
     wait_idle(qtbot, lab)
     panel.recentre.click()  # fit the plane to the whole path
