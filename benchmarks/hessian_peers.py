@@ -82,9 +82,9 @@ def mlp_case(device: torch.device):
     return model, X, y
 
 
-def cnn_case(device: torch.device):
+def cnn_case(device: torch.device, images: int = 256):
     ds = mri_phantoms(n_per_class=40, size=64, seed=0)
-    X, y = ds.X_train[:256].to(device), ds.y_train[:256].to(device)
+    X, y = ds.X_train[:images].to(device), ds.y_train[:images].to(device)
     torch.manual_seed(0)
     model = model_for(ds).to(device)
     _train(model, X, y, steps=30, lr=1e-3, batch=32)
@@ -179,14 +179,15 @@ def compare(name: str, model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
     return rows
 
 
-def main(tol: float = 1e-4, threads: int = 1, cases: tuple[str, ...] = ("mlp", "cnn")) -> list[dict]:
+def main(tol: float = 1e-4, threads: int = 1, cases: tuple[str, ...] = ("mlp", "cnn"), images: int = 256
+         ) -> list[dict]:
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     device = pick_device("auto")
     rows = []
     try:
         for name in cases:
-            model, X, y = (mlp_case if name == "mlp" else cnn_case)(device)
+            model, X, y = mlp_case(device) if name == "mlp" else cnn_case(device, images)
             for row in compare(name, model, X, y, device, tol, repeats=3 if name == "mlp" else 1):
                 row.update(device=str(device), threads=torch.get_num_threads(),
                            n_params=sum(p.numel() for p in model.parameters()), n_samples=len(y))
@@ -198,8 +199,13 @@ def main(tol: float = 1e-4, threads: int = 1, cases: tuple[str, ...] = ("mlp", "
 
 
 if __name__ == "__main__":
-    picked = tuple(a for a in sys.argv[1:] if a in ("mlp", "cnn")) or ("mlp", "cnn")
-    results = main(cases=picked)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cases", nargs="*", choices=("mlp", "cnn"), default=("mlp", "cnn"))
+    parser.add_argument("--images", type=int, default=256, help="CNN images (256; fewer for a quick look)")
+    args = parser.parse_args()
+    results = main(cases=tuple(args.cases), images=args.images)
     ok = all(r["agree"] and r["ratio"] >= REQUIRED_RATIO for r in results)
     for r in results:
         if not r["agree"]:

@@ -118,6 +118,39 @@ def test_lanczos_extreme_eigenpairs_equal_eigvalsh(trained_mlp, which):
     assert float(r.residuals.max()) < 1e-4 * float(exact.abs().max()) and r.converged
 
 
+def test_stopping_on_ritz_values_gives_the_eigenvalues_with_no_extra_products(trained_mlp):
+    L, theta, H, exact = trained_mlp
+    for which, ref in (("top", exact.flip(0)[:3]), ("bottom", exact[:3])):
+        r = eigenpairs(L, theta, k=3, which=which, iters=200, tol=1e-8, criterion="value")
+        assert r.converged and float(((r.values - ref).abs() / ref.abs()).max()) < 1e-5, (r.values, ref)
+        assert r.matvecs == r.iterations  # the residuals are Lanczos's estimates, not fresh products
+        true = (r.vectors @ H - r.values[:, None] * r.vectors).norm(dim=1)
+        assert torch.allclose(r.residuals, true, rtol=1e-3, atol=1e-9)
+    with pytest.raises(ValueError, match="criterion"):
+        eigenpairs(L, theta, criterion="change")
+
+
+def test_products_through_the_kept_gradient_graph_equal_fresh_ones(trained_mlp):
+    L, theta, H, _ = trained_mlp
+    V = torch.randn(4, theta.numel(), generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    for chunk in (None, 1, 3):
+        op = HessianOperator(L, theta, chunk=chunk)
+        assert torch.allclose(op(V), V @ H, atol=1e-10) and op._graph is not None, chunk
+    fresh = torch.stack([torch.func.vjp(grad(L), theta)[1](v)[0] for v in V])
+    assert torch.allclose(HessianOperator(L, theta)(V), fresh, atol=1e-12)
+    # Inside a torch.func transform the kept graph cannot serve; the per-call products take over.
+    under_vmap = torch.func.vmap(lambda v: hvp(L, theta, v))(V)
+    assert torch.allclose(under_vmap, V @ H, atol=1e-10)
+
+
+def test_hutchinson_on_given_probes_is_their_mean_quadratic_form(trained_mlp):
+    L, theta, H, _ = trained_mlp
+    V = (torch.randint(0, 2, (7, theta.numel()), generator=torch.Generator().manual_seed(3)) * 2 - 1).double()
+    expected = float(torch.einsum("np,pq,nq->n", V, H, V).mean())
+    for chunk in (None, 1, 4):
+        assert abs(hessian_trace(L, theta, probes=V, chunk=chunk) - expected) < 1e-9 * abs(expected), chunk
+
+
 def test_lanczos_stops_early_and_yields_progress(trained_mlp):
     L, theta, _, exact = trained_mlp
     steps = [s for s in eigenpairs_iter(L, theta, k=1, which="top", iters=200, tol=1e-4) if isinstance(s, int)]
