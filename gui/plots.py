@@ -101,9 +101,10 @@ def add_plot(view: pg.GraphicsLayoutWidget, title: str = "", xlabel: str = "", y
         # One row, translucent, so it hides as little of the curves as possible.
         offset = {"bottom-right": (-4, -4), "bottom-left": (4, -4), "top-right": (-4, 2)}.get(legend, (4, 2))
         plot.addLegend(offset=offset, labelTextSize="10pt", colCount=6, verSpacing=-6, horSpacing=12)
-        plot._lab_fit_legend = fit_legend  # the style manager refits it after a font change
-        ref = weakref.ref(plot)
-        plot.vb.sigResized.connect(lambda *_: (p := ref()) is not None and fit_legend(p))
+    # A legend, made here or later under the plot, refits when the plot resizes or the font changes.
+    plot._lab_fit_legend = fit_legend
+    ref = weakref.ref(plot)
+    plot.vb.sigResized.connect(lambda *_: (p := ref()) is not None and fit_legend(p))
     plot.setMenuEnabled(True)
     manager().register_plot(plot)
     _widen_flat_ranges(plot)
@@ -111,15 +112,22 @@ def add_plot(view: pg.GraphicsLayoutWidget, title: str = "", xlabel: str = "", y
 
 
 def fit_legend(plot: pg.PlotItem) -> None:
-    """Wrap a legend drawn inside the plot onto more rows when one row is wider than the plot,
-    so that no entry is cut off at the plot's edge (a 1280-pixel projector, large text)."""
+    """Wrap a legend onto more rows when one row is wider than its room (the data area for a
+    legend drawn inside the plot; up to the view's right edge for one in a row under it), so
+    that no entry is cut off at the edge (a 1280-pixel projector, large text)."""
     legend = plot.legend
-    if legend is None or not _alive(legend) or legend.parentItem() is not plot.vb or not legend.items:
+    if legend is None or not _alive(legend) or not legend.items:
         return
     most = getattr(legend, "_lab_columns", None)
     if most is None:
         most = legend._lab_columns = legend.columnCount
-    room = plot.vb.width() - 8
+    if legend.parentItem() is plot.vb:
+        room = plot.vb.width() - 8
+    else:
+        views = legend.scene().views() if legend.scene() is not None else []
+        if not views:
+            return
+        room = views[0].viewport().width() - legend.scenePos().x() - 8
     if room <= 0:
         return
     for columns in range(max(1, min(most, len(legend.items))), 0, -1):

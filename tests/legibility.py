@@ -85,8 +85,18 @@ def small_styled_text(least: float) -> list[str]:
         if font is not None and font.pointSizeF() < least:
             found.append(f"ticks of '{getattr(owner, '_lab_title', None) or axis.labelText}': "
                          f"{font.pointSizeF():.1f} pt")
-    for plot in list(m._plots):
-        for _sample, label in (plot.legend.items if plot.legend is not None else []):
+    legends = {id(p.legend): p.legend for p in list(m._plots) if p.legend is not None}
+    for view in list(m._views):  # legends a panel placed itself, in every tab built so far
+        if _alive(view):
+            legends.update({id(i): i for i in view.scene().items() if isinstance(i, pg.LegendItem)})
+    for legend in legends.values():
+        for _sample, label in legend.items:
             if _label_point_size(label) < least:
                 found.append(f"legend entry '{label.text}': {_label_point_size(label):.1f} pt")
     return found
+
+
+def _alive(obj) -> bool:
+    import shiboken6
+
+    return shiboken6.isValid(obj)

@@ -334,7 +334,7 @@ class NTKPanel(Panel):
             item.setPen(pg.mkPen(manager().color("plot_bg"), width=1.2))
             item.setBrush(pg.mkBrush(fg))
         self.current_marker.setSymbolPen(pg.mkPen(manager().color("accent"), width=2.5))
-        size = f"{manager().style.point_size * 0.9:.1f}pt"
+        size = f"{manager().style.point_size:.1f}pt"  # legends as large as the ticks
         for _view, legend in getattr(self, "legends", []):
             legend.setLabelTextColor(fg)
             for _sample, label in legend.items:
