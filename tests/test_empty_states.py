@@ -140,6 +140,16 @@ def _first_result(qtbot, condition, what: str) -> None:
 def test_long_jobs_show_a_first_result_within_5_s_and_run_on_when_their_tab_is_left(window, qtbot):
     """Sharpness (a batch-size sweep) and Lottery (IMP rounds): the first partial result within
     5 s of Run; leaving the tab neither stops nor pauses the job, and the topic list marks it."""
+    # Tabs that follow the training: a surface or spectrum under way is not stopped on leaving.
+    for slug in ("landscape", "curvature"):
+        panel = window.show_panel(slug)
+        qtbot.waitUntil(lambda p=panel: p._job is not None and p._job.running, timeout=20000)
+        job = panel._job
+        window.show_panel("train")
+        assert not job.stopping, f"leaving {slug} stopped its job"
+        qtbot.waitUntil(lambda j=job: not j.running, timeout=60000)  # ... and it finishes
+        assert panel._job is None or panel._job is job or not panel._job.running  # none started hidden
+
     sharp = window.show_panel("sharpness")
     # A target loss the first run takes long to reach: the job is still training (and stops at
     # its next yield) when the test cancels it, not inside a curvature measurement.

@@ -364,12 +364,11 @@ class LandscapePanel(Panel):
             self._request()
 
     def set_active(self, active: bool) -> None:
+        # A surface under way finishes after the tab is left (the tab stays marked busy); the
+        # next one starts when the tab is shown again (_kick waits for it).
         super().set_active(active)
         if active:
             self._request()
-        elif self._job is not None and self._job.running and not self.lab.sync:
-            self._job.stop()
-            self._dirty = True
 
     def _request(self) -> None:
         self._dirty = True
