@@ -376,6 +376,11 @@ class Learner:
     def layers(self):
         return _layers(self.theta(), self.shapes)
 
+    def outputs(self, X: torch.Tensor) -> torch.Tensor:
+        """The network's logits (the plain network at `theta()`, unless the rule's differs)."""
+        with torch.no_grad():
+            return functional_forward(self.model)(self.theta(), X)
+
     def step(self, X: torch.Tensor, y: torch.Tensor) -> None:
         """Apply the rule to one minibatch."""
         raise NotImplementedError
@@ -474,15 +479,34 @@ class ForwardForward(Learner):
         return [(self.params[2 * i], self.params[2 * i + 1]) for i in range(len(self.shapes))]
 
     def hidden(self, X: torch.Tensor, label_input: torch.Tensor, detach: bool = True) -> list[torch.Tensor]:
-        """Activities of every hidden layer for inputs with `label_input` (N, K) embedded."""
+        """Activities of every hidden layer for inputs with `label_input` (N, K) embedded.
+
+        As Hinton's, a hidden layer passes on only the direction of its activity, h/‖h‖ (each
+        example's vector of length 1): its goodness Σh² lives in the length, so the next layer
+        cannot read the answer off it and has to find features of its own."""
         acts, h = [], X
         for i, (W, b) in enumerate(self._pairs()[:-1]):
+            if i > 0:
+                h = self.normalise(h)
             a = (h.detach() if detach else h) @ W.T + b
             if i == 0:
                 a = a + label_input @ self.U.T
             h = self.phi(a)
             acts.append(h)
         return acts
+
+    @staticmethod
+    def normalise(h: torch.Tensor) -> torch.Tensor:
+        """Each row divided by its length (a zero row stays zero)."""
+        return h / h.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+    def outputs(self, X: torch.Tensor) -> torch.Tensor:
+        """The read-out's logits on the last hidden layer's activity under the neutral label, with
+        the layer-to-layer normalisation (for one hidden layer, the plain network at `theta()`)."""
+        with torch.no_grad():
+            h = self.hidden(X, self._neutral(len(X), X.device))[-1]
+            W_out, b_out = self._pairs()[-1]
+            return h @ W_out.T + b_out
 
     def thresholds(self) -> list[float]:
         return [self.cfg.threshold * n_out for n_out, _ in self.shapes[:-1]]
@@ -615,9 +639,7 @@ class EvalData:
         return cls(Xtr, dataset.y_train.to(device), Xte, dataset.y_test.to(device), components)
 
 
-@torch.no_grad()
-def _loss_acc(model: nn.Module, theta: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    out = functional_forward(model)(theta, X)
+def _outputs_loss_acc(out: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     return float(F.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
 
 
@@ -687,8 +709,8 @@ class Run:
     def evaluate(self, rule: str, with_theta: bool) -> RuleEvent:
         learner = self.learners[rule]
         theta = learner.theta()
-        tl, ta = _loss_acc(self.model, theta, self.data.X_train, self.data.y_train)
-        vl, va = _loss_acc(self.model, theta, self.data.X_test, self.data.y_test)
+        tl, ta = _outputs_loss_acc(learner.outputs(self.data.X_train), self.data.y_train)
+        vl, va = _outputs_loss_acc(learner.outputs(self.data.X_test), self.data.y_test)
         extras = {k: float(np.mean(v)) for k, v in self.pending[rule].items() if v}
         self.pending[rule] = {}
         extras.update(learner.extras(self.data))

@@ -208,3 +208,24 @@ def test_settings_are_checked_with_specific_messages():
     with pytest.raises(ValueError, match="flat inputs"):
         Run(toy_dataset("moons", 100).__class__(**{**toy_dataset("moons", 100).__dict__,
                                                     "input_shape": (1, 2, 1)}), ParadigmsConfig())
+
+
+def test_forward_forward_passes_each_layer_only_the_direction_of_its_activity_and_still_learns():
+    cfg = ParadigmsConfig(rules=("forward_forward",), dataset="moons", n=400, noise=0.1, hidden=(32, 32),
+                          steps=300, curvature=False)
+    ds = toy_dataset("moons", 400, 0.1)
+    run = Run(ds, cfg)
+    ff = run.learners["forward_forward"]
+    X = run.data.X_train[:50]
+    labels = ff._labels(run.data.y_train[:50])
+    for _ in range(5):
+        ff.step(*run.next_batch())
+    h1, h2 = ff.hidden(X, labels)
+    (W2, b2) = ff._pairs()[1]
+    given = ff.normalise(h1)
+    assert torch.allclose(given.norm(dim=1), torch.ones(50), atol=1e-5)
+    assert torch.allclose(h2, ff.phi(given @ W2.T + b2), atol=1e-6)
+    # The first layer's goodness Σh₁² varies by example; what layer 2 receives does not.
+    assert float(h1.pow(2).sum(1).std()) > 0.1
+    *_, last = train("forward_forward", build_network(2, (32, 32), 2, "tanh", seed=0), ds, cfg)
+    assert not last.diverged and last.test_acc > 0.8 and last.extras["goodness_test_acc"] > 0.8, last
