@@ -4,7 +4,7 @@ A few analyses are cheap enough to run beside training all the time: the extreme
 eigenvalues and the trace (Curvature), and the neural-collapse measure NC1 of every layer
 (Representations). A `HistoryRecorder` runs them in the training thread every k steps, with k
 chosen per analysis from its measured cost against the measured cost of a step, so that
-together they take at most a set share (default 8%) of the training time. A view opened late
+together they take at most a set share (default 7%) of the training time. A view opened late
 reads the whole run from the `RunHistory` the points are collected in.
 
 The curvature tracker keeps its Lanczos vectors from one measurement to the next: θ moves
@@ -27,11 +27,12 @@ from .params import loss_function, set_flat_params
 from .representations import fixed_subset, layer_activations, neural_collapse_nc1
 from .spectrum import SpectrumSettings, analysis_subset
 
-DEFAULT_BUDGET = 0.08  # share of training time all recorded analyses may take together
+DEFAULT_BUDGET = 0.07  # share of training time all recorded analyses may take together
 NICE_STRIDES = (1, 2, 3, 5)  # strides are 1, 2, 3, 5, 10, 20, … steps: round numbers on the axis
 POINTS_PER_DOUBLING = 200  # long runs: at most about this many points between step s and 2s
 FIRST_STRIDE = 20  # at most this many steps between the first and second measurement of a run
 COLD_LANCZOS_STEPS = 12  # the first measurement of a run, from random start vectors
+COLD_LIMIT = 20_000  # parameters up to which that first measurement takes the long Lanczos run
 COLLAPSE_POINTS = 400  # the Representations tab's default subset, so both measure the same points
 
 
@@ -77,11 +78,11 @@ class _Schedule:
         self.count = 0  # measurements in this run
 
     def due(self, step: int) -> bool:
-        # The next multiple of the stride after the last measurement: a stride that changes
-        # (the step cost moves with the load) can delay a point, never skip it for good.
+        # At multiples of the stride; a stride that changes (the step cost moves with the load)
+        # can delay a point, never skip it for good.
         if self.last_step < 0:
             return True
-        return step >= (self.last_step // self.stride + 1) * self.stride
+        return step > self.last_step and (step % self.stride == 0 or step >= self.last_step + 2 * self.stride)
 
     def update(self, seconds: float, step_cost: float, share: float, step: int) -> None:
         self.count += 1
@@ -146,7 +147,8 @@ class HistoryRecorder:
         out: list[HistoryPoint] = []
         for name, probe in self.probes.items():
             sched = self._schedules[name]
-            if sched.untuned:
+            if sched.untuned or (step_seconds is not None and step % 50 == 0):
+                # The step cost moves too (evaluation steps, the machine's load): retune first.
                 sched.retune(self.step_cost, probe.share * self.budget, step)
             if not sched.due(step):
                 continue
@@ -158,10 +160,6 @@ class HistoryRecorder:
             sched.update(dt, self.step_cost, probe.share * self.budget, step)
             if values:
                 out.append(HistoryPoint(name, step, values, dt))
-        if step_seconds is not None:
-            for name, probe in self.probes.items():  # the step cost moves too (eval steps, load)
-                if step % 50 == 0:
-                    self._schedules[name].retune(self.step_cost, probe.share * self.budget, step)
         return out
 
 
@@ -259,8 +257,10 @@ class CurvatureTracker:
             # imports sympy (seconds) on its first use.
             return torch.autograd.grad(g @ v, theta, retain_graph=True)[0]
 
-        # From random vectors (a new run) a few steps would land far inside the spectrum.
-        m = self.lanczos_steps if self._warm else max(self.lanczos_steps, COLD_LANCZOS_STEPS)
+        # From random vectors (a new run) a few steps would land far inside the spectrum; on a
+        # big network (a CNN) a long first run would hold training up for seconds.
+        cold = COLD_LANCZOS_STEPS if experiment.n_params <= COLD_LIMIT else self.lanczos_steps + 2
+        m = self.lanczos_steps if self._warm else max(self.lanczos_steps, cold)
         lmax, rmax, self._top, Q1, HQ1 = _lanczos_extreme(hvp, self._top, m, top=True)
         lmin, rmin, self._bottom, Q2, HQ2 = _lanczos_extreme(hvp, self._bottom, m, top=False)
         self._warm = True

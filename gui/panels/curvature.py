@@ -29,6 +29,7 @@ from engine.spectrum import (
 
 from .. import plots
 from ..panel_tools import set_title
+from ..plots import TidyAxis
 from .base import HeadlessContext, Panel
 from .curvature_common import TaskBar, fmt, labelled, weak
 
@@ -36,6 +37,74 @@ MIN_INTERVAL_S = 0.3  # at most ~3 spectra a second
 PROGRESS_AFTER_S = 0.8  # show the progress bar for computations that take longer than this
 
 METHOD_LABELS = {"auto": "Auto", "exact": "Exact", "slq": "SLQ"}
+SYMLOG_BINS = 60
+
+
+def symlog(x, c: float):
+    """sign(λ)·log₁₀(1 + |λ|/c): linear within ±c, logarithmic beyond, on both sides of zero."""
+    x = np.asarray(x, dtype=float)
+    return np.sign(x) * np.log10(1.0 + np.abs(x) / c)
+
+
+def symlog_inverse(u, c: float):
+    u = np.asarray(u, dtype=float)
+    return np.sign(u) * c * (10.0 ** np.abs(u) - 1.0)
+
+
+def symlog_scale(snap: SpectrumSnapshot) -> float:
+    """The linear half-width c: a power of ten below the spectrum's resolution near zero (the
+    numerical zeros of exact eigenvalues, the smoothing width of SLQ), so the bulk is one bump
+    and the negative eigenvalues beyond it get their own decades."""
+    top = max(abs(snap.lambda_max), abs(snap.lambda_min), 1e-30)
+    return 10.0 ** np.floor(np.log10(top * (1e-3 if snap.exact else 1e-2)))
+
+
+class SymlogAxis(TidyAxis):
+    """A λ axis drawn in symlog coordinates and labelled in real eigenvalues."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.scale_c: float | None = None  # None: a plain linear axis
+
+    def tickValues(self, minVal, maxVal, size):
+        c = self.scale_c
+        if c is None:
+            return super().tickValues(minVal, maxVal, size)
+        lo, hi = float(symlog_inverse(minVal, c)), float(symlog_inverse(maxVal, c))
+        major, minor = [0.0], []
+        k = int(np.floor(np.log10(c)))
+        while 10.0 ** k <= max(abs(lo), abs(hi)) * 1.0001:
+            for sign in (1, -1):
+                major.append(sign * 10.0 ** k)
+                minor += [sign * m * 10.0 ** k for m in (2, 5)]
+            k += 1
+
+        def inside(values):
+            u = [float(symlog(v, c)) for v in values]
+            return sorted(x for x in u if minVal <= x <= maxVal)
+
+        # Labels only where they fit: every decade when few, every other one when crowded.
+        majors = inside(major)
+        if len(majors) > max(3, int(size / 70)):
+            majors = [u for u in majors if abs(round(np.log10(max(float(symlog_inverse(abs(u), c)), c)))) % 2 == 0
+                      or u == 0.0]
+        return [(1.0, majors), (0.5, inside(minor))]
+
+    def tickStrings(self, values, scale, spacing):
+        c = self.scale_c
+        if c is None:
+            return super().tickStrings(values, scale, spacing)
+        if spacing < 1.0:
+            return ["" for _ in values]
+        return [_lambda_label(float(symlog_inverse(v, c))) for v in values]
+
+
+def _lambda_label(x: float) -> str:
+    if x == 0:
+        return "0"
+    a = abs(x)
+    text = f"{a:g}" if 1e-3 <= a < 1e4 else f"{a:.0e}".replace("e-0", "e-").replace("e+0", "e")
+    return ("−" if x < 0 else "") + text
 
 
 class CurvaturePanel(Panel):
@@ -43,7 +112,7 @@ class CurvaturePanel(Panel):
     title = "Curvature"
 
     OPTIONS = ("log_scale", "method", "track_every", "exact_limit", "image_samples", "probes", "lanczos_steps",
-               "live")
+               "live", "symlog")
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
@@ -58,6 +127,10 @@ class CurvaturePanel(Panel):
         self.log_scale.setChecked(True)
         self.log_scale.setToolTip("Log or linear vertical axis of the spectrum: log shows the few large outliers "
                                   "beside the bulk near zero")
+        self.symlog = QtWidgets.QCheckBox("Symlog λ")
+        self.symlog.setChecked(True)
+        self.symlog.setToolTip("Symmetric-log eigenvalue axis, sign(λ)·log(1 + |λ|/c): the few negative "
+                               "eigenvalues get as much room as the large positive ones (ticks in real λ)")
         self.method = QtWidgets.QComboBox()
         for key, text in METHOD_LABELS.items():
             self.method.addItem(text, key)
@@ -71,6 +144,7 @@ class CurvaturePanel(Panel):
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.live)
         top.addWidget(self.log_scale)
+        top.addWidget(self.symlog)
         top.addWidget(labelled("Method", self.method,
                                "Auto: exact eigenvalues (full Hessian + eigvalsh) up to 2,500 parameters, "
                                "SLQ (stochastic Lanczos quadrature density) above"))
@@ -84,8 +158,10 @@ class CurvaturePanel(Panel):
 
         # -- spectrum ----------------------------------------------------------------------
         self.spectrum_view = plots.make_view()
+        self.lambda_axis = SymlogAxis("bottom")
         self.spectrum_plot = plots.add_plot(self.spectrum_view, "Hessian spectrum", "eigenvalue λ", "density",
-                                            legend=True)
+                                            legend=True, axisItems={"left": TidyAxis("left"),
+                                                                    "bottom": self.lambda_axis})
         self.hist_pos = plots.curve(self.spectrum_plot, 0, "λ ≥ 0", width=1.5, stepMode="center")
         self.hist_neg = plots.curve(self.spectrum_plot, "error", "λ &lt; 0", width=1.5, stepMode="center")
         self.dens_pos = plots.curve(self.spectrum_plot, 0, None, width=2.0)
@@ -97,8 +173,13 @@ class CurvaturePanel(Panel):
         self.series_view = plots.make_view()
         self.lambda_plot = plots.add_plot(self.series_view, "Extreme eigenvalues", "", "λ", row=0, col=0,
                                           legend=True)
+        # Lines: the run's history, recorded from step 0 whichever tab was open; dots: this tab's spectra.
+        self.lmax_history = plots.curve(self.lambda_plot, 0, None, width=1.6)
+        self.lmin_history = plots.curve(self.lambda_plot, "error", None, width=1.6)
         self.lmax_curve = plots.curve(self.lambda_plot, 0, "λmax", symbol="o", symbolSize=5)
         self.lmin_curve = plots.curve(self.lambda_plot, "error", "λmin", symbol="o", symbolSize=4)
+        for c in (self.lmax_curve, self.lmin_curve):
+            c.setPen(None)  # the history draws the line between the spectra's dots
         self.lambda_plot.legend.anchor((1, 0.5), (1, 0.5), offset=(-8, 0))  # between λmin and λmax, usually
         # Built here rather than with plots.guide_line: registered with the style manager, a line
         # with a label outlived its window; it is restyled in changeEvent instead.
@@ -110,7 +191,9 @@ class CurvaturePanel(Panel):
         self.lambda_plot.addItem(self.threshold_line)
         self.trace_plot = plots.add_plot(self.series_view, "Trace of the Hessian", "step", "tr H", row=1, col=0)
         self.trace_plot.setXLink(self.lambda_plot)
+        self.trace_history = plots.curve(self.trace_plot, 2, None, width=1.6)
         self.trace_curve = plots.curve(self.trace_plot, 2, None, symbol="o", symbolSize=4)
+        self.trace_curve.setPen(None)
         self.series_note = plots.caption("")
         self.spectrum_note = plots.note(self.spectrum_plot, "Computing the Hessian spectrum…")
         plots.note(self.lambda_plot, "λmax and λmin appear here once the network trains")
@@ -152,8 +235,11 @@ class CurvaturePanel(Panel):
         self.snapshot: SpectrumSnapshot | None = None
         self.series: dict[str, list[float]] = _empty_series()
         self.snapshots_drawn = 0
+        self._history_stale = True
+        self._history_note = ""
 
         self.log_scale.toggled.connect(self._set_log)
+        self.symlog.toggled.connect(lambda _: self._draw_spectrum())
         self.method.currentIndexChanged.connect(self._method_changed)
         self.refresh_button.clicked.connect(self.refresh_now)
         self.live.toggled.connect(self._live_toggled)
@@ -192,12 +278,18 @@ class CurvaturePanel(Panel):
         self.banner.hide()
         self.stats.setText("")
         self._update_info()
+        for c in (self.lmax_history, self.lmin_history, self.trace_history):
+            c.setData([], [])
+        self._history_stale = True
+        self._draw_history()  # a tab built late: the run so far is in the Lab's history already
         self._update_threshold()
 
     def set_active(self, active: bool) -> None:
         # A spectrum under way finishes after the tab is left (its tab stays marked busy); only
         # new ones wait until the tab is shown again (_maybe_start).
         super().set_active(active)
+        if active:
+            self._draw_history()
 
     def _check_model(self) -> None:
         # A frame delivered just before a rebuild can carry its "rebuilt" notice, so the copy made
@@ -207,6 +299,9 @@ class CurvaturePanel(Panel):
 
     def on_frames(self, frames) -> None:
         self._check_model()
+        if any(p.name == "curvature" for f in frames for p in f.history):
+            self._history_stale = True
+        self._draw_history()
         self._update_threshold()
         if self.lab.sync or not self.active:
             return
@@ -352,36 +447,43 @@ class CurvaturePanel(Panel):
         if snap is None:
             return
         log = self.log_scale.isChecked()
+        c = symlog_scale(snap) if self.symlog.isChecked() else None
+        self.lambda_axis.scale_c = c
+        self.spectrum_plot.setLabel("bottom", "eigenvalue λ" if c is None else
+                                    f"eigenvalue λ  (symmetric log: linear within ±{_lambda_label(c)})")
+        self.spectrum_plot.setLabel("left", "density" if c is None else "density per axis unit (area = share)")
+        thr = snap.negative_threshold  # red: the eigenvalues the title counts as negative
         if snap.exact:
-            edges, dens = snap.hist_edges, snap.hist_density
-            centres = (edges[:-1] + edges[1:]) / 2
+            edges, dens = spectrum_histogram(snap, c)
             floor = _floor(dens) if log else 0.0
             d = np.maximum(dens, floor) if log else dens
-            neg = centres < 0
-            if neg.any():
-                k = int(neg.sum())
-                self.hist_neg.setData(edges[: k + 1], d[:k])
-            else:
-                self.hist_neg.setData([], [])
-            k0 = int(neg.sum())
-            self.hist_pos.setData(edges[k0:], d[k0:])
+            k = int(np.searchsorted(edges, -thr if c is None else float(symlog(-thr, c)), side="right")) - 1
+            k = max(0, min(k, len(d)))
+            self.hist_neg.setData(edges[: k + 1], d[:k]) if k > 0 else self.hist_neg.setData([], [])
+            self.hist_pos.setData(edges[k:], d[k:])
             self.dens_pos.setData([], [])
             self.dens_neg.setData([], [])
         else:
             g, dens = snap.grid, snap.density
+            if c is not None:  # density per unit of u = symlog(λ): p(λ)·dλ/du, so area is still mass
+                g, dens = symlog(g, c), dens * np.log(10.0) * (c + np.abs(g))
             d = np.maximum(dens, _floor(dens)) if log else dens
-            neg = g < 0
+            neg = snap.grid < -thr
             self.dens_neg.setData(g[neg], d[neg]) if neg.any() else self.dens_neg.setData([], [])
             self.dens_pos.setData(g[~neg], d[~neg])
             self.hist_pos.setData([], [])
             self.hist_neg.setData([], [])
+        self.zero_line.setValue(0.0)
+        self.spectrum_plot.enableAutoRange(axis="x")
         if log:
             # Empty bins sit on the floor: put the floor on the bottom axis so they read as empty.
-            top = float(np.max(snap.hist_density if snap.exact else snap.density))
-            floor = _floor(snap.hist_density if snap.exact else snap.density)
+            top = float(np.max(dens))
+            floor = _floor(dens)
             self.spectrum_plot.setYRange(np.log10(floor), np.log10(max(top, floor * 10)) + 0.2, padding=0)
         else:
             self.spectrum_plot.enableAutoRange(axis="y")
+        self.lambda_axis.picture = None  # ticks depend on c: redraw them
+        self.lambda_axis.update()
         kind = "exact" if snap.exact else "SLQ"
         share = f"{100 * snap.negative_fraction:.0f}% negative" if snap.negative_fraction >= 0.01 or \
             snap.negative_fraction == 0 else f"{100 * snap.negative_fraction:.1g}% negative"
@@ -412,6 +514,31 @@ class CurvaturePanel(Panel):
         self.info.setText(f"{P:,} parameters: {'exact eigenvalues' if method == 'exact' else 'SLQ density'}"
                           f"{' (image model: Lanczos on a subset)' if images else ''}, Hessian of the loss on {where}")
 
+    def history(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """λmax, λmin, tr H recorded from step 0 (whichever tab was open): steps, values."""
+        return self.lab.run_history.series("curvature")
+
+    def _draw_history(self) -> None:
+        """The run's recorded curvature as lines; redrawn only when new points came and the
+        tab is visible (or exported)."""
+        if not self._history_stale or not (self.active or self.lab.sync or self.lab.replaying):
+            return
+        self._history_stale = False
+        steps, v = self.history()
+        x = steps.astype(float)
+        for curve, key in ((self.lmax_history, "lambda_max"), (self.lmin_history, "lambda_min"),
+                           (self.trace_history, "trace")):
+            if key in v and len(x):
+                curve.setData(x, v[key])
+            else:
+                curve.setData([], [])
+        if len(x) > 1:
+            gap = int(np.median(np.diff(steps)))
+            self._history_note = (f"Lines: λmax, λmin and tr H recorded every {gap:,} steps from step 0 "
+                                  f"(a few warm-started Lanczos steps; λmin is an upper bound); dots: full spectra.")
+        else:
+            self._history_note = ""
+
     def _update_threshold(self) -> None:
         cfg = self.lab.experiment.config
         if cfg.optimizer != "sgd":
@@ -422,7 +549,8 @@ class CurvaturePanel(Panel):
         label = f"2/η = {fmt(t)}" if cfg.momentum == 0 else f"(2+2β)/η = {fmt(t)}"
         self.threshold_line.setValue(t)
         self.threshold_line.label.setFormat(label)
-        top = max(self.series["lambda_max"], default=None)
+        recorded = self.history()[1].get("lambda_max", np.empty(0))
+        top = max(list(self.series["lambda_max"]) + [float(x) for x in recorded if np.isfinite(x)], default=None)
         far = top is not None and top > 0 and t > 4 * top
         # A line far above every point would squash the curves flat: leave it out and say where it is.
         self.threshold_line.setVisible(not far)
@@ -431,7 +559,8 @@ class CurvaturePanel(Panel):
         if self.lambda_plot._lab_title != title:  # restyling the plot every snapshot would be wasted work
             set_title(self.lambda_plot, title)
         self.series_note.setText(f"Stability limit {label}" + (", far above λmax (off the plot)" if far else
-                                                               " (dashed)") + ": see the lesson (F1).")
+                                                               " (dashed)") + ": see the lesson (F1). "
+                                 + getattr(self, "_history_note", ""))
 
     def _set_log(self, on: bool) -> None:
         self.spectrum_plot.setLogMode(y=on)
@@ -463,6 +592,8 @@ class CurvaturePanel(Panel):
             raise ValueError(f"the Curvature tab has no options {sorted(unknown)}; it has {list(self.OPTIONS)}")
         if "log_scale" in options:
             self.log_scale.setChecked(bool(options["log_scale"]))
+        if "symlog" in options:
+            self.symlog.setChecked(bool(options["symlog"]))
         if "live" in options:
             self.live.setChecked(bool(options["live"]))
         if "track_every" in options:
@@ -495,7 +626,8 @@ class CurvaturePanel(Panel):
 
     def options(self) -> dict[str, Any]:
         s = self.settings
-        return {"log_scale": self.log_scale.isChecked(), "live": self.live.isChecked(),
+        return {"log_scale": self.log_scale.isChecked(), "symlog": self.symlog.isChecked(),
+                "live": self.live.isChecked(),
                 "track_every": self.track_every, "method": s.method, "exact_limit": s.exact_limit,
                 "image_samples": s.image_samples, "probes": s.n_probes, "lanczos_steps": s.lanczos_steps}
 
@@ -522,6 +654,10 @@ class CurvaturePanel(Panel):
                 out["eigenvalues"] = np.asarray(snap.eigenvalues)
         for k, v in self.series.items():
             out[f"series_{k}"] = np.asarray(v, dtype=float)
+        steps, recorded = self.history()
+        out["history_step"] = steps
+        for k, v in recorded.items():
+            out[f"history_{k}"] = v
         return out
 
     def headless(self, ctx: HeadlessContext) -> None:
@@ -547,6 +683,28 @@ class CurvaturePanel(Panel):
 def _empty_series() -> dict[str, list[float]]:
     return {k: [] for k in ("step", "lambda_max", "lambda_min", "trace", "residual_max", "residual_min",
                             "negative_fraction")}
+
+
+def spectrum_histogram(snap: SpectrumSnapshot, c: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of exact eigenvalues: the snapshot's own (linear λ), or with bins even in
+    u = symlog(λ), as a density per unit of u (a bin's area is its share of the eigenvalues)."""
+    if c is None:
+        return snap.hist_edges, snap.hist_density
+    u = symlog(snap.eigenvalues, c)
+    lo, hi = float(u.min()), float(u.max())
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    # A bin edge at −symlog(threshold): the red bins hold exactly what the title counts.
+    cut = -float(symlog(snap.negative_threshold, c))
+    width = (hi - lo) / SYMLOG_BINS
+    if lo < cut:
+        n_neg = max(1, int(round((cut - lo) / width)))
+        n_pos = max(1, int(round((hi - cut) / width)))
+        edges = np.concatenate([np.linspace(lo, cut, n_neg + 1), np.linspace(cut, hi, n_pos + 1)[1:]])
+    else:
+        edges = np.linspace(lo, hi, SYMLOG_BINS + 1)
+    counts, _ = np.histogram(u, edges)
+    return edges, counts / (len(u) * np.diff(edges))
 
 
 def _floor(d: np.ndarray) -> float:

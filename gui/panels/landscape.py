@@ -12,6 +12,7 @@ import copy
 import time
 import weakref
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,7 @@ class LandscapePanel(Panel):
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
-        self.recorder = PathRecorder()
+        self._fallback = False  # a random plane shown because there is no path yet for the PCA plane
         self._template = None  # the network's structure, copied per job (never the live model)
         self._latest: tuple[int, np.ndarray] | None = None  # newest (step, θ)
         self._job = None
@@ -143,6 +144,8 @@ class LandscapePanel(Panel):
             item.setEnabled(False)
             item.setToolTip("Needs the curvature module (engine.hessian), which is not installed.")
         self.axes.setToolTip("The two directions d₁, d₂ that span the plane")
+        # The plane that holds the path: a random plane holds a sliver of it (see the caption).
+        self.axes.setCurrentIndex(self.axes.findData("pca"))
         self.mode = QtWidgets.QComboBox()
         self.mode.addItem("Around θ", "around")
         self.mode.addItem("Fixed plane", "fixed")
@@ -151,7 +154,7 @@ class LandscapePanel(Panel):
         self.recentre = QtWidgets.QPushButton("Refresh")
         self.span = QtWidgets.QDoubleSpinBox(decimals=2, minimum=0.0, maximum=50.0, singleStep=0.1)
         self.span.setSpecialValueText("fit path")
-        self.span.setValue(1.0)
+        self.span.setValue(0.0)  # fit the path: on the default PCA plane it is longer than ±1
         self.span.setPrefix("± ")
         self.span.setToolTip("Half-width of the grid in units of d₁, d₂ ('fit path': wide enough for the path)")
         self.resolution = QtWidgets.QComboBox()
@@ -330,11 +333,15 @@ class LandscapePanel(Panel):
         for w in (self.samples, self.resolution):
             w.blockSignals(False)
 
+    @property
+    def recorder(self) -> PathRecorder:
+        """The run's path θ_t, recorded by the Lab from step 0 whichever tab is open."""
+        return self.lab.path
+
     def on_reset(self) -> None:
         self._generation += 1
         if self._job is not None and self._job.running:
             self._job.stop()
-        self.recorder.clear()
         self._latest = None
         self._plane = None
         self._projection = None
@@ -350,8 +357,9 @@ class LandscapePanel(Panel):
     def on_frames(self, frames: list[Frame]) -> None:
         for f in frames:
             if f.theta is not None and not f.diverged:
-                self.recorder.add(f.step, f.theta)
                 self._latest = (f.step, f.theta)
+        if self._fallback and len(self.recorder) >= 3:
+            self._need_plane = True  # a path at last: from the stand-in random plane to its PCA plane
         if frames[-1].diverged:
             self.banner.setText("Training diverged: the surface stays at the last finite weights.")
             self.banner.show()
@@ -405,11 +413,10 @@ class LandscapePanel(Panel):
             return
         step, theta = latest
         keep_plane = self.fixed and not self._need_plane and self._plane is not None
-        if not keep_plane and settings.axes == "pca" and len(self.recorder) < 3:
-            # Not an error: the plane comes as soon as there is a path to fit it to.
-            self._error = "the PCA plane needs a training path of at least 3 snapshots: press Play or Step"
-            self._update_caption()
-            return
+        self._fallback = not keep_plane and settings.axes == "pca" and len(self.recorder) < 3
+        if self._fallback:
+            # No path to fit yet: a random filter-normalised plane stands in, and the caption says so.
+            settings = replace(settings, axes="filter")
         plane = self._plane if keep_plane else None
         span = self._span if keep_plane and settings.span is None and not self._need_surface else None
         steps, path = self.recorder.snapshot()
@@ -771,6 +778,9 @@ class LandscapePanel(Panel):
         lines = []
         if self._error:
             lines.append(str(self._error))
+        if self._fallback and self._plane is not None and self._plane.axes != "pca":
+            lines.append("No training path yet: a random filter-normalised plane is shown. Once the network "
+                         "has trained a few steps, the plane becomes the path's own PCA plane.")
         if self._opened is not None and self._plane is None and self._grid is not None:
             lines.append(opened_caption(*self._opened, self._grid))
             self.caption.setText("\n".join(lines))

@@ -22,6 +22,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from engine.history import COLLAPSE_POINTS
 from engine.representations import (
     GeometryFrame,
     ProbeResult,
@@ -395,7 +396,8 @@ class RepresentationsPanel(Panel):
         plots.note(self.nc_plot, "Press Play (Space) to train: NC1 is recorded at each step while this tab is open")
         self.nc_caption = plots.caption(
             "Spread within classes measured against the spread of the class means, per layer, on the "
-            "followed training points (recorded while this tab is open). Red dashes: training error first 0.")
+            f"followed training points: recorded from step 0 whichever tab is open (on {COLLAPSE_POINTS} points), "
+            "and at every update while this tab is open. Red dashes: training error first 0.")
         self._page(self.nc_view, self.nc_caption)
 
     def _build_cka_page(self) -> None:
@@ -492,6 +494,9 @@ class RepresentationsPanel(Panel):
 
     # -- live geometry ------------------------------------------------------------------------
     def on_frames(self, frames) -> None:
+        if (self.active and self._geometry is not None and self.analysis.currentIndex() == 2
+                and any(p.name == "nc1" for f in frames for p in f.history)):
+            self._draw_collapse()  # new points of the run's history
         if self.lab.sync:  # headless: computed at checkpoints instead (see headless())
             return
         frame = next((f for f in reversed(frames) if f.theta is not None), None)
@@ -714,13 +719,28 @@ class RepresentationsPanel(Panel):
         finite = np.concatenate([dims, counts[counts > 0], twonn[np.isfinite(twonn) & (twonn > 0)]])
         self.id_plot.setYRange(np.log10(max(finite.min(), 0.5)) - 0.15, np.log10(finite.max()) + 0.2, padding=0)
 
+    def collapse_series(self) -> tuple[np.ndarray, np.ndarray]:
+        """NC1 over steps, one column per layer: the run's history (from step 0, whichever tab
+        was open, on the same points this tab follows by default) merged with this tab's own
+        measurements; with another number of points, only the tab's own."""
+        names = self._layer_names
+        by_step: dict[int, dict[str, float]] = {}
+        if self._points == COLLAPSE_POINTS:
+            steps, values = self.lab.run_history.series("nc1")
+            for i, s in enumerate(steps):
+                by_step[int(s)] = {n: float(v[i]) for n, v in values.items()}
+        for s, row in zip(self._nc_steps, self._nc_values):
+            by_step[int(s)] = {n: float(x) for n, x in zip(names, row)}
+        steps = np.array(sorted(by_step), dtype=float)
+        vals = np.array([[by_step[int(s)].get(n, np.nan) for n in names] for s in steps])
+        return steps, vals.reshape(len(steps), len(names))
+
     def _draw_collapse(self) -> None:
-        if not self._nc_steps:
+        steps, vals = self.collapse_series()
+        if not len(steps):
             for c in self.nc_curves:
                 c.setData([], [])
             return
-        steps = np.asarray(self._nc_steps)
-        vals = np.stack(self._nc_values)
         for i, c in enumerate(self.nc_curves):
             col = vals[:, i] if i < vals.shape[1] else np.full(len(steps), np.nan)
             ok = np.isfinite(col) & (col > 0)
@@ -1029,6 +1049,8 @@ class RepresentationsPanel(Panel):
             "pca_dimension": {n: components_for_variance(g.spectra[n], v) for n in g.names},
             "twonn_dimension": {n: g.twonn[n] for n in g.names},
             "nc1": {n: g.nc1[n] for n in g.names},
+            "nc1_recorded": {"steps": [int(s) for s in self.collapse_series()[0]],
+                             **{n: [float(x) for x in self.collapse_series()[1][:, i]] for i, n in enumerate(g.names)}},
             "nc1_history": {"steps": list(self._nc_steps),
                             **{n: [float(row[i]) for row in self._nc_values] for i, n in enumerate(g.names)}},
             "train_error_zero_step": self._zero_error_step(),
