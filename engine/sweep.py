@@ -418,7 +418,7 @@ def lottery_seed(settings: dict, seed: int) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for control in cfg.controls:
         rs = sorted((r for r in rounds if r.control == control), key=lambda r: r.round)
-        if control != "ticket":  # round 0 is the dense network, shared by every control
+        if control != "ticket" and (not rs or rs[0].round != 0):  # round 0: the dense network, shared
             rs = [r for r in rounds if r.control == "ticket" and r.round == 0] + rs
         out[f"{control}_remaining"] = np.array([r.remaining for r in rs])
         out[f"{control}_test_acc"] = np.array([r.test_acc for r in rs])

@@ -211,7 +211,7 @@ class SweepFigure:
             self.plot.setLogMode(logx, logy)
             self.curves = {}
             for k, (key, label) in enumerate(ys):
-                self.curves[key] = plots.curve(self.plot, k, label)
+                self.curves[key] = plots.curve(self.plot, k, label, symbol="o", symbolSize=6)
                 # mean ± s.d. as two thin dashed lines
                 self.curves[key + "_hi"] = plots.curve(self.plot, k, None, width=1.0, dashed=True, connect="finite")
                 self.curves[key + "_lo"] = plots.curve(self.plot, k, None, width=1.0, dashed=True, connect="finite")
