@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pkgutil
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from .style import THEMES, manager
 from .worker import import_in_background, sliced, slicing
 
 WINDOW_TITLE = "Saddle Lab"
+GIL_SWITCH_S = 0.0005
 SESSION_FORMAT = "saddle-lab-session"
 
 
@@ -118,6 +120,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_timer.timeout.connect(self._build_next)
         QtCore.QTimer.singleShot(400, self._build_timer.start)
         self._build_in_slices = True
+        # Qt calls from the GUI thread give up Python's lock and must take it back from busy
+        # workers; a shorter switch interval bounds each wait (the default 5 ms, many times over,
+        # held the window still for hundreds of milliseconds while training ran).
+        sys.setswitchinterval(GIL_SWITCH_S)
         # What tabs import on first use (scikit-learn, SciPy, the engine), loaded meanwhile off the
         # GUI thread: importing it there held the window still for seconds.
         self._imports_stop = threading.Event()

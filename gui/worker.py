@@ -9,6 +9,7 @@ job stops at the generator's next yield when asked (and closes it, so its `final
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -152,3 +153,62 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, MemoryError) or "out of memory" in text.lower():
         return "out of memory: " + text + " (try a smaller model, grid or batch)"
     return text
+
+
+# -- long GUI-thread work in slices -------------------------------------------------------------
+SLICE_S = 0.025  # longest stretch of sliced GUI work before the event loop gets a turn
+
+_slicing = {"depth": 0, "since": 0.0}
+
+
+class sliced:
+    """While active, `event_loop_turn()` calls hand the event loop a turn once `SLICE_S` has
+    passed: building a tab of a dozen plots then never holds the window still for more than a
+    slice, and training frames, timers and painting go on meanwhile. User input waits until the
+    work is done (so no click lands on a half-built tab). Nested use is one slice."""
+
+    def __enter__(self) -> sliced:
+        if _slicing["depth"] == 0:
+            _slicing["since"] = time.perf_counter()
+        _slicing["depth"] += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _slicing["depth"] -= 1
+
+
+def slicing() -> bool:
+    return _slicing["depth"] > 0
+
+
+def event_loop_turn() -> None:
+    """Inside `sliced()`: let the event loop run once this slice has lasted `SLICE_S`."""
+    if _slicing["depth"] == 0 or time.perf_counter() - _slicing["since"] < SLICE_S:
+        return
+    app = QtCore.QCoreApplication.instance()
+    if app is not None and QtCore.QThread.currentThread() == app.thread():
+        _slicing["depth"], depth = 0, _slicing["depth"]  # work started meanwhile is not sliced again
+        try:
+            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        finally:
+            _slicing["depth"] = depth
+    _slicing["since"] = time.perf_counter()
+
+
+def import_in_background(modules: list[str], stop: threading.Event | None = None) -> threading.Thread:
+    """Import modules in a worker thread (the heavy libraries a tab loads on first use, such as
+    scikit-learn: seconds on a slow machine that the GUI thread would otherwise stand still for)."""
+    import importlib
+
+    def run() -> None:
+        for name in modules:
+            if stop is not None and stop.is_set():
+                return
+            try:
+                importlib.import_module(name)
+            except Exception:  # the tab that needs it reports the problem when it is opened
+                pass
+
+    thread = threading.Thread(target=run, name="saddle-lab-imports", daemon=True)
+    thread.start()
+    return thread

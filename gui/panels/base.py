@@ -13,6 +13,7 @@ from PySide6 import QtWidgets
 from engine.live import Frame, Probe
 
 from ..lab import Lab
+from ..worker import slicing
 
 
 @dataclass
@@ -46,10 +47,14 @@ class Panel(QtWidgets.QWidget):
         super().__init__(parent)
         self.lab = lab
         self.active = False
+        # Built in slices (the event loop runs between them), a tab hears nothing from the Lab
+        # until it is whole; the window then catches it up (`catch_up`).
+        self.constructed = not slicing()
+        self._missed_announcement = False
         if self.uses_experiment:
             lab.frames.connect(self._frames)
-            lab.weights_reset.connect(self.on_reset)
-            lab.rebuilt.connect(self.on_rebuilt)
+            lab.weights_reset.connect(self._weights_reset)
+            lab.rebuilt.connect(self._rebuilt)
 
     # -- live -------------------------------------------------------------------------------
     def probes(self) -> dict[str, Probe]:
@@ -62,7 +67,31 @@ class Panel(QtWidgets.QWidget):
         if active and self.uses_experiment and not self.lab.running:
             self.lab.refresh()
 
+    def _weights_reset(self) -> None:
+        if self.constructed:
+            self.on_reset()
+        else:
+            self._missed_announcement = True
+
+    def _rebuilt(self) -> None:
+        if self.constructed:
+            self.on_rebuilt()
+        else:
+            self._missed_announcement = True
+
+    def catch_up(self) -> None:
+        """Once built: draw what happened before this tab existed (or while it was built)."""
+        self.constructed = True
+        if self.uses_experiment and (self.lab.last_frame is not None or self._missed_announcement):
+            self.on_rebuilt()
+            self.on_reset()
+            if self.lab.last_frame is not None:
+                self.on_frames([self.lab.last_frame])
+        self._missed_announcement = False
+
     def _frames(self, frames: list[Frame]) -> None:
+        if not self.constructed:
+            return
         if not self.lab.replaying:
             self.on_frames(frames)
             return

@@ -44,8 +44,7 @@ class TrainPanel(Panel):
         self.map_view = plots.make_view()
         self.map = plots.ImagePlot(self.map_view, "Decision map", "x₁", "x₂",
                                    cmap=plots.binary_colormap(), bar_label="P(class 1)", isolines=0)
-        self.boundary = pg.IsocurveItem(level=0.5, pen=pg.mkPen((40, 40, 40, 200), width=2))
-        self.boundary.setParentItem(self.map.image)
+        self.boundary = plots.Isolines(self.map.image, pg.mkPen((60, 60, 60), width=2))
         self.train_pts = pg.ScatterPlotItem(size=8, pen=pg.mkPen((255, 255, 255, 220), width=1.2))
         self.test_pts = pg.ScatterPlotItem(size=9, symbol="s", pen=pg.mkPen((20, 20, 20, 230), width=1.5))
         self.map.plot.addItem(self.train_pts)
@@ -166,7 +165,7 @@ class TrainPanel(Panel):
         if C == 2:
             z = dmap.probs[..., 1]
             self.map.set_image(z, dmap.extent, levels=(0.0, 1.0))
-            self.boundary.setData(z)
+            self.boundary.set_data(z, 0.5)
         else:
             conf = dmap.probs.max(-1)
             z = dmap.probs.argmax(-1) + 0.999 * (conf - 1.0 / C) / (1 - 1.0 / C)
