@@ -533,9 +533,9 @@ class CurvaturePanel(Panel):
             else:
                 curve.setData([], [])
         if len(x) > 1:
-            gap = int(np.median(np.diff(steps)))
-            self._history_note = (f"Lines: λmax, λmin and tr H recorded every {gap:,} steps from step 0 "
-                                  f"(a few warm-started Lanczos steps; λmin is an upper bound); dots: full spectra.")
+            self._history_note = (f"Lines: λmax, λmin and tr H at {len(x)} steps from step 0, spaced so that "
+                                  "measuring takes a few percent of the training time (warm-started Lanczos; "
+                                  "λmin is an upper bound); dots: full spectra.")
         else:
             self._history_note = ""
 
