@@ -26,7 +26,7 @@ from .presets import Preset, load_presets
 from .recording import Recorder, ReplayController
 from .start_page import StartPage, presets_by_topic
 from .style import THEMES, manager
-from .worker import import_in_background, sliced, slicing
+from .worker import import_in_background, sliced
 
 WINDOW_TITLE = "Saddle Lab"
 GIL_SWITCH_S = 0.0005
@@ -105,6 +105,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self._current: Panel | None = None
         self._build_in_slices = False  # once the window is up: a tab opened is built in slices
+        self._building: set[str] = set()  # tabs under construction in slices
         self.tabs.setCurrentIndex(1 if self._order else 0)
         if self.remember:
             self._restore_settings()
@@ -144,14 +145,18 @@ class MainWindow(QtWidgets.QMainWindow):
             self._build_timer.stop()
             return
         # Never compete with a running experiment for the CPU, nor start a tab while one is built.
-        if self.lab.state == "idle" and not slicing():
+        if self.lab.state == "idle" and not self._building:
             self._build(pending[0], in_slices=True)
 
     def _build(self, slug: str, in_slices: bool = False) -> Panel:
         """in_slices: the event loop gets a turn every few plots (training draws on, no stall)."""
         if in_slices:
-            with sliced():
-                panel = panel_class(slug)(self.lab)
+            self._building.add(slug)
+            try:
+                with sliced():
+                    panel = panel_class(slug)(self.lab)
+            finally:
+                self._building.discard(slug)
             if slug in self._built:  # opened meanwhile by a direct request: that one stays
                 panel.deleteLater()
                 return self._built[slug]
