@@ -101,7 +101,10 @@ def main(resolution: int = 41, images: int = 256, threads: int | None = None) ->
 
     if threads:
         torch.set_num_threads(threads)
-    device = pick_device("auto")
+    # loss-landscapes draws its directions on the CPU (torch.rand without a device) and adds them
+    # to the model's weights, so it cannot run a GPU model: both sides run on the CPU here
+    # (benchmarks/device.py times the engine's surface on the GPU against the CPU).
+    device = pick_device("cpu")
     ds = mri_phantoms(n_per_class=40, size=64, seed=0)
     X, y = ds.X_train[:images].to(device), ds.y_train[:images].to(device)
     torch.manual_seed(0)
