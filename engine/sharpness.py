@@ -1,6 +1,7 @@
 """Sharp and flat minima: ε-sharpness, the batch-size experiment and the edge of stability.
 
-- `epsilon_sharpness`: max_{‖ε‖≤ρ} L(θ+ε) − L(θ), by projected gradient ascent.
+- `epsilon_sharpness`: max_{‖ε‖≤ρ} L(θ+ε) − L(θ) over an L2 ball, by projected gradient ascent;
+  `keskar_sharpness`: Keskar et al.'s box-constrained, loss-normalised variant.
 - `batch_size_sweep`: trains the same network with SGD at one learning rate for several batch
   sizes, stops each run at the same training loss, and measures λmax, ε-sharpness, the Hessian
   trace and the train/test gap at each minimum (Keskar et al. 2017), plus 1-D loss slices.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -62,6 +63,46 @@ def epsilon_sharpness(loss_fn: LossFn, theta: torch.Tensor, rho: float = 0.05, s
     return best
 
 
+def keskar_sharpness(loss_fn: LossFn, theta: torch.Tensor, rho: float = 5e-4, steps: int = 20, seed: int = 0,
+                     device: str | torch.device | None = None) -> float:
+    """Keskar et al. (2017)'s sharpness: 100 · (max_{ε∈C} L(θ+ε) − L(θ)) / (1 + L(θ)) over the box
+    C = {ε : |εᵢ| ≤ ρ(|θᵢ| + 1)}, so each weight may move in proportion to its size. Found by
+    projected ascent from a random point of the box: steps of half the box along sign(∇L) (the
+    box's steepest direction), clipped back into it. Returns the largest value seen (≥ 0)."""
+    if not (math.isfinite(rho) and rho > 0):
+        raise ValueError(f"rho must be a positive box size, got {rho}")
+    theta = torch.as_tensor(theta).detach()
+    if device is not None:
+        from .device import pick_device
+
+        theta = theta.to(pick_device(device))
+    box = rho * (theta.abs() + 1)
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
+    u = torch.rand(theta.numel(), generator=g, dtype=torch.float64).to(theta.device, theta.dtype)
+    eps = box * (2 * u - 1)
+    base = float(loss_fn(theta))
+    best = 0.0
+    grad_fn = grad(loss_fn)
+    for t in range(steps + 1):
+        value = float(loss_fn(theta + eps))
+        if math.isfinite(value):
+            best = max(best, value - base)
+        if t == steps:
+            break
+        gvec = grad_fn(theta + eps)
+        if not bool(torch.isfinite(gvec).all()):
+            break
+        eps = torch.minimum(torch.maximum(eps + 0.5 * box * torch.sign(gvec), -box), box)
+    return 100.0 * best / (1.0 + base)
+
+
+# The sharpness measures the batch-size experiment offers: (label, function).
+SHARPNESS_MEASURES: dict[str, tuple[str, Callable[..., float]]] = {
+    "ball": ("ball ‖ε‖ ≤ ρ: max L(θ+ε) − L(θ)", epsilon_sharpness),
+    "keskar": ("Keskar et al.: box, ×100/(1+L)", keskar_sharpness),
+}
+
+
 def loss_slice(loss_fn: LossFn, theta: torch.Tensor, direction: torch.Tensor, alphas: np.ndarray) -> np.ndarray:
     """L(θ + α·d) for each α, with d scaled to unit length; batched over α with `vmap`."""
     d = torch.as_tensor(direction).to(theta)
@@ -95,6 +136,7 @@ class SharpnessConfig:
     max_epochs: float = 400.0
     check_every: int = 10
     rho: float = 0.05
+    measure: str = "ball"  # a key of SHARPNESS_MEASURES: "ball" (the lecture's) or "keskar"
     sharpness_steps: int = 20
     trace_probes: int = 32
     lanczos_iters: int = 60
@@ -115,6 +157,8 @@ class SharpnessConfig:
             out["target_loss"] = f"the target training loss must be positive, got {self.target_loss}"
         if not self.rho > 0:
             out["rho"] = f"ρ must be positive, got {self.rho}"
+        if self.measure not in SHARPNESS_MEASURES:
+            out["measure"] = f"the sharpness measure is one of {', '.join(SHARPNESS_MEASURES)}, got {self.measure!r}"
         if not self.hidden or any(h < 1 for h in self.hidden):
             out["hidden"] = "every hidden layer needs at least 1 unit"
         return out
@@ -145,7 +189,7 @@ class MinimumReport:
     test_acc: float
     lambda_max: float
     lambda_residual: float
-    eps_sharpness: float
+    eps_sharpness: float  # by the config's measure (SHARPNESS_MEASURES)
     trace: float
     slice_alphas: np.ndarray
     slice_losses: np.ndarray
@@ -226,7 +270,7 @@ def batch_size_sweep(config: SharpnessConfig | None = None) -> Iterator[SweepPro
         measure = model_for_analysis(model)
         L = loss_function(measure, trainer.X_train, trainer.y_train)
         top = eigenpairs(L, theta, k=1, which="top", iters=cfg.lanczos_iters, tol=1e-3, seed=cfg.seed)
-        sharp = epsilon_sharpness(L, theta, cfg.rho, cfg.sharpness_steps, cfg.seed)
+        sharp = SHARPNESS_MEASURES[cfg.measure][1](L, theta, cfg.rho, cfg.sharpness_steps, cfg.seed)
         trace = hessian_trace(L, theta, cfg.trace_probes, cfg.seed)
         alphas = np.linspace(-cfg.slice_radius, cfg.slice_radius, cfg.slice_points)
         losses = loss_slice(L, theta, top.vectors[0], alphas)
@@ -236,6 +280,31 @@ def batch_size_sweep(config: SharpnessConfig | None = None) -> Iterator[SweepPro
         result.reports.append(report)
         yield report
     yield result
+
+
+@dataclass
+class SeedSweep:
+    """One seed's whole batch-size sweep (data split and θ₀ drawn by the seed)."""
+
+    seed: int
+    reports: list[MinimumReport]
+
+
+def seed_sweeps(config: SharpnessConfig, seeds: Sequence[int]) -> Iterator[SweepProgress | SeedSweep]:
+    """The batch-size sweep once per seed: progress over all of them, and a SeedSweep as each
+    seed's sweep ends (for a spread of the comparison over seeds)."""
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("give at least one seed")
+    for i, seed in enumerate(seeds):
+        reports: list[MinimumReport] = []
+        for item in batch_size_sweep(replace(config, seed=seed)):
+            if isinstance(item, SweepProgress):
+                yield replace(item, text=f"seed {seed} ({i + 1} of {len(seeds)}): {item.text}",
+                              fraction=(i + item.fraction) / len(seeds))
+            elif isinstance(item, MinimumReport):
+                reports.append(item)
+        yield SeedSweep(seed, reports)
 
 
 def model_for_analysis(model: torch.nn.Module) -> torch.nn.Module:
@@ -356,6 +425,8 @@ def summarize_sweep(reports: Sequence[MinimumReport]) -> list[dict]:
              "eps_sharpness": r.eps_sharpness, "trace": r.trace, "seconds": r.seconds} for r in reports]
 
 
-__all__ = ["epsilon_sharpness", "loss_slice", "SharpnessConfig", "MinimumReport", "SweepResult", "SweepProgress",
-           "batch_size_sweep", "EdgeOfStabilityConfig", "StabilityPoint", "edge_of_stability",
+__all__ = ["epsilon_sharpness", "keskar_sharpness", "SHARPNESS_MEASURES",
+           "loss_slice", "SharpnessConfig", "MinimumReport", "SweepResult", "SweepProgress",
+           "batch_size_sweep", "SeedSweep", "seed_sweeps", "EdgeOfStabilityConfig", "StabilityPoint",
+           "edge_of_stability",
            "stability_threshold", "SharpnessTracker", "summarize_sweep"]

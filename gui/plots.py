@@ -135,7 +135,8 @@ def fit_legend(plot: pg.PlotItem) -> None:
         return
     for columns in range(max(1, min(most, len(legend.items))), 0, -1):
         legend.setColumnCount(columns)
-        if legend.width() <= room:
+        # The entries' own width: a legend in a layout cell is stretched to the cell's width.
+        if legend.layout.preferredWidth() <= room:
             break
 
 

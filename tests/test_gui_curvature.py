@@ -191,3 +191,28 @@ def test_headless_curvature_writes_spectrum_and_lambda_plots(tmp_path):
     assert len(arrays["eigenvalues"]) == data["n_params"]
     assert data["last"]["residual_max"] < 1e-3 * abs(data["last"]["lambda_max"])
     assert np.isclose(arrays["eigenvalues"].max(), data["last"]["lambda_max"])
+
+
+def test_sharpness_seed_spread_draws_every_seed_and_states_the_verdict(window, qtbot):
+    from dataclasses import replace
+
+    from engine.claims import verdict
+    from engine.claims.sharpness import SHARP_VS_FLAT
+
+    panel = window.show_panel("sharpness")
+    panel.apply_options({"batch_sizes": [64, 0], "target_loss": 1.5, "hidden": [8], "measure": "keskar",
+                         "rho": 0.001, "seeds": 2})
+    assert panel.options()["seeds"] == 2 and panel.options()["measure"] == "keskar"
+    # A small measurement at each minimum keeps the test short; the spread is what is tested.
+    panel.config = replace(panel.config, trace_probes=2, lanczos_iters=20, sharpness_steps=5, slice_points=5)
+    panel.run_button.click()
+    qtbot.waitUntil(lambda: len(panel.spread) == 2 and not panel._job.running, timeout=300000)
+    results = panel.spread_results()
+    assert [s for s, _, _ in results] == [panel.config.seed, panel.config.seed + 1]
+    assert panel.note.text().startswith(verdict(SHARP_VS_FLAT, results))
+    assert "mean ± s.d. over 2 seeds" in panel.note.text()
+    xs, ys = panel.seed_dots[0].getData()
+    assert len(xs) == 4 and sorted(ys) == sorted(n[k] for _, n, _ in results for k in ("lambda_small", "lambda_large"))
+    _, mean = panel.lambda_curve.getData()
+    assert mean[-1] == pytest.approx(np.mean([n["lambda_large"] for _, n, _ in results]))
+    assert "Keskar" in panel.sharp_plot._lab_title and len(panel.data()["spread"]) == 2

@@ -138,6 +138,23 @@ def test_plot_text_is_hall_sized_and_crowded_labels_are_whole(window, qtbot):
             problems += small_text(window, 11) + small_styled_text(11)
         assert not problems, f"at {width}×{height}:\n" + "\n".join(problems)
 
+    # No tab may need more width than a 1280-pixel projector, nor, in presentation mode, than a
+    # 1920-pixel one: the window would grow past the screen's edge. Every tab is built for this.
+    assert len(window.panels) == window.tabs.count() - 1  # the start page is not a panel
+    assert window.minimumSizeHint().width() <= 1280, _widest_pages(window)
+    window.presentation_action.trigger()
+    try:
+        qtbot.wait(100)
+        assert window.minimumSizeHint().width() <= 1920, _widest_pages(window)
+    finally:
+        window.presentation_action.trigger()
+
+
+def _widest_pages(window) -> str:
+    pages = [(window.tabs.widget(i).minimumSizeHint().width(), getattr(window.tabs.widget(i), "slug", "start"))
+             for i in range(window.tabs.count())]
+    return f"window needs {window.minimumSizeHint().width()} px; widest tabs: {sorted(pages, reverse=True)[:3]}"
+
 
 def _gui_strings():
     for path in sorted((ROOT / "gui").rglob("*.py")):

@@ -13,6 +13,7 @@ from engine.sharpness import (
     batch_size_sweep,
     edge_of_stability,
     epsilon_sharpness,
+    keskar_sharpness,
     loss_slice,
     stability_threshold,
 )
@@ -32,6 +33,24 @@ def test_epsilon_sharpness_of_a_quadratic_is_half_rho_squared_lambda_max():
         assert abs(s - 0.5 * rho**2 * lam) < 0.01 * 0.5 * rho**2 * lam
     with pytest.raises(ValueError, match="rho"):
         epsilon_sharpness(L, torch.zeros(40, dtype=torch.float64), rho=0.0)
+
+
+def test_keskar_sharpness_is_the_box_maximum_normalised_by_one_plus_the_loss():
+    a = torch.linspace(0.5, 3.0, 30, dtype=torch.float64)
+    c = torch.linspace(-2.0, 2.0, 30, dtype=torch.float64)
+
+    def L(t):
+        return 1.0 + 0.5 * (a * (t - c) ** 2).sum()  # minimum 1 at θ = c
+
+    rho = 1e-3
+    # On a separable convex bowl the box's maximum is at a corner: εᵢ = ±ρ(|cᵢ| + 1).
+    expected = 100 * 0.5 * float((a * (rho * (c.abs() + 1)) ** 2).sum()) / (1 + 1.0)
+    assert keskar_sharpness(L, c, rho=rho, steps=10) == pytest.approx(expected, rel=1e-6)
+    # The L2-ball measure is a different number: at most ½ρ²λmax for a ball of the same ρ.
+    ball = epsilon_sharpness(L, c, rho=rho, steps=30)
+    assert 0.9 * 0.5 * rho**2 * 3.0 < ball <= 0.5 * rho**2 * 3.0 * (1 + 1e-9) and ball < expected / 100
+    with pytest.raises(ValueError, match="rho"):
+        keskar_sharpness(L, c, rho=-1.0)
 
 
 def test_loss_slice_is_the_loss_along_a_unit_direction():

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from PySide6 import QtCore, QtWidgets
+from superqt import QFlowLayout
 
 from engine.sharpness import (
     MinimumReport,
@@ -90,14 +91,17 @@ class SharpnessPanel(Panel):
         self.task = TaskBar()
         self.setup = plots.caption("")
 
-        row = QtWidgets.QHBoxLayout()
+        # The controls flow onto more rows when the window is narrow or the text large (a row
+        # of them set the whole window's least width past a 1280-pixel projector).
+        controls = QtWidgets.QWidget()
+        row = QFlowLayout(controls)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(labelled("Batch sizes", self.batches, "comma-separated; 'full' is full-batch gradient descent"))
         row.addWidget(labelled("η", self.lr, "the one learning rate every run uses"))
         row.addWidget(labelled("stop at train loss", self.target, "every run stops when its training loss "
                                                                   "first reaches this value"))
         row.addWidget(labelled("ρ", self.rho, "radius of the ball for ε-sharpness"))
         row.addWidget(self.run_button)
-        row.addStretch(1)
 
         self.view = plots.make_view()
         self.slice_plot = plots.add_plot(self.view, "Loss along each minimum's top eigenvector",
@@ -144,7 +148,7 @@ class SharpnessPanel(Panel):
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(row)
+        layout.addWidget(controls)
         layout.addWidget(self.error)
         layout.addWidget(self.setup)
         layout.addWidget(self.task)
