@@ -140,13 +140,19 @@ def _ray():
 
 def connect(address: str | None = None, num_cpus: int | None = None,
             object_store_mb: int | None = None) -> dict[str, float]:
-    """Join the Ray cluster at `address`, or start a local one (num_cpus: its size; default all
-    cores), unless this process is already connected. Returns the cluster's resources."""
+    """Join the Ray cluster at `address` (shipping the engine package to its nodes), or start a
+    local one (num_cpus: its size; default all cores), unless this process is already connected.
+    Returns the cluster's resources."""
     ray = _ray()
     if not ray.is_initialized():
         kw: dict[str, Any] = {"include_dashboard": False, "logging_level": "WARNING"}
         if address:
+            import engine
+
             kw["address"] = address
+            # The cluster's nodes get this engine with the job (they need torch, numpy and scipy
+            # installed); a local cluster imports it from here.
+            kw["runtime_env"] = {"py_modules": [engine]}
         else:
             if num_cpus is not None:
                 kw["num_cpus"] = int(num_cpus)
