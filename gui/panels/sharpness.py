@@ -15,19 +15,26 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 from superqt import QFlowLayout
 
+from engine.claims import verdict
+from engine.claims.sharpness import SHARP_VS_FLAT, numbers_from_reports
 from engine.sharpness import (
+    SHARPNESS_MEASURES,
     MinimumReport,
+    SeedSweep,
     SharpnessConfig,
     SweepProgress,
     SweepResult,
     batch_size_sweep,
+    seed_sweeps,
     summarize_sweep,
 )
 
 from .. import plots
+from ..panel_tools import set_title
 from .base import HeadlessContext, Panel
 from .curvature_common import TaskBar, fmt, labelled, weak
 
@@ -69,7 +76,7 @@ class SharpnessPanel(Panel):
     title = "Sharpness"
     uses_experiment = False
 
-    OPTIONS = ("batch_sizes", "lr", "target_loss", "rho", "hidden", "max_epochs", "seed")
+    OPTIONS = ("batch_sizes", "lr", "target_loss", "rho", "measure", "seeds", "hidden", "max_epochs", "seed")
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
@@ -100,7 +107,18 @@ class SharpnessPanel(Panel):
         row.addWidget(labelled("η", self.lr, "the one learning rate every run uses"))
         row.addWidget(labelled("stop at train loss", self.target, "every run stops when its training loss "
                                                                   "first reaches this value"))
-        row.addWidget(labelled("ρ", self.rho, "radius of the ball for ε-sharpness"))
+        row.addWidget(labelled("ρ", self.rho, "the ball's radius ‖ε‖ ≤ ρ, or (Keskar et al.) the box's "
+                                               "relative size |εᵢ| ≤ ρ(|θᵢ|+1)"))
+        self.measure_box = QtWidgets.QComboBox()
+        for key, (label, _fn) in SHARPNESS_MEASURES.items():
+            self.measure_box.addItem(label, key)
+        row.addWidget(labelled("sharpness", self.measure_box, "how ε-sharpness is measured at each minimum"))
+        self.seeds_box = QtWidgets.QSpinBox()
+        self.seeds_box.setRange(1, 5)
+        self.seeds_box.setPrefix("× ")
+        self.seeds_box.setSuffix(" seeds")
+        row.addWidget(labelled("spread", self.seeds_box, "rerun the whole comparison with this many seeds "
+                                                         "(data split and θ₀); each seed is one dot"))
         row.addWidget(self.run_button)
 
         self.view = plots.make_view()
@@ -114,6 +132,13 @@ class SharpnessPanel(Panel):
                                        row=1, col=1)
         self.lambda_curve = plots.curve(self.lambda_plot, 0, None, symbol="o", symbolSize=8)
         self.sharp_curve = plots.curve(self.sharp_plot, 1, None, symbol="o", symbolSize=8)
+        # One dot per seed under the × N seeds spread (the curves then join the seeds' means).
+        self.seed_dots = {}
+        for plot, key in ((self.lambda_plot, 0), (self.sharp_plot, 1), (self.gap_plot, 3)):
+            dots = pg.ScatterPlotItem(size=7, symbol="x", pen=plots.manager().pen(key, 1.5))
+            plot.addItem(dots)
+            self.seed_dots[key] = dots
+        self.spread: list[SeedSweep] = []
         self.loss_gap_curve = plots.curve(self.gap_plot, 3, None, symbol="o", symbolSize=8)
         self.batch_plots = (self.lambda_plot, self.sharp_plot, self.gap_plot)
         self.slice_curves: list = []
@@ -172,6 +197,13 @@ class SharpnessPanel(Panel):
         self.setup.setText(f"{c.dataset} ({c.n:,} images, 70% for training), a {arch} {c.activation} network, "
                            f"plain SGD at η = {c.lr:g} from the same θ₀; each run stops at train loss "
                            f"{c.target_loss:g} (or after {c.max_epochs:g} epochs).")
+        self.measure_box.setCurrentIndex(max(0, self.measure_box.findData(c.measure)))
+        if c.measure == "keskar":
+            set_title(self.sharp_plot, f"Keskar sharpness (box |εᵢ| ≤ {c.rho:g}(|θᵢ|+1))")
+            self.sharp_plot.setLabel("left", "100·ΔL/(1 + L)")
+        else:
+            set_title(self.sharp_plot, f"ε-sharpness (ball ‖ε‖ ≤ {c.rho:g})")
+            self.sharp_plot.setLabel("left", "max L(θ*+ε) − L(θ*)")
 
     def read_config(self) -> SharpnessConfig:
         """The fields as a config; raises ValueError naming the bad field."""
@@ -186,7 +218,7 @@ class SharpnessPanel(Panel):
 
         cfg = replace(self.config, batch_sizes=parse_batch_sizes(self.batches.text()),
                       lr=number(self.lr, "η"), target_loss=number(self.target, "the target training loss"),
-                      rho=number(self.rho, "ρ"))
+                      rho=number(self.rho, "ρ"), measure=str(self.measure_box.currentData()))
         problems = cfg.problems()
         if problems:
             raise ValueError("; ".join(problems.values()))
@@ -212,11 +244,62 @@ class SharpnessPanel(Panel):
         self._clear()
         self._set_notes(True)
         cfg = self.config
+        self.spread = []
+        for dots in self.seed_dots.values():
+            dots.setData([], [])
         self.run_button.setEnabled(False)
         self.task.show_progress(0.0, "loading the data")
+        n_seeds = self.seeds_box.value()
+        if n_seeds > 1:
+            seeds = [cfg.seed + i for i in range(n_seeds)]
+            self._job = self.lab.start_job(lambda: seed_sweeps(cfg, seeds), weak(self._spread_items),
+                                           weak(self._done), weak(self._failed), name="sharpness-seeds")
+            return
         self._job = self.lab.start_job(lambda: batch_size_sweep(cfg), weak(self._items), weak(self._done),
                                        weak(self._failed),
                                        name="sharpness-sweep")
+
+    def _spread_items(self, items) -> None:
+        for item in items:
+            if isinstance(item, SweepProgress):
+                self.task.show_progress(item.fraction, item.text)
+            elif isinstance(item, SeedSweep):
+                self.spread.append(item)
+                if len(self.spread) == 1:  # the first seed's minima fill the slices and the table
+                    self.reports = list(item.reports)
+                    self._draw()
+                self._draw_spread()
+
+    def spread_results(self) -> list[tuple[int, dict[str, float], bool]]:
+        """Each finished seed's comparison (smallest batch against full batch) and whether the
+        claim held on it."""
+        out = []
+        for sweep in self.spread:
+            if len(sweep.reports) >= 2:
+                n = numbers_from_reports(sweep.reports)
+                out.append((sweep.seed, n, bool(SHARP_VS_FLAT.holds(n))))
+        return out
+
+    def _draw_spread(self) -> None:
+        """Every seed as a dot, the curves through the seeds' means, and the verdict as caption."""
+        sizes = sorted({r.batch_size for s in self.spread for r in s.reports})
+        x_of = {b: float(np.log2(b)) for b in sizes}
+        for key, metric, curve in ((0, "lambda_max", self.lambda_curve), (1, "eps_sharpness", self.sharp_curve),
+                                   (3, "gap", self.loss_gap_curve)):
+            xs = [x_of[r.batch_size] for s in self.spread for r in s.reports]
+            ys = [float(getattr(r, metric)) for s in self.spread for r in s.reports]
+            self.seed_dots[key].setData(xs, ys)
+            means = [float(np.mean([getattr(r, metric) for s in self.spread for r in s.reports if r.batch_size == b]))
+                     for b in sizes]
+            curve.setData([x_of[b] for b in sizes], means)
+        results = self.spread_results()
+        lam = np.array([[n["lambda_small"], n["lambda_large"]] for _, n, _ in results])
+        stats = ""
+        if len(lam):
+            sd = lam.std(0, ddof=1) if len(lam) > 1 else np.zeros(2)
+            stats = (f"  λmax, smallest batch {lam[:, 0].mean():.2f} ± {sd[0]:.2f}, full batch "
+                     f"{lam[:, 1].mean():.2f} ± {sd[1]:.2f} (mean ± s.d. over {len(lam)} seeds; dots: seeds).")
+        self.note.setText(verdict(SHARP_VS_FLAT, results) + stats)
 
     def cancel(self) -> None:
         if self._job is not None:
@@ -355,6 +438,10 @@ class SharpnessPanel(Panel):
         if unknown:
             raise ValueError(f"the Sharpness tab has no options {sorted(unknown)}; it has {list(self.OPTIONS)}")
         changes = dict(options)
+        if "seeds" in changes:
+            self.seeds_box.setValue(int(changes.pop("seeds")))
+        if "measure" in changes:
+            self.measure_box.setCurrentIndex(max(0, self.measure_box.findData(changes["measure"])))
         if "batch_sizes" in changes:
             changes["batch_sizes"] = tuple(int(b) for b in changes["batch_sizes"])
         if "hidden" in changes:
@@ -372,7 +459,8 @@ class SharpnessPanel(Panel):
         except ValueError:
             c = self.config  # a field that does not parse: the settings it last showed
         return {"batch_sizes": list(c.batch_sizes), "lr": c.lr, "target_loss": c.target_loss, "rho": c.rho,
-                "hidden": list(c.hidden), "max_epochs": c.max_epochs, "seed": c.seed}
+                "measure": c.measure, "seeds": self.seeds_box.value(), "hidden": list(c.hidden),
+                "max_epochs": c.max_epochs, "seed": c.seed}
 
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         return {"sharpness-plots": self.view, "sharpness-table": self.table}
@@ -380,6 +468,9 @@ class SharpnessPanel(Panel):
     def data(self) -> dict[str, Any]:
         out: dict[str, Any] = {"config": {k: getattr(self.config, k) for k in self.config.__dataclass_fields__},
                                "runs": summarize_sweep(self.reports)}
+        if self.spread:
+            out["spread"] = [{"seed": s, **n, "holds": ok} for s, n, ok in self.spread_results()]
+            out["spread_verdict"] = verdict(SHARP_VS_FLAT, self.spread_results())
         out["training"] = {f"batch {b}": np.asarray(pts) for b, pts in self.train_points.items()}
         if self.reports:
             out["slice_alphas"] = np.asarray(self.reports[0].slice_alphas)
