@@ -1,11 +1,11 @@
 """What recording the run's history costs: training steps per second with and without it.
 
 The always-on analyses (λmax, λmin, tr H and NC1 of every layer) run in the training thread at
-strides chosen from their measured cost. Trains one run in chunks with and without them,
-alternately, so that both see the same machine load, on the default experiment (minibatch SGD)
-and on the edge-of-stability one (full batch, η = 0.5). Also checks the tracked λmax against
-the exact top eigenvalue. Prints one JSON line; exits non-zero when the
-cost exceeds 10% of the throughput or the tracked λmax disagrees.
+strides chosen from their measured cost. Trains two runs of the same experiment, with and
+without them, in alternate chunks, so that both see the same machine load, on the default
+experiment (minibatch SGD) and on the edge-of-stability one (full batch, η = 0.5). Also checks
+the tracked λmax against the exact top eigenvalue. Prints one JSON line; exits non-zero when
+the cost exceeds 10% of the throughput or the tracked λmax disagrees.
 """
 
 from __future__ import annotations
@@ -39,16 +39,18 @@ def timed_chunk(exp: Experiment, steps: int, recorder: HistoryRecorder | None, h
 
 
 def measure(config: ExperimentConfig, chunk: int, rounds: int) -> dict:
-    """One run, in chunks of `chunk` steps with the history recorded and not, alternately: the
-    steady rate of both (a run's first, cold measurement is paid once, in the warm-up)."""
-    exp = Experiment(config)
+    """Two runs of the same experiment, one recording the history and one not, trained in
+    alternate chunks of `chunk` steps: both see the same machine load, and each is one
+    continuous run (a run's first, cold measurement is paid in the warm-up)."""
+    plain_exp, exp = Experiment(config), Experiment(config)
     recorder = HistoryRecorder(default_probes())
     history = RunHistory()
-    timed_chunk(exp, 300, recorder, history)  # warm-up: first calls, the recorder's cost estimates
+    timed_chunk(plain_exp, 300, None, RunHistory())  # warm-up: first calls, the recorder's estimates
+    timed_chunk(exp, 300, recorder, history)
     plain = with_history = 0.0
     probe0, train0 = recorder.probe_seconds, recorder.train_seconds
-    for _ in range(rounds):  # interleaved: a change of the machine's load hits both alike
-        plain += timed_chunk(exp, chunk, None, history)
+    for _ in range(rounds):
+        plain += timed_chunk(plain_exp, chunk, None, RunHistory())
         with_history += timed_chunk(exp, chunk, recorder, history)
     sps_plain = rounds * chunk / plain
     sps_history = rounds * chunk / with_history

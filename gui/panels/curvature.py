@@ -450,7 +450,7 @@ class CurvaturePanel(Panel):
         c = symlog_scale(snap) if self.symlog.isChecked() else None
         self.lambda_axis.scale_c = c
         self.spectrum_plot.setLabel("bottom", "eigenvalue λ" if c is None else
-                                    f"eigenvalue λ  (symmetric log: linear within ±{_lambda_label(c)})")
+                                    f"λ, symmetric log (linear in ±{_lambda_label(c)})")
         self.spectrum_plot.setLabel("left", "density" if c is None else "density per axis unit (area = share)")
         thr = snap.negative_threshold  # red: the eigenvalues the title counts as negative
         if snap.exact:
