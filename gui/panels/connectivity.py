@@ -4,7 +4,7 @@ and by a trained quadratic Bezier curve; the loss along both and over their plan
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -12,6 +12,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 from superqt import QFlowLayout
 
+from engine.claims import Numbers
+from engine.claims import connectivity as connectivity_claims
 from engine.connectivity import (
     ConnectivityConfig,
     ConnectivityPlane,
@@ -24,6 +26,7 @@ from engine.landscape import intra_op_threads
 
 from .. import plots
 from ..panel_tools import fields_box
+from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
 from .base import HeadlessContext, Panel
 from .landscape import legend_below, weak_callback
 
@@ -31,6 +34,16 @@ BIG_MODEL = 50_000
 STAGES = {"train A": "training network A", "train B": "training network B",
           "bezier": "bending the curve", "plane": "loss over the plane"}
 IDLE_NOTE = "Press Run: two networks train from different seeds, then the path between them is fitted"
+
+
+@dataclass
+class SeedPaths:
+    """A further pair's endpoints and final paths (its first seed names it)."""
+
+    seed: int
+    ends: Endpoints
+    linear: PathResult
+    bezier: PathResult
 
 
 class ConnectivityPanel(Panel):
@@ -77,7 +90,10 @@ class ConnectivityPanel(Panel):
         self.controls = QtWidgets.QWidget()
         flow = QFlowLayout(self.controls)
         flow.setContentsMargins(0, 0, 0, 0)
-        for w in (fields_box("Seeds", self.seed_a), self.seed_b, fields_box("Train steps", self.train_steps),
+        self.pairs = SeedCount("Also train the pairs (A + 2, B + 2), (A + 4, B + 4), …: every pair's straight line "
+                               "and Bezier curve, with the mean ± s.d. over pairs.")
+        for w in (fields_box("Seeds", self.seed_a), self.seed_b, self.pairs,
+                  fields_box("Train steps", self.train_steps),
                   fields_box("Bend steps", self.bend_steps), fields_box("Bend lr", self.bend_lr),
                   fields_box("Samples", self.samples), self.run, self.cancel, self.progress):
             flow.addWidget(w)
@@ -118,6 +134,11 @@ class ConnectivityPanel(Panel):
         fig.setContentsMargins(0, 0, 0, 0)
         fig.addWidget(split, 1)
         fig.addWidget(self.caption)
+        self.verdict = caption_label()
+        fig.addWidget(self.verdict)
+        self.seed_paths: list[SeedPaths] = []
+        self.lin_band = SeedBand(self.path_plot, 0)
+        self.bez_band = SeedBand(self.path_plot, 2)
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -172,6 +193,10 @@ class ConnectivityPanel(Panel):
         self._ran_once = True
         self._stale = False
         self.results, self.endpoints, self.plane = {}, None, None
+        self.seed_paths = []
+        self.verdict.hide()
+        for band in (self.lin_band, self.bez_band):
+            band.clear()
         for c in (self.lin_train, self.lin_test, self.bez_train, self.bez_test, self.map_line, self.map_bezier):
             c.setData([], [])
         self.map_points.setData([], [])
@@ -181,9 +206,23 @@ class ConnectivityPanel(Panel):
         threads = 1 if self.lab.running or exp.n_params <= BIG_MODEL else None
         self._config_used = config
 
+        a, b = config.seeds
+        more = [replace(config, seeds=(a + 2 * k, b + 2 * k), plane_resolution=0)
+                for k in range(1, int(self.pairs.value()))]
+
         def work():
             with intra_op_threads(threads):
                 yield from mode_connectivity(dataset, exp_config, config)
+                for cfg in more:  # further pairs: only their final paths are drawn
+                    found: dict[str, Any] = {}
+                    for item in mode_connectivity(dataset, exp_config, cfg):
+                        if isinstance(item, ConnectivityProgress):
+                            yield ConnectivityProgress(f"pair {cfg.seeds}: {item.stage}", item.done, item.total)
+                        elif isinstance(item, Endpoints):
+                            found["ends"] = item
+                        elif isinstance(item, PathResult) and item.final:
+                            found[item.kind] = item
+                    yield SeedPaths(cfg.seeds[0], found["ends"], found["linear"], found["bezier"])
 
         self._generation += 1
         gen = self._generation
@@ -232,6 +271,9 @@ class ConnectivityPanel(Panel):
             elif isinstance(it, ConnectivityPlane):
                 self.plane = it
                 self._draw_plane()
+            elif isinstance(it, SeedPaths):
+                self.seed_paths.append(it)
+                redraw = True
         if redraw:
             self._draw_paths()
             self._update_caption()
@@ -263,7 +305,34 @@ class ConnectivityPanel(Panel):
             self.lab.message.emit(f"Connectivity: {text}", 8000)
 
     # -- drawing --------------------------------------------------------------------------------
+    def paths_by_seed(self) -> list[SeedPaths]:
+        """Every pair with final paths: the Seeds fields' pair first, then the further pairs."""
+        lin, bez, ends = self.results.get("linear"), self.results.get("bezier"), self.endpoints
+        first = [SeedPaths(self._config_used.seeds[0], ends, lin, bez)] \
+            if lin is not None and bez is not None and bez.final and ends is not None else []
+        return first + self.seed_paths
+
+    def seed_results(self) -> list[tuple[int, Numbers, bool]]:
+        """Each pair's numbers, judged by the claim record's `holds`."""
+        return seed_results(connectivity_claims.BEZIER,
+                            [(p.seed, connectivity_claims.path_numbers(p.ends, p.linear, p.bezier))
+                             for p in self.paths_by_seed()])
+
+    def _draw_seed_bands(self) -> None:
+        pairs = self.paths_by_seed()
+        for band, kind in ((self.lin_band, "linear"), (self.bez_band, "bezier")):
+            if len(pairs) >= 2:
+                band.set_data(pairs[0].linear.t, np.stack([getattr(p, kind).train for p in pairs]))
+        results = self.seed_results()
+        if results:
+            text = spread_caption(connectivity_claims.BEZIER, results)
+            if len(results) < int(self.pairs.value()) and self.busy:
+                text = f"{len(results)} pairs done so far. " + text
+            self.verdict.setText(text)
+            self.verdict.show()
+
     def _draw_paths(self) -> None:
+        self._draw_seed_bands()
         for kind, train, test in (("linear", self.lin_train, self.lin_test), ("bezier", self.bez_train, self.bez_test)):
             r = self.results.get(kind)
             if r is None:
