@@ -15,10 +15,10 @@ from engine.pruning import load_ticket
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _small(panel, rounds=2, steps=40, seeds_index=0):
+def _small(panel, rounds=2, steps=40, seeds=1):
     panel.rounds_box.setValue(rounds)
     panel.steps.setValue(steps)
-    panel.seeds.setCurrentIndex(seeds_index)
+    panel.seeds.setValue(seeds)
 
 
 def _wait_done(qtbot, panel, timeout=60000):
@@ -63,12 +63,37 @@ def test_run_fills_every_view_then_retrain_and_export(window, qtbot, tmp_path):
 
 def test_three_seeds_show_mean_and_spread(window, qtbot):
     panel = window.show_panel("lottery")
-    _small(panel, rounds=1, steps=30, seeds_index=1)
+    _small(panel, rounds=1, steps=30, seeds=3)
     panel.start()
     _wait_done(qtbot, panel)
     assert "mean of 3 seeds" in panel.summary.text()
     assert panel.acc_errors["ticket"].isVisible()
     assert len({r.seed for r in panel.rounds}) == 3
+    # 80% of the weights left: the claim (under 10%) is not judged yet, and the caption says so.
+    assert "under 10%" in panel.verdict.text() and "holds on" not in panel.verdict.text()
+
+
+def test_seed_spread_caption_judges_each_seed_with_the_claim_record(window, qtbot):
+    from engine.claims import lottery as lottery_claims
+    from engine.claims import verdict
+
+    panel = window.show_panel("lottery")
+    _small(panel, rounds=2, steps=30, seeds=2)
+    panel.rate.setValue(75)  # 0.25² ≈ 6% of the weights left after two rounds
+    panel.out_rate.setValue(75)
+    panel.start()
+    _wait_done(qtbot, panel)
+    claim = panel.data()["claim"]
+    assert claim["name"] == "lottery-digits"
+    assert [row["seed"] for row in claim["seeds"]] == [0, 1]
+    for row in claim["seeds"]:
+        numbers = {k: v for k, v in row.items() if k not in ("seed", "holds")}
+        assert numbers["remaining"] < 0.10 and numbers["n_test"] == 539
+        assert row["holds"] == lottery_claims.ticket_beats_controls(numbers)
+    results = panel.seed_results()
+    assert claim["verdict"] == verdict(lottery_claims.DIGITS, results)
+    text = panel.verdict.text()
+    assert text.startswith(claim["verdict"]) and "seed 1:" in text and "of 539 test images" in text
 
 
 def test_cancel_stops_a_long_run_promptly(window, qtbot):

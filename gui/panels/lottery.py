@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from engine import data as data_module
+from engine.claims import Claim, Numbers, verdict
+from engine.claims import lottery as lottery_claims
 from engine.pruning import (
     CONTROLS,
     LotteryConfig,
@@ -35,8 +37,17 @@ from engine.pruning import (
 
 from .. import plots
 from ..panel_tools import legend_below
+from ..spread import SeedCount, caption_label, seed_results, spread_caption
 from ..style import manager
 from .base import HeadlessContext, Panel
+
+
+@dataclass(frozen=True)
+class TestSetSize:
+    """How many test images the run's accuracies count (sent before its first round)."""
+
+    n: int
+
 
 COLOR = {"ticket": 0, "reinit": 1, "random": 2}
 NAME = {"ticket": "ticket", "reinit": "same mask, new weights", "random": "random mask"}
@@ -60,6 +71,7 @@ class LotteryPanel(Panel):
         self.retrain: RetrainPoint | None = None
         self.retrain_round: int | None = None
         self.run_config: LotteryConfig | None = None  # the settings of the run on screen
+        self.n_test: int | None = None  # test images of the run on screen
         self.job = None
         self.retrain_job = None
         self.items_seen = 0
@@ -74,6 +86,7 @@ class LotteryPanel(Panel):
         layout.addWidget(self.controls_scroll)
         right = QtWidgets.QVBoxLayout()
         right.addWidget(self.summary)
+        right.addWidget(self.verdict)
         right.addWidget(self.banner)
         right.addWidget(self.plot_split, 1)
         layout.addLayout(right, 1)
@@ -111,9 +124,8 @@ class LotteryPanel(Panel):
         self.rewind_k.setPrefix("k = ")
         self.steps = QtWidgets.QSpinBox(minimum=10, maximum=100_000, value=LotteryConfig.steps, singleStep=50)
         self.steps.setToolTip("training steps of every round (Adam, lr 1.2e-3, batch 60)")
-        self.seeds = QtWidgets.QComboBox()
-        self.seeds.addItem("1 seed", 1)
-        self.seeds.addItem("3 seeds (mean ± s.d.)", 3)
+        self.seeds = SeedCount("Run IMP with its controls on this many seeds at once (one batched run) and "
+                               "draw the mean ± s.d. over them.")
         self.use_reinit = QtWidgets.QCheckBox("reinit")
         self.use_reinit.setToolTip("the ticket's mask with fresh random weights")
         self.use_random = QtWidgets.QCheckBox("random")
@@ -200,9 +212,9 @@ class LotteryPanel(Panel):
         self._fit_controls()
 
         self.dataset.currentIndexChanged.connect(self._dataset_changed)
-        for w in (self.scope, self.rewind, self.seeds):
+        for w in (self.scope, self.rewind):
             w.currentIndexChanged.connect(self._fields_to_config)
-        for w in (self.rounds_box, self.rate, self.out_rate, self.rewind_k, self.steps):
+        for w in (self.rounds_box, self.rate, self.out_rate, self.rewind_k, self.steps, self.seeds):
             w.valueChanged.connect(self._fields_to_config)
         for w in (self.use_reinit, self.use_random):
             w.toggled.connect(self._fields_to_config)
@@ -219,6 +231,7 @@ class LotteryPanel(Panel):
                                      "k of the dense run (k = 0, or θ₀: their initial values).")
         self.banner = plots.caption("", role="banner")
         self.banner.hide()
+        self.verdict = caption_label()
 
         # The claim: accuracy against weights left (x: log scale, 100% on the left).
         self.acc_view = plots.make_view()
@@ -320,7 +333,7 @@ class LotteryPanel(Panel):
         """Read the fields into a config; show what is wrong next to them."""
         k_mode = self.rewind.currentData() == "k"
         self.rewind_k.setEnabled(k_mode)
-        n_seeds = int(self.seeds.currentData())
+        n_seeds = int(self.seeds.value())
         controls = ("ticket",) + (("reinit",) if self.use_reinit.isChecked() else ()) + \
             (("random",) if self.use_random.isChecked() else ())
         self.config = replace(
@@ -360,14 +373,14 @@ class LotteryPanel(Panel):
             if cfg.rewind != "init":
                 self.rewind_k.setValue(int(cfg.rewind))
             self.steps.setValue(cfg.steps)
-            self.seeds.setCurrentIndex(1 if len(cfg.seeds) > 1 else 0)
+            self.seeds.setValue(len(cfg.seeds))
             self.use_reinit.setChecked("reinit" in cfg.controls)
             self.use_random.setChecked("random" in cfg.controls)
         finally:
             for w in widgets:
                 w.blockSignals(False)
         self._fields_to_config()
-        # Settings the fields do not show (batch size, lr, seeds beyond 3) come from cfg itself.
+        # Settings the fields do not show (batch size, lr, which seeds) come from cfg itself.
         self.config = replace(cfg, rounds=self.config.rounds)
 
     def apply_options(self, options: dict[str, Any]) -> None:
@@ -437,7 +450,13 @@ class LotteryPanel(Panel):
         self._busy["lottery"] = True
         self.notes["acc"].set_text("Round 0 trains the dense network: the first point appears when it ends")
         self.notes["round"].set_text("Round 0: waiting for the first evaluation…")
-        self.job = self.lab.start_job(lambda: lottery_run(cfg), _weak(self._on_items), _weak(self._on_done),
+
+        def work():
+            dataset = cfg.build_dataset()
+            yield TestSetSize(len(dataset.y_test))  # to count the margins in test images
+            yield from lottery_run(cfg, dataset)
+
+        self.job = self.lab.start_job(work, _weak(self._on_items), _weak(self._on_done),
                                       _weak(self._on_error), name="lottery")
         self._update_buttons()
 
@@ -458,6 +477,8 @@ class LotteryPanel(Panel):
         self.retrain = None
         self.retrain_round = None
         self.items_seen = 0
+        self.n_test = None
+        self.verdict.hide()
         self.banner.hide()
         for c in CONTROLS:
             self.acc_curves[c].setData([], [])
@@ -483,6 +504,8 @@ class LotteryPanel(Panel):
                 new_round = True
             elif isinstance(item, RoundProgress):
                 progress = item
+            elif isinstance(item, TestSetSize):
+                self.n_test = item.n
         if progress is not None:
             self.progress = progress
             self._draw_progress(progress)
@@ -574,6 +597,43 @@ class LotteryPanel(Panel):
         if lows:
             self.acc_plot.setYRange(min(lows) - 0.5, min(100.5, max(highs) + 0.5), padding=0)
         self.summary.setText(self._summary_text())
+        self._update_verdict()
+
+    # -- the claim over seeds -----------------------------------------------------------------
+    def claim(self) -> Claim:
+        """The claim record the run's settings test: layers parting ways under global pruning,
+        else the ticket against both controls (rewound to θ₀ or to step k)."""
+        cfg = self.run_config or self.config
+        if cfg.scope == "global":
+            return lottery_claims.GLOBAL
+        return lottery_claims.REWIND_TO_INIT if cfg.rewind == "init" else lottery_claims.DIGITS
+
+    def seed_results(self) -> list[tuple[int, Numbers, bool]]:
+        """Each seed's numbers at the latest round, judged by the claim record's `holds`."""
+        cfg = self.run_config
+        if cfg is None or not self.rounds or self.n_test is None:
+            return []
+        seeds = [s for s in cfg.seeds if any(r.seed == s for r in self.rounds)]
+        numbers = [(s, lottery_claims.round_numbers(self.rounds, s, self.n_test)) for s in seeds]
+        return seed_results(self.claim(), numbers)
+
+    def _update_verdict(self) -> None:
+        results = self.seed_results()
+        latest = max((r.round for r in self.rounds), default=0)
+        if not results or latest == 0:
+            self.verdict.hide()
+            return
+        claim, cfg = self.claim(), self.run_config
+        left = 100 * results[0][1]["remaining"]
+        if claim is not lottery_claims.GLOBAL and not {"reinit", "random"} <= set(cfg.controls):
+            text = "Tick both controls to test the ticket against them on every seed."
+        elif claim is not lottery_claims.GLOBAL and left >= 10:
+            text = (f"Round {latest}: {left:.1f}% of the weights left. The claim is about under 10%: "
+                    f"it is judged from the round that goes below.")
+        else:
+            text = spread_caption(claim, results)
+        self.verdict.setText(text)
+        self.verdict.show()
 
     def _summary_text(self) -> str:
         if not self.rounds:
@@ -782,6 +842,10 @@ class LotteryPanel(Panel):
             "rounds": [r.row() for r in self.rounds],
             "summary": {c: {k: v.tolist() for k, v in s.items()} for c, s in summary.items()},
         }
+        results = self.seed_results()
+        if results:
+            out["claim"] = {"name": self.claim().name, "verdict": verdict(self.claim(), results),
+                            "seeds": [{"seed": sd, **n, "holds": ok} for sd, n, ok in results]}
         if self.retrain is not None:
             out["retrain"] = {"round": self.retrain_round, "steps": self.retrain.steps.tolist(),
                               "dense_acc": self.retrain.dense_acc.tolist(),
