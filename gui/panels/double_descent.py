@@ -8,13 +8,15 @@ network sweep runs on request with progress and Cancel, the epoch-wise curve is 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from engine.claims import Claim, Numbers, verdict
+from engine.claims import double_descent as dd_claims
 from engine.data import TOY_NAMES, toy_dataset
 from engine.double_descent import (
     EpochPoint,
@@ -41,6 +43,7 @@ from ..panel_tools import (
     place_legend,
     right_axis,
 )
+from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
 from ..style import manager
 from .base import HeadlessContext, Panel
 
@@ -77,6 +80,15 @@ def _interpolates_from(points: list[SweepPoint]) -> str:
 
 def _positive(a, floor: float = FLOOR) -> np.ndarray:
     return np.maximum(np.asarray(a, dtype=np.float64), floor)
+
+
+@dataclass
+class SeedSweep:
+    """One seed's random-features sweep (and, for the label-noise claim, the same seed at σ = 0.1)."""
+
+    seed: int
+    result: SweepResult
+    low_noise: SweepResult | None = None
 
 
 NETWORKS_NOTE = "Press Run sweep: each width trains in turn and appears as it finishes"
@@ -174,12 +186,19 @@ class DoubleDescentPanel(Panel):
         self.features = QtWidgets.QComboBox()
         self.features.addItems(["ReLU features", "Fourier features"])
         self.features.setToolTip("φ(x) = max(0, wᵀx) or √2·cos(wᵀx + b), w random")
+        self.rf_seeds = SeedCount("Repeat the sweep with fresh data and features for seeds 0, 1, …; the band is "
+                                  "the mean ± s.d. of their test errors.")
         controls = QtWidgets.QGridLayout()
         controls.addWidget(self.noise, 0, 0)
         controls.addWidget(self.ridge, 0, 1)
         controls.addWidget(self.samples, 1, 0)
-        controls.addWidget(self.features, 1, 1)
+        features_row = QtWidgets.QHBoxLayout()
+        features_row.addWidget(self.features, 1)
+        features_row.addWidget(self.rf_seeds)
+        controls.addLayout(features_row, 1, 1)
         self.rf_summary = plots.caption("")
+        self.rf_verdict = caption_label()
+        self.rf_seed_sweeps: list[SeedSweep] = []
         self.rf_view = plots.make_view()
         self.rf_plot = DescentPlot(self.rf_view, "Random-features regression (median of 5 draws)",
                                    "number of features p (= parameters)", "mean squared error",
@@ -188,10 +207,13 @@ class DoubleDescentPanel(Panel):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(controls)
         layout.addWidget(self.rf_summary)
+        layout.addWidget(self.rf_verdict)
         layout.addWidget(self.rf_view, 1)
+        self.rf_band = SeedBand(self.rf_plot.plot, 1, "test error, each seed", floor=FLOOR)
         for s in (self.noise, self.ridge, self.samples):
             s.value_changed.connect(lambda _v: self._rerun.start())
         self.features.currentIndexChanged.connect(lambda _i: self._rerun.start())
+        self.rf_seeds.valueChanged.connect(lambda _v: self._rerun.start())
         return page
 
     def sweep_settings(self) -> dict[str, Any]:
@@ -205,6 +227,80 @@ class DoubleDescentPanel(Panel):
         self.jobs.start("sweep", lambda: iter([random_features_sweep(**settings)]),
                         lambda items: self._draw_sweep(items[-1]),
                         on_error=lambda text: self.rf_summary.setText(text))
+        self.run_seed_sweeps(settings)
+
+    # -- the claim over seeds ----------------------------------------------------------------
+    def rf_claim(self, settings: dict[str, Any] | None = None) -> Claim | None:
+        """The claim record these settings test: the peak at p = n (min-norm), no peak (ridge 1),
+        or a taller peak with σ = 0.5 (against σ = 0.1); none for other settings."""
+        settings = settings or self.sweep_settings()
+        if settings["features"] != "relu":
+            return None
+        if settings["ridge"] == 0:
+            return dd_claims.LABEL_NOISE if settings["noise"] == 0.5 else dd_claims.PEAK
+        return dd_claims.RIDGE if settings["ridge"] == 1.0 else None
+
+    def run_seed_sweeps(self, settings: dict[str, Any]) -> None:
+        """The sweep on seeds 0 … N−1 (and, for the label-noise claim, each seed at σ = 0.1 too)."""
+        self.rf_seed_sweeps = []
+        self.rf_band.clear()
+        n_seeds = int(self.rf_seeds.value())
+        claim = self.rf_claim(settings)
+        if n_seeds == 1 and claim is not dd_claims.LABEL_NOISE:
+            self.jobs.cancel("seeds")
+            self.rf_verdict.setVisible(False)  # judged from the sweep itself once it is drawn
+            return
+        self.rf_verdict.setText(f"computing the sweep on {n_seeds} seed{'s' if n_seeds > 1 else ''} …")
+        self.rf_verdict.setVisible(True)
+
+        def work():
+            for seed in range(n_seeds):
+                low = (random_features_sweep(**{**settings, "noise": 0.1}, seed=seed)
+                       if claim is dd_claims.LABEL_NOISE else None)
+                yield SeedSweep(seed, random_features_sweep(**settings, seed=seed), low)
+
+        self.jobs.start("seeds", work, self._seed_sweep_items,
+                        on_error=lambda text: self.rf_verdict.setText(text))
+
+    def _seed_sweep_items(self, items: list) -> None:
+        self.rf_seed_sweeps.extend(items)
+        runs = self.rf_seed_sweeps
+        if len(runs) > 1:
+            self.rf_band.set_data(runs[0].result.counts, np.stack([r.result.test_error for r in runs]))
+        self._update_rf_verdict()
+
+    def rf_seed_results(self) -> list[tuple[int, Numbers, bool]]:
+        """Each seed's numbers for the settings' claim, judged by the claim record's `holds`."""
+        claim = self.rf_claim()
+        if claim is None:
+            return []
+        if self.rf_seed_sweeps:
+            if claim is dd_claims.LABEL_NOISE:
+                numbers = [(r.seed, dd_claims.label_noise_numbers(r.low_noise, r.result)) for r in self.rf_seed_sweeps
+                           if r.low_noise is not None]
+            else:
+                numbers = [(r.seed, dd_claims.sweep_numbers(r.result)) for r in self.rf_seed_sweeps]
+        elif self.sweep is not None and claim is not dd_claims.LABEL_NOISE:
+            numbers = [(0, dd_claims.sweep_numbers(self.sweep))]
+        else:
+            numbers = []
+        return seed_results(claim, numbers)
+
+    def _update_rf_verdict(self) -> None:
+        claim, results = self.rf_claim(), self.rf_seed_results()
+        if claim is None:
+            self.rf_verdict.setText("No claim is stated for these settings (the presets use ReLU features "
+                                    "with ridge 0 or 1).")
+            self.rf_verdict.setVisible(True)
+            return
+        if not results:
+            return
+        wanted = int(self.rf_seeds.value()) if self.rf_seed_sweeps else 1
+        text = spread_caption(claim, results)
+        if len(results) < wanted:
+            text = f"{len(results)} of {wanted} seeds done so far. " + text
+        self.rf_verdict.setText(text)
+        self.rf_verdict.setVisible(True)
 
     def _draw_sweep(self, result: SweepResult) -> None:
         self.sweep = result
@@ -225,6 +321,8 @@ class DoubleDescentPanel(Panel):
             f" Ridge λ = {_ridge_text(result.ridge)}."
             + (" The training error is 0 from p = n on (drawn at the bottom)." if result.ridge == 0 else ""))
         self.sweeps_drawn += 1
+        if not self.rf_seed_sweeps and int(self.rf_seeds.value()) == 1:
+            self._update_rf_verdict()
 
     # -- networks ----------------------------------------------------------------------------
     def _build_networks(self) -> QtWidgets.QWidget:
@@ -539,6 +637,11 @@ class DoubleDescentPanel(Panel):
 
     def data(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        results = self.rf_seed_results()
+        if results:
+            claim = self.rf_claim()
+            out["rf_claim"] = {"name": claim.name, "verdict": verdict(claim, results),
+                               "seeds": [{"seed": sd, **n, "holds": ok} for sd, n, ok in results]}
         if self.sweep is not None:
             out["random_features"] = self.sweep.as_dict()
             out["rf_counts"] = self.sweep.counts

@@ -17,6 +17,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from engine.claims import Claim, Numbers, verdict
+from engine.claims import ntk as ntk_claims
 from engine.models import ACTIVATIONS
 from engine.ntk import (
     TARGET_NAMES,
@@ -32,6 +34,7 @@ from engine.ntk import (
 from .. import plots
 from ..experiment_bar import parse_positive
 from ..panel_tools import FlowLayout, fields_box
+from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
 from ..style import manager
 from .base import HeadlessContext, Panel
 
@@ -74,6 +77,8 @@ class NTKPanel(Panel):
         self._job = None
         self._pending: dict | None = None
         self._results: dict[int, WidthResult] = {}  # width -> result, for the current settings
+        # The same settings on further seeds (the first is the Seed field's): seed -> width -> result.
+        self._by_seed: dict[int, dict[int, WidthResult]] = {}
         self._shown: WidthResult | None = None
         self._settings_key: tuple | None = None
         self._started = False
@@ -87,6 +92,7 @@ class NTKPanel(Panel):
         layout.addWidget(self.error)
         layout.addWidget(self.split, 1)
         layout.addWidget(self.summary)
+        layout.addWidget(self.verdict)
         self._debounce = QtCore.QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(350)
@@ -121,6 +127,8 @@ class NTKPanel(Panel):
         self.activation.addItems([a for a in ACTIVATIONS if a != "linear"] + ["linear"])
         self.activation.setCurrentText(d.activation)
         self.seed = QtWidgets.QSpinBox(minimum=0, maximum=1_000_000)
+        self.seed_count = SeedCount("Train with this seed and the next ones, the same settings on each, "
+                                    "and draw every seed's kernel change with their mean ± s.d.")
         self.target = QtWidgets.QComboBox()
         self.target.addItems(list(TARGET_NAMES))
         self.points = QtWidgets.QSpinBox(minimum=3, maximum=60, value=10)
@@ -170,7 +178,7 @@ class NTKPanel(Panel):
         self.setting_groups = [
             group("Layers", self.layers), group("Parameters", self.parameterization),
             group("Activation", self.activation), group("Target", self.target), group("Points", self.points),
-            group("Noise", self.noise), group("Seed", self.seed), group("lr", self.lr),
+            group("Noise", self.noise), group("Seed", self.seed, self.seed_count), group("lr", self.lr),
             group("Momentum", self.momentum), group("Steps", self.steps), group("Ridge λ", self.ridge),
             group("RBF ℓ", self.rbf_length), group("Sweep", self.sweep_widths),
         ]
@@ -179,6 +187,7 @@ class NTKPanel(Panel):
         self.error = plots.caption("", role="error")
         self.error.hide()
         self.summary = plots.caption("", scale=0.9)
+        self.verdict = caption_label()
         self._update_width_label()
 
     def _build_plots(self) -> None:
@@ -220,6 +229,7 @@ class NTKPanel(Panel):
         self.sqrt_guide = plots.curve(self.drift_plot, "plot_fg", "∝ 1/√width (bound)", width=1.2, dashed=True)
         self.inv_guide = plots.curve(self.drift_plot, 4, "∝ 1/width (typical)", width=1.2, dashed=True)
         self.current_marker = self.drift_plot.plot([], [], pen=None, symbol="o", symbolSize=16, symbolBrush=None)
+        self.drift_band = SeedBand(self.drift_plot, 0, floor=1e-12)  # every seed's change, mean ± s.d.
         self.drift_hint = pg.TextItem("Sweep widths to compare widths", anchor=(0.5, 1.0))
         self.drift_hint.setZValue(10)
         self.drift_plot.addItem(self.drift_hint, ignoreBounds=True)
@@ -459,7 +469,7 @@ class NTKPanel(Panel):
             return
         self._clear_error()
         req = {"kind": kind, "config": cfg, "widths": widths, "data": self._data_settings(),
-               "seed": int(self.seed.value()), "key": self._key(cfg)}
+               "seed": int(self.seed.value()), "n_seeds": int(self.seed_count.value()), "key": self._key(cfg)}
         if self._job is not None and self._job.running:
             self._pending = req
             self._job.stop()
@@ -470,14 +480,20 @@ class NTKPanel(Panel):
         if req["key"] != self._settings_key:  # new settings: earlier widths no longer compare
             self._settings_key = req["key"]
             self._results.clear()
+            self._by_seed.clear()
             self._draw_drift()
         target, n, noise = req["data"]
         cfg, widths, seed = req["config"], req["widths"], req["seed"]
+        seeds = [seed + k for k in range(int(req.get("n_seeds", 1)))]
         self._request = req
 
         def work():
             dataset = regression_1d(n, target, noise, seed=DATA_SEED)
-            yield from width_study(widths, dataset, cfg, seed)
+            for k, s in enumerate(seeds):  # the Seed field's seed first: its results fill every plot
+                for item in width_study(widths, dataset, cfg, s):
+                    if isinstance(item, StudyProgress):
+                        item.fraction = (k + item.fraction) / len(seeds)
+                    yield item
 
         self._set_running(True)
         self.progress.setValue(0)
@@ -504,9 +520,12 @@ class NTKPanel(Panel):
             if isinstance(item, StudyProgress):
                 progress = item
             elif isinstance(item, DriftPoint) and item.result is not None:
-                self._results[item.width] = item.result
-                self._show(item.result)
+                self._by_seed.setdefault(item.result.seed, {})[item.width] = item.result
+                if item.result.seed == self._base_seed():
+                    self._results[item.width] = item.result
+                    self._show(item.result)
                 self._draw_drift()
+                self._update_verdict()
         if progress is not None and not (self._job is not None and self._job.stopping):
             p = progress
             text = f"width {p.width:,}: {p.stage}"
@@ -605,6 +624,7 @@ class NTKPanel(Panel):
         if not widths:
             for c in (self.drift_curve, self.gap_curve, self.sqrt_guide, self.inv_guide, self.current_marker):
                 c.setData([], [])
+            self.drift_band.clear()
             return
         w = np.asarray(widths, dtype=float)
         rel = np.array([self._results[int(v)].relative_change for v in w])
@@ -625,7 +645,77 @@ class NTKPanel(Panel):
         self.drift_plot.setYRange(math.log10(lo / 1.6), math.log10(hi * 1.6), padding=0)
         self.drift_hint.setVisible(len(w) < 2)
         self.drift_hint.setPos(math.log10(w[0]), math.log10(lo / 1.6))  # under the lowest point
+        self._draw_seed_band()
         self._mark_current()
+
+    # -- the claim over seeds -------------------------------------------------------------------
+    def _base_seed(self) -> int:
+        req = getattr(self, "_request", None)
+        return int(req["seed"]) if req else int(self.seed.value())
+
+    def _request_seeds(self) -> list[int]:
+        req = getattr(self, "_request", None)
+        if not req:
+            return []
+        return [int(req["seed"]) + k for k in range(int(req.get("n_seeds", 1)))]
+
+    def claim(self) -> Claim | None:
+        """The claim record the last request tests: the kernel's drift against width for a sweep;
+        for one width, feature learning when narrow, kernel regression or the kernel machines
+        (on that page) when wide; none in between."""
+        req = getattr(self, "_request", None)
+        if not req:
+            return None
+        if req["kind"] == "sweep":
+            return ntk_claims.DRIFT
+        width = req["widths"][0]
+        if width <= 16:
+            return ntk_claims.NARROW
+        if width >= 1024:
+            return ntk_claims.RBF if self.pages.currentIndex() == 1 else ntk_claims.WIDE
+        return None
+
+    def seed_results(self) -> list[tuple[int, Numbers, bool]]:
+        """Each finished seed's numbers for the request's claim, judged by the record's `holds`."""
+        claim = self.claim()
+        if claim is None:
+            return []
+        widths = self._request["widths"]
+        numbers = []
+        for s in self._request_seeds():
+            got = self._by_seed.get(s, {})
+            if not all(w in got and not got[w].diverged for w in widths):
+                continue
+            if claim is ntk_claims.DRIFT:
+                rs = [got[w] for w in widths]
+                numbers.append((s, ntk_claims.drift_numbers(widths, [r.relative_change for r in rs],
+                                                            [r.linearized_gap for r in rs])))
+            else:
+                numbers.append((s, ntk_claims.fit_numbers(got[widths[0]])))
+        return seed_results(claim, numbers)
+
+    def _update_verdict(self) -> None:
+        claim, results = self.claim(), self.seed_results()
+        if claim is None or not results:
+            self.verdict.hide()
+            return
+        wanted = len(self._request_seeds())
+        text = spread_caption(claim, results)
+        if len(results) < wanted:
+            text = f"{len(results)} of {wanted} seeds done so far. " + text
+        self.verdict.setText(text)
+        self.verdict.show()
+
+    def _draw_seed_band(self) -> None:
+        seeds = [s for s in self._request_seeds() if s in self._by_seed]
+        req = getattr(self, "_request", None)
+        widths = sorted(req["widths"]) if req and req["kind"] == "sweep" else []
+        if len(seeds) < 2 or not widths:
+            self.drift_band.clear()
+            return
+        values = np.array([[self._by_seed[s][w].relative_change if w in self._by_seed[s]
+                            and not self._by_seed[s][w].diverged else np.nan for w in widths] for s in seeds])
+        self.drift_band.set_data(np.asarray(widths, dtype=float), values)
 
     def _mark_current(self) -> None:
         r = self._shown
@@ -746,6 +836,11 @@ class NTKPanel(Panel):
                          "f_ntk_ridge", "f_rbf_ridge", "x_kernel", "kernel_0", "kernel_T", "train_kernel_0",
                          "train_kernel_T", "eig_0", "eig_T", "eig_rbf"):
                 out[name] = np.asarray(getattr(r, name))
+        results = self.seed_results()
+        if results:
+            claim = self.claim()
+            out["claim"] = {"name": claim.name, "verdict": verdict(claim, results),
+                            "seeds": [{"seed": sd, **n, "holds": ok} for sd, n, ok in results]}
         if self._results:
             w = sorted(self._results)
             out["sweep_widths"] = np.asarray(w)
