@@ -43,6 +43,7 @@ from ..panel_tools import (
     place_legend,
     right_axis,
 )
+from ..run_log import RunLog
 from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
 from ..style import manager
 from .base import HeadlessContext, Panel
@@ -152,6 +153,7 @@ class DoubleDescentPanel(Panel):
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
         self.jobs = PanelJobs(lab, self.slug)
+        self.run_log = RunLog()  # what the three computations delivered, for recordings
         self.sweep: SweepResult | None = None
         self.net_points: list[SweepPoint] = []
         self.net_threshold: tuple[int, int] = (0, 0)
@@ -224,8 +226,8 @@ class DoubleDescentPanel(Panel):
         """Re-run the random-features sweep for the current sliders (newest request wins)."""
         settings = self.sweep_settings()
         self.rf_summary.setText(f"computing the sweep for n = {settings['n_train']} …")
-        self.jobs.start("sweep", lambda: iter([random_features_sweep(**settings)]),
-                        lambda items: self._draw_sweep(items[-1]),
+        self.run_log.begin("sweep", settings)
+        self.jobs.start("sweep", lambda: iter([random_features_sweep(**settings)]), self._sweep_items,
                         on_error=lambda text: self.rf_summary.setText(text))
         self.run_seed_sweeps(settings)
 
@@ -301,6 +303,11 @@ class DoubleDescentPanel(Panel):
             text = f"{len(results)} of {wanted} seeds done so far. " + text
         self.rf_verdict.setText(text)
         self.rf_verdict.setVisible(True)
+
+    def _sweep_items(self, items: list) -> None:
+        self.run_log.add("sweep", items)
+        self.run_log.end("sweep")
+        self._draw_sweep(items[-1])
 
     def _draw_sweep(self, result: SweepResult) -> None:
         self.sweep = result
@@ -425,12 +432,15 @@ class DoubleDescentPanel(Panel):
         self.net_summary.setText(f"{name}: n = {n_train} training samples, k = {k} classes, "
                                  f"{100 * noise:.0f}% of training labels wrong; the threshold "
                                  f"p = n·k = {n_train * k:,}.")
+        self.run_log.begin("networks", {"settings": settings, "n_train": n_train, "k": k, "counts": counts,
+                                        "summary": self.net_summary.text()})
         self.jobs.start("networks", lambda: width_sweep(ds, widths, config, seed=0, label_noise=noise,
                                                         progress_every=every),
                         self._network_items, on_end=self._networks_ended,
                         on_error=lambda text: self.net_summary.setText(text))
 
     def _network_items(self, items: list) -> None:
+        self.run_log.add("networks", items)
         steps = self.net_steps.value()
         for item in items:
             if isinstance(item, SweepProgress):
@@ -464,6 +474,7 @@ class DoubleDescentPanel(Panel):
                                  f"{100 * pts[-1].test_error:.0f}%." + _interpolates_from(pts))
 
     def _networks_ended(self) -> None:
+        self.run_log.end("networks")
         self.net_plot.note.set_text(NETWORKS_NOTE)
         self.net_progress.finish()
         self.net_run.setEnabled(True)
@@ -518,10 +529,12 @@ class DoubleDescentPanel(Panel):
     def run_epoch_wise(self) -> None:
         config = self.epoch_config()
         self.epoch_points = []
+        self.run_log.begin("epoch", config)
         self.jobs.start("epoch", lambda: epoch_wise_curve(config), self._epoch_items,
                         on_error=lambda text: self.epoch_summary.setText(text))
 
     def _epoch_items(self, items: list[EpochPoint]) -> None:
+        self.run_log.add("epoch", items)
         self.epoch_points.extend(items)
         pts = [p for p in self.epoch_points if p.step > 0]
         if not pts:
@@ -623,6 +636,34 @@ class DoubleDescentPanel(Panel):
         self._rerun.stop()
         self._rerun_epoch.stop()
         self.jobs.stop_all(wait=1.5)
+
+    def replay_runs(self, runs: dict) -> None:
+        """The recorded sweeps as they stood: random features, networks by width, epoch-wise."""
+        self.jobs.stop_all(wait=1.5)
+        sweep = runs.get("sweep")
+        if sweep is not None and sweep.items:
+            self._draw_sweep(sweep.items[-1])
+        net = runs.get("networks")
+        self.net_points = []
+        self.net_plot.clear()
+        if net is not None:
+            s = net.settings
+            n_train, k, counts = int(s["n_train"]), int(s["k"]), list(s["counts"])
+            self.net_threshold = (n_train, k)
+            self.net_plot.set_thresholds(n_train * k)
+            self.net_plot.plot.setXRange(np.log10(min(counts) / 1.3), np.log10(max(counts) * 1.3), padding=0)
+            self.net_plot.plot.enableAutoRange(axis="y")
+            self.net_summary.setText(str(s.get("summary", "")))
+            with self.run_log.muted():
+                if net.items:
+                    self._network_items(net.items)
+                if net.ended:
+                    self._networks_ended()
+        epoch = runs.get("epoch")
+        self.epoch_points = []
+        if epoch is not None and epoch.items:
+            with self.run_log.muted():
+                self._epoch_items(epoch.items)
 
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         lay_out_pages(self.pages)

@@ -37,6 +37,7 @@ from engine.pruning import (
 
 from .. import plots
 from ..panel_tools import legend_below
+from ..run_log import RunLog
 from ..spread import SeedCount, caption_label, seed_results, spread_caption
 from ..style import manager
 from .base import HeadlessContext, Panel
@@ -67,6 +68,7 @@ class LotteryPanel(Panel):
         super().__init__(lab, parent)
         self.config = LotteryConfig()
         self.rounds: list[PruneRound] = []
+        self.run_log = RunLog()  # what the IMP job delivered, for recordings
         self.progress: RoundProgress | None = None
         self.retrain: RetrainPoint | None = None
         self.retrain_round: int | None = None
@@ -443,6 +445,7 @@ class LotteryPanel(Panel):
         cfg = self.config
         self._clear()
         self.run_config = cfg
+        self.run_log.begin("lottery", cfg)
         self._set_x_range(cfg.final_remaining)
         self.progress_bar.setRange(0, (cfg.rounds + 1) * cfg.steps)
         self.progress_bar.setValue(0)
@@ -495,6 +498,7 @@ class LotteryPanel(Panel):
         self.round_label.setText("round 0")
 
     def _on_items(self, items: list) -> None:
+        self.run_log.add("lottery", items)
         self.items_seen += len(items)
         new_round = False
         progress = None
@@ -523,6 +527,7 @@ class LotteryPanel(Panel):
             self._inspect_round(self.round_slider.value())
 
     def _on_done(self) -> None:
+        self.run_log.end("lottery")
         self._busy["lottery"] = False
         self.job = None  # the job holds our callbacks: keep no cycle once it is over
         cfg = self.run_config
@@ -830,6 +835,27 @@ class LotteryPanel(Panel):
         return path, write_rounds_csv(csv_path, self.rounds)
 
     # -- headless -----------------------------------------------------------------------------
+    def replay_runs(self, runs: dict) -> None:
+        """A recorded IMP run as it stood: its rounds, the live round's curves, done or not."""
+        self.shutdown()  # a run of the viewer's own would mix with the recorded one
+        self._clear()
+        run = runs.get("lottery")
+        if run is None:
+            self._update_buttons()
+            return
+        cfg = run.settings
+        self.run_config = cfg
+        self._set_x_range(cfg.final_remaining)
+        self.progress_bar.setRange(0, (cfg.rounds + 1) * cfg.steps)
+        # The test-set size is a tab-side note, read back as a plain table.
+        items = [TestSetSize(int(i["n"])) if isinstance(i, dict) and set(i) == {"n"} else i for i in run.items]
+        with self.run_log.muted():
+            if items:
+                self._on_items(items)
+            if run.ended:
+                self._on_done()
+        self._update_buttons()
+
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         return {"lottery-accuracy": self.acc_view, "lottery": self}
 

@@ -34,6 +34,7 @@ from engine.ntk import (
 from .. import plots
 from ..experiment_bar import parse_positive
 from ..panel_tools import FlowLayout, fields_box
+from ..run_log import RunLog
 from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
 from ..style import manager
 from .base import HeadlessContext, Panel
@@ -79,6 +80,7 @@ class NTKPanel(Panel):
         self._results: dict[int, WidthResult] = {}  # width -> result, for the current settings
         # The same settings on further seeds (the first is the Seed field's): seed -> width -> result.
         self._by_seed: dict[int, dict[int, WidthResult]] = {}
+        self.run_log = RunLog()  # what the fits and sweeps delivered, for recordings
         self._shown: WidthResult | None = None
         self._settings_key: tuple | None = None
         self._started = False
@@ -486,6 +488,7 @@ class NTKPanel(Panel):
         cfg, widths, seed = req["config"], req["widths"], req["seed"]
         seeds = [seed + k for k in range(int(req.get("n_seeds", 1)))]
         self._request = req
+        self.run_log.begin("ntk", {"request": req, "earlier": list(self._results.values())})
 
         def work():
             dataset = regression_1d(n, target, noise, seed=DATA_SEED)
@@ -515,6 +518,7 @@ class NTKPanel(Panel):
             self.progress.setFormat("cancelling…")
 
     def _on_items(self, items: list) -> None:
+        self.run_log.add("ntk", items)
         progress = None
         for item in items:
             if isinstance(item, StudyProgress):
@@ -537,6 +541,7 @@ class NTKPanel(Panel):
                 n.set_text(plots.progress_text(f"Width {p.width:,}: {p.stage}", p.fraction))
 
     def _on_done(self) -> None:
+        self.run_log.end("ntk")
         stopped = self._job is not None and self._job.stopping
         self._finished("cancelled" if stopped else "done")
 
@@ -813,6 +818,27 @@ class NTKPanel(Panel):
                 "steps": int(self.steps.value()), **numbers, "sweep": sweep, "sigma_w": base.sigma_w,
                 "sigma_b": base.sigma_b, "kernel_grid": base.kernel_grid,
                 "page": PAGES[max(0, self.pages.currentIndex())], "run": self._run_mode}
+
+    def replay_runs(self, runs: dict) -> None:
+        """A recorded fit or sweep as it stood: the widths it had trained, drawn again."""
+        self.cancel()
+        run = runs.get("ntk")
+        self._results.clear()
+        if run is None:
+            self._draw_drift()
+            return
+        req = run.settings["request"]
+        self._request = req
+        self._settings_key = tuple(req["key"]) if isinstance(req.get("key"), list) else req.get("key")
+        self._results = {r.width: r for r in run.settings.get("earlier", []) if isinstance(r, WidthResult)}
+        for r in self._results.values():
+            self._show(r)
+        self._draw_drift()
+        with self.run_log.muted():
+            if run.items:
+                self._on_items(run.items)
+        if run.ended:
+            self._finished("done")
 
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         return {"ntk-fit": self.fit_view, "ntk-drift": self.drift_view, "ntk-kernels": self.kernels_view,

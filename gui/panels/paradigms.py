@@ -45,6 +45,7 @@ from ..panel_tools import (
     log_axes,
     place_legend,
 )
+from ..run_log import RunLog
 from ..style import manager
 from .base import HeadlessContext, Panel
 from .curvature_common import fmt, weak
@@ -73,6 +74,7 @@ class ParadigmsPanel(Panel):
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
         self.jobs = PanelJobs(lab, self.slug)
+        self.run_log = RunLog()  # what the side-by-side run delivered, for recordings
         self._base = ParadigmsConfig()  # settings without a field on the tab come from here
         self.run_config: ParadigmsConfig | None = None  # the run on screen
         self.history: dict[str, dict[str, list[float]]] = {}
@@ -471,6 +473,7 @@ class ParadigmsPanel(Panel):
         self.error.hide()
         self._clear(cfg)
         self.run_config = cfg
+        self.run_log.begin("compare", cfg)
         self.running = True
         self.outcome = ""
         self.progress.start(f"training {len(cfg.rules)} rule{'s' if len(cfg.rules) > 1 else ''} side by side…", 1000)
@@ -495,6 +498,7 @@ class ParadigmsPanel(Panel):
         self._show_error(text)
 
     def _on_end(self) -> None:
+        self.run_log.end("compare")
         self.running = False
         self.loss_note.set_text(IDLE_NOTE)
         if self.angle_note.text:  # no note while the plot asks for FA to be ticked
@@ -549,6 +553,7 @@ class ParadigmsPanel(Panel):
 
     # -- items from the job ----------------------------------------------------------------------
     def _on_items(self, items: list) -> None:
+        self.run_log.add("compare", items)
         touched = False
         progress: CompareProgress | None = None
         maps: dict[str, RuleMap] = {}
@@ -848,6 +853,28 @@ class ParadigmsPanel(Panel):
     def run_preset(self, preset) -> None:
         self._started = True
         self.start()
+
+    def replay_runs(self, runs: dict) -> None:
+        """A recorded side-by-side run as it stood: curves, maps, plane and table drawn again."""
+        self.jobs.stop_all()
+        run = runs.get("compare")
+        if run is None:
+            try:
+                self._clear(self.read_config())
+            except ValueError:
+                pass
+            self.run_config = None
+            return
+        cfg = run.settings
+        self._clear(cfg)
+        self.run_config = cfg
+        self.outcome = ""
+        self.running = not run.ended
+        with self.run_log.muted():
+            if run.items:
+                self._on_items(run.items)
+            if run.ended:
+                self._on_end()
 
     def figures(self) -> dict[str, QtWidgets.QWidget]:
         lay_out_pages(self.pages)
