@@ -8,6 +8,7 @@ what the caption says and what the claims suite asserts come from one function.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -80,7 +81,21 @@ class SeedBand:
         self.points = pg.ScatterPlotItem(size=6, symbol="o", name=name)
         plot.addItem(self.points)  # a named item joins the plot's legend by itself
         self._restyle()
-        manager().changed.connect(self._restyle)
+        # The style manager outlives every window: hold this band weakly, and let go once its
+        # plot items are gone with their window.
+        ref = weakref.WeakMethod(self._restyle)
+
+        def restyle() -> None:
+            method = ref()
+            try:
+                if method is not None:
+                    method()
+                    return
+            except RuntimeError:  # the C++ items were deleted with their plot
+                pass
+            manager().changed.disconnect(restyle)
+
+        manager().changed.connect(restyle)
 
     def _restyle(self) -> None:
         color = manager().color(self.key)
