@@ -144,7 +144,7 @@ class TopicList(QtWidgets.QListWidget):
                 item.setForeground(muted)
                 widest = max(widest, QtGui.QFontMetrics(head_font).horizontalAdvance(item.text()))
             else:
-                widest = max(widest, fm.horizontalAdvance(item.text()) + fm.height() + 8)
-        self.setIconSize(QtCore.QSize(fm.height() - 4, fm.height() - 4))
-        self.setFixedWidth(widest + 28)
+                widest = max(widest, fm.horizontalAdvance(item.text()) + fm.height() // 2 + 4)
+        self.setIconSize(QtCore.QSize(fm.height() // 2, fm.height() // 2))  # a small dot: the busy mark
+        self.setFixedWidth(widest + 16)
         self.setSpacing(max(1, fm.height() // 6))  # a comfortable target for a click
