@@ -39,3 +39,23 @@ def window(qtbot):
 
 def wait_idle(qtbot, lab, timeout: int = 90000) -> None:
     qtbot.waitUntil(lambda: lab.state == "idle", timeout=timeout)
+
+
+def headless_chromium(tmp_path, width: int, height: int):
+    """A headless Chromium driven by selenium, with Debian's chromium and chromium-driver; the
+    test is skipped, with the reason, where they are missing."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        pytest.skip("needs chromium and chromium-driver")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--window-size={width},{height}", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)

@@ -2,9 +2,9 @@
 what the lottery, double-descent, NTK and paradigms tabs showed then, without computing."""
 
 import json
-import shutil
 
 import pytest
+from conftest import headless_chromium
 
 from engine.recording import load_recording
 
@@ -86,18 +86,7 @@ def test_a_recording_exports_to_one_offline_web_page(window, qtbot, tmp_path):
     assert data["pictures"]["train"][0] != data["pictures"]["train"][-1]  # the timeline shows the run move
 
     # In a real browser, from the file itself: the picture loads and the slider moves it.
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    webdriver = pytest.importorskip("selenium.webdriver") if chromium and driver_path else None
-    if webdriver is None:
-        return
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver = headless_chromium(tmp_path, 1280, 900)
     try:
         driver.get(out.as_uri())
         img = "document.getElementById('figure')"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,9 +15,7 @@ import time
 
 import numpy as np
 import pytest
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
+from conftest import headless_chromium
 
 
 def start_sharing(window) -> str:
@@ -30,19 +27,10 @@ def start_sharing(window) -> str:
     return window.room_share.url
 
 
-@pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None, reason="needs chromium and chromium-driver")
 def test_a_phone_sized_browser_sees_the_figure_update_while_the_app_trains(window, qtbot, tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
     url = start_sharing(window)
     window.show_panel("train")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=412,915", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = headless_chromium(tmp_path, 412, 915)
     try:
         driver.set_page_load_timeout(20)
         driver.get(url)
