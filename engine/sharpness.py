@@ -43,6 +43,23 @@ def epsilon_sharpness(loss_fn: LossFn, theta: torch.Tensor, rho: float = 0.05, s
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     eps = torch.randn(theta.numel(), generator=g, dtype=torch.float64).to(theta.device, theta.dtype)
     eps = eps * (rho / eps.norm())
+
+    def move(eps: torch.Tensor, gvec: torch.Tensor) -> torch.Tensor | None:
+        gnorm = float(gvec.norm())
+        if not math.isfinite(gnorm) or gnorm == 0:
+            return None
+        eps = eps + rho * gvec / gnorm
+        norm = float(eps.norm())
+        return eps * (rho / norm) if norm > rho else eps
+
+    best, _ = _ascend(loss_fn, theta, eps, steps, move)
+    return best
+
+
+def _ascend(loss_fn: LossFn, theta: torch.Tensor, eps: torch.Tensor, steps: int,
+            move: Callable[[torch.Tensor, torch.Tensor], torch.Tensor | None]) -> tuple[float, float]:
+    """Projected ascent of L(θ+ε) from `eps`: `move(ε, ∇L(θ+ε))` takes a step and projects it
+    back (None stops). Returns the largest increase seen over L(θ) (≥ 0) and L(θ)."""
     base = float(loss_fn(theta))
     best = 0.0
     grad_fn = grad(loss_fn)
@@ -52,15 +69,10 @@ def epsilon_sharpness(loss_fn: LossFn, theta: torch.Tensor, rho: float = 0.05, s
             best = max(best, value - base)
         if t == steps:
             break
-        gvec = grad_fn(theta + eps)
-        gnorm = float(gvec.norm())
-        if not math.isfinite(gnorm) or gnorm == 0:
+        eps = move(eps, grad_fn(theta + eps))
+        if eps is None:
             break
-        eps = eps + rho * gvec / gnorm
-        norm = float(eps.norm())
-        if norm > rho:
-            eps = eps * (rho / norm)
-    return best
+    return best, base
 
 
 def keskar_sharpness(loss_fn: LossFn, theta: torch.Tensor, rho: float = 5e-4, steps: int = 20, seed: int = 0,
@@ -80,19 +92,13 @@ def keskar_sharpness(loss_fn: LossFn, theta: torch.Tensor, rho: float = 5e-4, st
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     u = torch.rand(theta.numel(), generator=g, dtype=torch.float64).to(theta.device, theta.dtype)
     eps = box * (2 * u - 1)
-    base = float(loss_fn(theta))
-    best = 0.0
-    grad_fn = grad(loss_fn)
-    for t in range(steps + 1):
-        value = float(loss_fn(theta + eps))
-        if math.isfinite(value):
-            best = max(best, value - base)
-        if t == steps:
-            break
-        gvec = grad_fn(theta + eps)
+
+    def move(eps: torch.Tensor, gvec: torch.Tensor) -> torch.Tensor | None:
         if not bool(torch.isfinite(gvec).all()):
-            break
-        eps = torch.minimum(torch.maximum(eps + 0.5 * box * torch.sign(gvec), -box), box)
+            return None
+        return torch.minimum(torch.maximum(eps + 0.5 * box * torch.sign(gvec), -box), box)
+
+    best, base = _ascend(loss_fn, theta, eps, steps, move)
     return 100.0 * best / (1.0 + base)
 
 
