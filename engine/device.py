@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import torch
 
 
@@ -35,3 +41,72 @@ def describe(device: torch.device) -> str:
     if device.type == "mps":
         return "GPU: Apple MPS"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+# -- intra-op threads -----------------------------------------------------------------------
+# `torch.set_num_threads` is process-wide: besides the calling thread's OpenMP team size it
+# resizes shared pools and clears oneDNN's primitive cache, which crashes a second thread that is
+# computing at that moment (a worker per tab runs beside training). The OpenMP team size alone is
+# per thread, and ATen's CPU kernels read it: set only that, through the OpenMP runtime torch loaded.
+_OPENMP_NAMES = ("libgomp*.so*", "libomp*.dylib", "libomp*.so*", "libiomp5*", "vcomp*.dll")
+_openmp: ctypes.CDLL | None | bool = False  # False: not looked up yet; None: not available
+
+
+def _openmp_runtime() -> ctypes.CDLL | None:
+    global _openmp
+    if _openmp is not False:
+        return _openmp  # type: ignore[return-value]
+    _openmp = None
+    lib_dir = Path(torch.__file__).parent / "lib"
+    candidates = [p for name in _OPENMP_NAMES for p in sorted(lib_dir.glob(name))]
+    for path in candidates:
+        try:
+            lib = ctypes.CDLL(str(path))
+            set_threads = lib.omp_set_num_threads
+        except (OSError, AttributeError):
+            continue
+        # Only the runtime ATen uses answers: check that setting it is what torch then reports.
+        before = torch.get_num_threads()
+        probe = 1 if before != 1 else 2
+        set_threads(probe)
+        took = torch.get_num_threads() == probe
+        set_threads(before)
+        if took:
+            _openmp = lib
+            break
+    return _openmp  # type: ignore[return-value]
+
+
+def set_thread_count(n: int) -> None:
+    """Use n intra-op threads in the calling thread from now on.
+
+    Off the main thread only the calling thread's OpenMP team changes (a no-op where torch's
+    OpenMP runtime is not found); on the main thread, with no workers to disturb, torch's own
+    setting is used.
+    """
+    n = max(1, int(n))
+    if n == torch.get_num_threads():
+        return
+    lib = _openmp_runtime()
+    if lib is not None:
+        lib.omp_set_num_threads(n)
+    elif threading.current_thread() is threading.main_thread():
+        torch.set_num_threads(n)
+
+
+@contextmanager
+def intra_op_threads(n: int | None) -> Iterator[None]:
+    """Use at most n intra-op threads in the calling thread for the block (None: leave as is).
+
+    A surface computed beside a training run on a small machine should take one core and leave
+    the other to training: two thread teams on two cores slow both down many times over.
+    """
+    if n is None or n >= torch.get_num_threads():
+        yield
+        return
+    before = torch.get_num_threads()
+    set_thread_count(n)
+    try:
+        yield
+    finally:
+        set_thread_count(before)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -228,24 +227,6 @@ def hessian_available() -> bool:
 
 
 # -- batched evaluation ----------------------------------------------------------------------
-@contextmanager
-def intra_op_threads(n: int | None) -> Iterator[None]:
-    """Use n intra-op threads in the calling thread for the block (None: leave as is).
-
-    A surface computed beside a training run on a small machine should take one core and leave
-    the other to training: two thread teams on two cores slow both down many times over.
-    """
-    if n is None or n >= torch.get_num_threads():
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 # Floats held per chunk (activations + batched θ), 16 MiB: big enough to amortise the Python
 # overhead of a batched call, small enough to stay near the cache.
 DEFAULT_BUDGET = 1 << 22
@@ -795,4 +776,4 @@ __all__ = ["random_direction", "orthogonal_directions", "pca_directions", "loss_
            "points_per_chunk", "surface_loss_function", "path_projection", "PathRecorder", "LandscapeSettings", "Plane",
            "LandscapeData", "LandscapeEvent", "landscape_events", "make_plane", "SurfaceGrid",
            "SurfaceProgress", "LineProfiles", "PathProjection", "data_from_experiment", "fit_span",
-           "intra_op_threads", "contour_segments", "grid_contours", "Contours"]
+           "contour_segments", "grid_contours", "Contours"]

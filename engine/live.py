@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .device import set_thread_count
 from .experiment import Experiment
 from .history import HistoryPoint, HistoryRecorder
 from .training import TrainEvent
@@ -122,7 +123,7 @@ def live_training(experiment: Experiment, probes: ProbeSource | None = None,
     step_threads = step_thread_count(experiment) or outer_threads
     recorded = history.measure(experiment) if history is not None else []  # step 0, if not yet
     while max_steps is None or done < max_steps:
-        torch.set_num_threads(step_threads)
+        set_thread_count(step_threads)
         t_step = time.perf_counter()
         event = experiment.step()
         if history is not None:
@@ -143,7 +144,7 @@ def live_training(experiment: Experiment, probes: ProbeSource | None = None,
             if not event.diverged:
                 frame.probes = run_probes(experiment, _resolve(probes), last_run, force=last)
             pending, recorded = [], []
-            torch.set_num_threads(outer_threads)
+            set_thread_count(outer_threads)
             yield frame
             t_frame = time.perf_counter()
             if event.diverged:

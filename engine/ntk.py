@@ -27,7 +27,6 @@ a and δ; no per-sample gradient is ever formed (the "structured derivatives" of
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +39,7 @@ from torch import nn
 from torch.func import jacrev, vjp, vmap
 
 from .data import Dataset
-from .device import pick_device
+from .device import intra_op_threads, pick_device
 from .forward_ad import jvp
 from .models import ACTIVATIONS, mlp
 from .params import flat_params, functional_forward, model_device
@@ -722,18 +721,9 @@ def _kernel_inputs(dataset: Dataset, n: int) -> torch.Tensor:
     return X[:n]
 
 
-@contextlib.contextmanager
 def _threads(n: int | None):
     """Run the block with n intra-op threads (None: unchanged), then restore the count."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return intra_op_threads(n)
 
 
 def _rms(a: np.ndarray) -> float:

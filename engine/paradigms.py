@@ -38,13 +38,12 @@ from torch import nn
 from torch.func import vmap
 
 from .data import TOY_NAMES, Dataset, toy_dataset
-from .device import pick_device
+from .device import intra_op_threads, pick_device
 from .forward_ad import jvp
 from .landscape import (
     Contours,
     SurfaceGrid,
     grid_contours,
-    intra_op_threads,
     loss_surface,
     path_projection,
     pca_directions,

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .landscape import direction_pair, intra_op_threads, loss_surface, orthogonalise_normalised
+from .device import intra_op_threads
+from .landscape import direction_pair, loss_surface, orthogonalise_normalised
 
 
 def roughness(Z: np.ndarray) -> float:

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .device import set_thread_count
+
 INSTALL_HINT = ('sweeps run on Ray, which is not installed here. Install it with\n'
                 '    pip install -e ".[cluster]"\n'
                 'from the project folder (or: pip install "ray>=2.9"), then run the sweep again.')
@@ -167,7 +169,7 @@ def connect(address: str | None = None, num_cpus: int | None = None,
 
 def _call(fn: Callable[..., Any], shared: Any, args: tuple, cpus: float) -> Any:
     # A worker computes with the cores it was given, not with every core of its node.
-    torch.set_num_threads(max(1, int(cpus)))
+    set_thread_count(max(1, int(cpus)))
     return fn(shared, *args)
 
 

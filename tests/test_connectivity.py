@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from engine import connectivity as mc
+from engine.device import intra_op_threads
 from engine.experiment import Experiment
-from engine.landscape import intra_op_threads
 
 
 @pytest.fixture(autouse=True)

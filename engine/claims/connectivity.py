@@ -9,8 +9,8 @@ tab's spread view.
 from __future__ import annotations
 
 from engine.connectivity import ConnectivityConfig, Endpoints, PathResult, mode_connectivity
+from engine.device import intra_op_threads
 from engine.experiment import ExperimentConfig, build_dataset
-from engine.landscape import intra_op_threads
 
 from . import Claim, Numbers, register
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.landscape import intra_op_threads
+from engine.device import intra_op_threads
 from engine.pruning import LotteryConfig, PruneRound, lottery_run
 
 from . import Claim, Numbers, register

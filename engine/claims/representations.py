@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from engine.device import intra_op_threads
 from engine.experiment import ExperimentConfig, build_dataset, build_model
-from engine.landscape import intra_op_threads
 from engine.representations import ProbeResult, probe_layers
 from engine.training import Trainer
 

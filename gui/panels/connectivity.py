@@ -22,7 +22,7 @@ from engine.connectivity import (
     PathResult,
     mode_connectivity,
 )
-from engine.landscape import intra_op_threads
+from engine.device import intra_op_threads
 
 from .. import plots
 from ..panel_tools import fields_box

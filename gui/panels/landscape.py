@@ -20,6 +20,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from superqt import QFlowLayout
 
+from engine.device import intra_op_threads
 from engine.landscape import (
     AXIS_LABELS,
     NORMS,
@@ -34,7 +35,6 @@ from engine.landscape import (
     SurfaceGrid,
     grid_contours,
     hessian_available,
-    intra_op_threads,
     landscape_events,
 )
 from engine.live import Frame

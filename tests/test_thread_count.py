@@ -1,0 +1,63 @@
+"""Intra-op thread counts change per thread, so a worker never disturbs another one computing."""
+
+import threading
+
+import torch
+
+from engine.device import intra_op_threads, set_thread_count
+
+
+def test_a_worker_thread_count_leaves_the_other_threads_alone():
+    outer = torch.get_num_threads()
+    seen: dict[str, int] = {}
+    changed, release = threading.Event(), threading.Event()
+
+    def worker():
+        with intra_op_threads(1):
+            seen["inside"] = torch.get_num_threads()
+            changed.set()
+            release.wait(10)
+        seen["after"] = torch.get_num_threads()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    assert changed.wait(10)
+    seen["main while the worker holds one"] = torch.get_num_threads()
+    release.set()
+    t.join(10)
+    if outer > 1:
+        assert seen["inside"] == 1
+    assert seen["main while the worker holds one"] == outer
+    assert seen["after"] == outer
+
+
+def test_many_threads_changing_counts_while_others_multiply_do_not_crash():
+    # Once, torch.set_num_threads from a worker crashed a neighbour in mid-matmul (a per-tab job
+    # beside training); the count is now per thread and this runs to the end.
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def multiply():
+        a = torch.randn(64, 64, 64)
+        try:
+            while not stop.is_set():
+                (a @ a).sum().item()
+                torch.nn.functional.conv2d(torch.randn(4, 3, 16, 16), torch.randn(8, 3, 3, 3)).sum().item()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def toggle():
+        for i in range(300):
+            set_thread_count(1 + i % 2)
+        set_thread_count(torch.get_num_threads())
+
+    workers = [threading.Thread(target=multiply) for _ in range(2)]
+    togglers = [threading.Thread(target=toggle) for _ in range(2)]
+    for t in workers + togglers:
+        t.start()
+    for t in togglers:
+        t.join(60)
+    stop.set()
+    for t in workers:
+        t.join(60)
+    assert not errors
