@@ -25,7 +25,10 @@ def make_app(argv: list[str] | None = None, offscreen: bool = False) -> QtWidget
         QtCore.QCoreApplication.setOrganizationName("Saddle Lab")
         QtCore.QCoreApplication.setApplicationName("Saddle Lab")
         app = QtWidgets.QApplication(argv if argv is not None else sys.argv[:1])
+    from .collector import collect_on_gui_thread
     from .style import manager
+
+    collect_on_gui_thread(app)
 
     manager().apply_all()
     return app

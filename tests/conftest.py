@@ -59,3 +59,14 @@ def headless_chromium(tmp_path, width: int, height: int):
                 f"--window-size={width},{height}", f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+
+
+@pytest.fixture(autouse=True)
+def _collect_cycles():
+    """With a Qt app alive, cycles are collected by its GUI timer, which only runs while a test
+    waits on Qt: between tests, collect as often as Python itself would."""
+    yield
+    from gui import collector
+
+    if collector._collector is not None:
+        collector._collector.check()
