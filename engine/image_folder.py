@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import Dataset, LoadProgress, stratified_split
+from .dataset import Dataset, LoadProgress, stratified_split
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_SIZE = 224

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .data import Dataset, LoadProgress, stratified_split
+from .dataset import Dataset, LoadProgress, stratified_split
 
 MAX_SIZE = 224
 
