@@ -19,6 +19,7 @@ from engine.experiment import DATASET_LABELS, ExperimentConfig, known_datasets
 from engine.models import ACTIVATIONS
 from engine.training import OPTIMIZERS
 
+from .image_datasets import DATASET_HOOKS
 from .lab import Lab
 
 LR_MIN_EXP, LR_MAX_EXP = -5.0, 1.5  # slider range: 1e-5 … ~31.6
@@ -406,11 +407,5 @@ class ExperimentBar(QtWidgets.QWidget):
                       frozenset(k for k, e in self.errors.items() if not e.isHidden()))
 
 
-# Per-dataset hooks for the dataset combo: fn(bar, config) -> config or None (cancelled).
-DATASET_HOOKS: dict[str, Callable[[ExperimentBar, ExperimentConfig], ExperimentConfig | None]] = {}
-
 _LABELS = {"n": "sample count", "hidden": "hidden widths", "noise": "noise", "dataset": "dataset",
            "activation": "activation", "seed": "seed", "residual": "skip connections"}
-
-# The image datasets (MRI phantoms, a folder of images) register their hooks.
-from . import image_datasets  # noqa: E402,F401

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtWidgets
 
@@ -19,7 +20,8 @@ from engine.experiment import IMAGE_CLASSES, ExperimentConfig
 from engine.image_folder import iter_image_folder
 from engine.phantoms import iter_mri_phantoms, phantoms_cached
 
-from .experiment_bar import DATASET_HOOKS, ExperimentBar
+if TYPE_CHECKING:  # the bar calls these hooks; they only read and drive it
+    from .experiment_bar import ExperimentBar
 
 IMAGE_DATASETS = ("mri", "folder")
 CNN_SETTINGS = {"optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "batch_size": 32, "test_fraction": 0.2,
@@ -207,7 +209,8 @@ def _folder(bar: ExperimentBar, cfg: ExperimentConfig) -> None:
     return None  # the bar keeps the current dataset until the folder is read
 
 
-DATASET_HOOKS["mri"] = _mri
-DATASET_HOOKS["folder"] = _folder
+# Per-dataset hooks for the dataset combo: fn(bar, config) -> config or None (cancelled).
+DATASET_HOOKS: dict[str, Callable[[ExperimentBar, ExperimentConfig], ExperimentConfig | None]] = {
+    "mri": _mri, "folder": _folder}
 for _name in TOY_NAMES:
     DATASET_HOOKS.setdefault(_name, _toy)

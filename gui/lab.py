@@ -40,6 +40,8 @@ class Lab(QtCore.QObject):
                  parent: QtCore.QObject | None = None):
         super().__init__(parent)
         self.sync = sync  # headless: jobs run inline, in order
+        # Which tab a job named so computes for; the window, which knows the tabs, sets it.
+        self.owner_of: Callable[[str], str | None] = lambda name: None
         self.experiment = Experiment(config or ExperimentConfig())
         self.history = History()
         # Recorded from step 0 whichever tab is open, so a tab opened late shows the whole run:
@@ -74,11 +76,12 @@ class Lab(QtCore.QObject):
                   on_error=None, name: str = "job", owner: str | None = None) -> Job | SyncJob:
         """Run an engine generator off the GUI thread (inline when headless).
 
-        `owner`: the tab slug the job computes for (default: the slug `name` starts with), so
-        the window can mark that tab as busy while the job runs."""
+        `owner`: the tab slug the job computes for (default: `owner_of(name)`, which the window
+        sets to find the tab whose slug starts the name), so the window can mark that tab as busy
+        while the job runs."""
         cls = SyncJob if self.sync else Job
         job = cls(factory, on_items, on_done, on_error or self._job_error, name=name, parent=self)
-        job.owner = owner if owner is not None else _owner_of(name)
+        job.owner = owner if owner is not None else self.owner_of(name)
         self._jobs = [j for j in self._jobs if j.running]
         self._jobs.append(job)
         return job.start()
@@ -319,10 +322,3 @@ class Lab(QtCore.QObject):
 
     def device_text(self) -> str:
         return describe(self.experiment.device)
-
-
-def _owner_of(name: str) -> str | None:
-    from .panels import slugs
-
-    found = [s for s in slugs() if name == s or name.startswith(s + "-")]
-    return max(found, key=len) if found else None

@@ -19,7 +19,7 @@ from .export import export_all, install_exporters
 from .lab import PREPARING, Lab
 from .lesson import LessonPane
 from .navigation import TopicList
-from .panels import panel_class, panel_titles, slugs
+from .panels import owner_of_job, panel_class, panel_titles, slugs
 from .panels.base import Panel
 from .presentation import Presentation
 from .presets import Preset, load_presets
@@ -41,6 +41,7 @@ class MainWindow(QtWidgets.QMainWindow):
         install_exporters()
         self.remember = remember  # restore and save layout and settings (QSettings)
         self.lab = lab or Lab()
+        self.lab.owner_of = owner_of_job
         self.lab.setParent(self)
         self.style_manager = manager()
         self.presentation = Presentation(self)

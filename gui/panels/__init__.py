@@ -44,3 +44,9 @@ def panel_titles() -> dict[str, str]:
 
 def slugs() -> list[str]:
     return [slug for slug, _, _, _ in PANELS]
+
+
+def owner_of_job(name: str) -> str | None:
+    """The tab a job computes for: the longest slug that is the job's name or starts it."""
+    found = [s for s in slugs() if name == s or name.startswith(s + "-")]
+    return max(found, key=len) if found else None
