@@ -1,5 +1,6 @@
 """engine/ must never import Qt: it is also a library used from notebooks and scripts."""
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +21,57 @@ def test_engine_imports_no_qt():
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "", f"engine pulled in Qt modules: {res.stdout.strip()}"
+
+
+def _imports(path: Path, module: str, is_package: bool) -> set[str]:
+    """The modules (and `module.name`s) a file imports, at any depth, except for type checking."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip: set[int] = set()
+    for node in ast.walk(tree):  # `if TYPE_CHECKING:` blocks never run
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = module.split(".") if is_package else module.split(".")[:-1]
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)
+    return found
+
+
+def _import_graph() -> dict[str, set[str]]:
+    files = {}
+    for pkg in ("engine", "gui"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            files[name] = path
+    return {m: {d for d in _imports(p, m, p.name == "__init__.py") if d in files and d != m}
+            for m, p in files.items()}
+
+
+def test_no_module_imports_itself_through_others():
+    graph = _import_graph()
+    assert "engine.data" in graph and "gui.lab" in graph
+    cycles = []
+    for start in sorted(graph):
+        # Depth-first from each module: a path back to it is a cycle.
+        stack, seen = [(start, (start,))], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    cycles.append(" → ".join((*path, start)))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, (*path, nxt)))
+    assert not cycles, "import cycles:\n" + "\n".join(sorted(set(cycles)))
