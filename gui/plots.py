@@ -77,6 +77,9 @@ class TidyAxis(pg.AxisItem):
         return out
 
 
+MIN_TITLE_WIDTH = 80  # px: below this a title wraps no further
+
+
 def make_view(parent: QtWidgets.QWidget | None = None) -> pg.GraphicsLayoutWidget:
     view = pg.GraphicsLayoutWidget(parent=parent)
     view.ci.setContentsMargins(4, 4, 4, 4)
@@ -93,6 +96,7 @@ def add_plot(view: pg.GraphicsLayoutWidget, title: str = "", xlabel: str = "", y
     kw.setdefault("axisItems", {name: TidyAxis(name) for name in ("left", "bottom")})
     plot = view.addPlot(row=row, col=col, **kw)
     plot._lab_title = title or None
+    wrap_title(plot)
     for name in ("left", "bottom", "right"):
         plot.getAxis(name).enableAutoSIPrefix(False)
     if xlabel:
@@ -112,6 +116,41 @@ def add_plot(view: pg.GraphicsLayoutWidget, title: str = "", xlabel: str = "", y
     _widen_flat_ranges(plot)
     event_loop_turn()
     return plot
+
+
+def wrap_title(plot: pg.PlotItem) -> None:
+    """Let the plot's title wrap onto more lines instead of holding the plot at the title's width:
+    pyqtgraph makes a title's full width the plot's minimum, so a long title on a 1280-pixel
+    projector pushed the plot, its axes and legend past the edge of its view."""
+    label = plot.titleLabel
+    option = QtGui.QTextOption(QtCore.Qt.AlignmentFlag.AlignHCenter)
+    option.setWrapMode(QtGui.QTextOption.WrapMode.WordWrap)
+    label.item.document().setDefaultTextOption(option)
+
+    def update_min() -> None:
+        item = label.item
+        item.setTextWidth(-1)
+        natural = item.boundingRect().width()
+        room = label.rect().width()
+        if 0 < room < natural - 1:
+            item.setTextWidth(room)
+        bounds = label.itemRect()
+        label.setMinimumWidth(min(natural, MIN_TITLE_WIDTH))
+        label.setMinimumHeight(bounds.height())
+        if label.maximumHeight() > 0:  # shown: pyqtgraph fixes its row at 30 px, one line
+            height = max(30.0, bounds.height() + 2)
+            label.setMaximumHeight(height)
+            plot.layout.setRowFixedHeight(0, height)
+        label._sizeHint = {
+            QtCore.Qt.SizeHint.MinimumSize: (min(natural, MIN_TITLE_WIDTH), bounds.height()),
+            QtCore.Qt.SizeHint.PreferredSize: (natural, bounds.height()),
+            QtCore.Qt.SizeHint.MaximumSize: (-1, -1),
+            QtCore.Qt.SizeHint.MinimumDescent: (0, 0),
+        }
+        label.updateGeometry()
+
+    label.updateMin = update_min
+    update_min()
 
 
 def fit_legend(plot: pg.PlotItem) -> None:
