@@ -193,9 +193,17 @@ class SampleGrid(QtWidgets.QWidget):
         elif predicted == true:
             line2 = f"<span style='color:{manager().color(CORRECT_KEY).name()}'>right</span>"
         else:
-            p = self.fitted_name(predicted, width, bold=True, prefix="→ ")
-            line2 = f"<span style='color:{manager().color('error').name()}'><b>→ {_html(p)}</b></span>"
+            answer = self._wrong_answer(predicted, width)
+            line2 = f"<span style='color:{manager().color('error').name()}'>{answer}</span>"
         return f"<span>{_html(t)}</span><br>{line2}"
+
+    def _wrong_answer(self, predicted: int, width: int) -> str:
+        """"→ name" in bold; on a narrow tile (a 1280-pixel projector) in regular weight, which is
+        narrower, before the name is cut: the red frame and colour already say it is wrong."""
+        name = self.fitted_name(predicted, width, bold=True, prefix="→ ")
+        if "…" not in name:
+            return f"<b>→ {_html(name)}</b>"
+        return f"→ {_html(self.fitted_name(predicted, width, prefix='→ '))}"
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         super().resizeEvent(event)

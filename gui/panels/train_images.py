@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.data import Dataset
@@ -92,11 +93,15 @@ class ImageModeView(QtWidgets.QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self.dataset is not None and self._names_fit() != self._names_shown:
-            self._label_axes()
+        # The view takes its new width only once the splitter lays it out: look then.
+        QtCore.QTimer.singleShot(0, self._relabel_if_needed)
         if not self._user_split:
             h = max(1, self.split.height())
             self.split.setSizes([int(0.56 * h), h - int(0.56 * h)])
+
+    def _relabel_if_needed(self) -> None:
+        if shiboken6.isValid(self) and self.dataset is not None and self._names_fit() != self._names_shown:
+            self._label_axes()
 
     # -- data ---------------------------------------------------------------------------------
     def set_dataset(self, ds: Dataset) -> None:
