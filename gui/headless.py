@@ -67,6 +67,10 @@ def dispose(win) -> None:
     interpreter teardown can crash)."""
     from PySide6 import QtCore, QtWidgets
 
+    # Garbage collected while the window still stands: cycles of plot items that outlived it
+    # would be freed after Qt has deleted their scene (the collector runs on a GUI timer, which a
+    # headless run seldom lets fire).
+    gc.collect()
     win.close()
     win.deleteLater()
     QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)

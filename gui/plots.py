@@ -126,8 +126,20 @@ def wrap_title(plot: pg.PlotItem) -> None:
     option = QtGui.QTextOption(QtCore.Qt.AlignmentFlag.AlignHCenter)
     option.setWrapMode(QtGui.QTextOption.WrapMode.WordWrap)
     label.item.document().setDefaultTextOption(option)
+    # Weak references: the label holds this function, and a cycle through Qt wrappers would leave
+    # the plot to the cycle collector, which may run after Qt has deleted the scene under it.
+    label_ref, plot_ref = weakref.ref(label), weakref.ref(plot)
 
     def update_min() -> None:
+        label, plot = label_ref(), plot_ref()
+        if label is None or plot is None or not (_alive(label) and _alive(plot) and _alive(plot.layout)):
+            return  # torn down: Qt resizes items while it deletes them
+        try:
+            fit(label, plot)
+        except RuntimeError:  # a wrapper whose Qt object went mid-way; raising here would crash Qt
+            return
+
+    def fit(label, plot) -> None:
         item = label.item
         item.setTextWidth(-1)
         natural = item.boundingRect().width()

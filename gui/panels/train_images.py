@@ -87,14 +87,15 @@ class ImageModeView(QtWidgets.QWidget):
         self.samples = np.zeros(0, dtype=np.int64)
         self.last: ImagePredictions | None = None
         manager().changed.connect(self._label_axes)
+        # The view takes its new width only once the splitter lays it out: look again then.
+        self.view.ci.geometryChanged.connect(self._relabel_if_needed)
 
     def _split_moved(self, *_) -> None:
         self._user_split = True
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        # The view takes its new width only once the splitter lays it out: look then.
-        QtCore.QTimer.singleShot(0, self._relabel_if_needed)
+        self._relabel_if_needed()
         if not self._user_split:
             h = max(1, self.split.height())
             self.split.setSizes([int(0.56 * h), h - int(0.56 * h)])
