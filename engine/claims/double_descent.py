@@ -6,14 +6,19 @@ spread view calls the same helpers and the same `holds`, so caption and check ca
 
 from __future__ import annotations
 
+from engine.data import toy_dataset
+from engine.device import intra_op_threads
 from engine.double_descent import (
     EpochPoint,
     EpochWiseConfig,
+    SweepPoint,
     SweepResult,
     epoch_wise_curve,
     epoch_wise_shape,
     random_features_sweep,
+    width_sweep,
 )
+from engine.training import TrainConfig
 
 from . import Claim, Numbers, register
 
@@ -92,4 +97,42 @@ EPOCH_WISE = register(Claim(
         slow_scale=0.03, noise=0.1, fast_features=60, points=120, seed=seed)))),
     holds=lambda n: n["peak"] > n["first_min"] > n["second_min"],
     summary=lambda n: f"first minimum {n['first_min']:.3g}, peak {n['peak']:.3g}, then {n['second_min']:.3g}",
+))
+
+
+# -- networks --------------------------------------------------------------------------------------
+# The networks page's settings (digits: n = 100 training images, k = 10 classes, 20% of the labels
+# wrong, full-batch Adam on the squared loss for 1,500 steps), on the widths around p = n·k = 1,000
+# and two far from it; a seed draws the weights and which labels are wrong.
+NETWORK_WIDTHS = (4, 8, 12, 14, 16, 24, 64, 256)
+
+
+def network_numbers(points: list[SweepPoint], threshold: int) -> Numbers:
+    """Where the test loss peaks (in units of p = n·k), the peak, and the widest and narrowest losses."""
+    losses = [p.test_loss for p in points]
+    worst = max(range(len(points)), key=lambda i: losses[i])
+    return {"peak_at": points[worst].n_params / threshold, "peak_loss": losses[worst],
+            "narrowest_loss": losses[0], "widest_loss": losses[-1],
+            "widest_train_loss": points[-1].train_loss}
+
+
+def _networks(seed: int) -> Numbers:
+    ds = toy_dataset("digits", n=200, noise=0.0, test_fraction=0.5, seed=0)
+    config = TrainConfig(optimizer="adam", lr=3e-3, batch_size=0, steps=1500, loss="mse", device="cpu")
+    with intra_op_threads(1):
+        points = [p for p in width_sweep(ds, NETWORK_WIDTHS, config, seed=seed, label_noise=0.2)
+                  if isinstance(p, SweepPoint)]
+    return network_numbers(points, len(ds.y_train) * ds.n_classes)
+
+
+NETWORKS = register(Claim(
+    "double-descent-networks",
+    "One-hidden-layer networks on 100 digits with 20% wrong labels, trained to near zero training "
+    "loss: the test loss is worst between 0.75 and 1.35 times p = n·k parameters, and the widest "
+    "network (256 units) does better than both that peak and a 4-unit network.",
+    measure=_networks,
+    holds=lambda n: (0.75 <= n["peak_at"] <= 1.35 and n["widest_loss"] < n["peak_loss"]
+                     and n["widest_loss"] < n["narrowest_loss"] and n["widest_train_loss"] < 0.01),
+    summary=lambda n: (f"worst test loss {n['peak_loss']:.3f} at p = {n['peak_at']:.2f}·n·k; "
+                       f"4 units {n['narrowest_loss']:.3f}, widest {n['widest_loss']:.3f}"),
 ))
