@@ -20,6 +20,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from .params import flat_params, loss_function, loss_value, model_device, unflatten
+from .progress import Progress
 
 NORMS = ("filter", "layer", "none")
 AXES = ("filter", "layer", "none", "pca", "hessian")
@@ -329,12 +330,11 @@ def loss_surface(loss_fn: LossFn, theta, d1, d2, alphas, betas, chunk: int | Non
 
 
 @dataclass
-class SurfaceProgress:
-    """Between chunks: how far the current refinement level is."""
+class SurfaceProgress(Progress):
+    """Between chunks: `done` points computed so far (all levels) of the finest grid's `total`,
+    and the resolution of the level being computed."""
 
-    resolution: tuple[int, int]
-    done: int  # points computed so far, all levels
-    total: int  # points of the finest grid
+    resolution: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -395,7 +395,7 @@ def surface_levels(loss_fn: LossFn, theta, d1, d2, alphas, betas, chunk: int | N
             Z[part[:, 0], part[:, 1]] = _losses_at(loss_fn, theta, dirs, coords).to("cpu", Z.dtype)
             done_mask[part[:, 0], part[:, 1]] = True
             done += len(part)
-            yield SurfaceProgress(res, done, total)
+            yield SurfaceProgress(done, total, "loss surface", resolution=res)
         yield SurfaceGrid(a_np[::s].copy(), b_np[::s].copy(), Z[::s, ::s].numpy().copy(), level,
                           len(strides), done, total)
 
