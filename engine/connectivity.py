@@ -18,6 +18,7 @@ from torch.func import grad, vmap
 from .landscape import Device, LandscapeData, SurfaceGrid, orthogonalise, points_per_chunk, surface_levels
 from .optim import Adam
 from .params import flat_params
+from .progress import Progress
 from .training import Trainer
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
@@ -227,13 +228,13 @@ def endpoint_trainer(experiment_config, dataset, seed: int) -> Trainer:
     return Trainer(build_model(cfg, dataset), dataset, cfg.train_config())
 
 
-def train_steps(trainer: Trainer, steps: int) -> Iterator[int]:
-    """Advance a trainer `steps` steps, yielding the count after each."""
+def train_steps(trainer: Trainer, steps: int) -> Iterator[Progress]:
+    """Advance a trainer `steps` steps, yielding a `Progress` (steps done of `steps`) after each."""
     for k in range(steps):
         ev = trainer.step()
         if ev.diverged:
             raise FloatingPointError(ev.message)
-        yield k + 1
+        yield Progress(k + 1, steps, "training")
 
 
 def mode_connectivity(dataset, experiment_config, config: ConnectivityConfig | None = None,
@@ -248,9 +249,9 @@ def mode_connectivity(dataset, experiment_config, config: ConnectivityConfig | N
     models = []
     for label, seed in zip("AB", config.seeds):
         trainer = endpoint_trainer(experiment_config, dataset, seed)
-        for k in train_steps(trainer, config.train_steps):
-            if k % 25 == 0 or k == config.train_steps:
-                yield ConnectivityProgress(f"train {label}", k, config.train_steps)
+        for p in train_steps(trainer, config.train_steps):
+            if p.done % 25 == 0 or p.done == config.train_steps:
+                yield ConnectivityProgress(f"train {label}", p.done, config.train_steps)
         model = trainer.model.eval()
         for p in model.parameters():
             p.requires_grad_(False)

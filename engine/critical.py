@@ -21,6 +21,7 @@ import torch
 from torch.func import grad, hessian, vmap
 
 from .hessian import classify_critical_point, last, symmetric_eigh
+from .progress import Progress
 
 Bounds = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
 
@@ -393,6 +394,70 @@ def descent_paths(f: Callable, start: Sequence[float], lr: float, momenta: Seque
     return DescentRun(labels, [lr] * len(momenta), list(momenta), paths.numpy(), values.numpy())
 
 
+@dataclass
+class SurfaceMap:
+    """A surface sampled for drawing: f on a res×res grid over its bounds (rows along y)."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    Z: np.ndarray
+
+
+@dataclass
+class SurfaceCriticalPoints:
+    """Every critical point of a surface inside its bounds."""
+
+    points: list[CriticalPoint]
+
+
+def surface_overview(surface: Surface, res: int = 200, n_starts: int = 64,
+                     seed: int = 0) -> Iterator[SurfaceMap | SurfaceCriticalPoints]:
+    """The map of `surface` first (cheap, drawn at once), then its critical points (the search)."""
+    yield SurfaceMap(*surface_grid(surface, surface.bounds, res))
+    yield SurfaceCriticalPoints(find_critical_points(surface, surface.bounds, n_starts=n_starts, seed=seed))
+
+
+def _span(bounds: Bounds) -> float:
+    return max(bounds[1] - bounds[0], bounds[3] - bounds[2])
+
+
+def start_beside_saddle(saddle: CriticalPoint, bounds: Bounds) -> np.ndarray:
+    """A start from which GD first slides into `saddle` and then out: out along its most stable
+    axis, plus a hair along the escape axis (exactly on the stable axis GD would never leave)."""
+    span = _span(bounds)
+    v_up, v_down = saddle.eigenvectors[-1], saddle.eigenvectors[0]
+    return saddle.point + 0.3 * span * v_up / 2 + 1e-4 * span * v_down
+
+
+@dataclass
+class SaddleEscape:
+    """GD with and without momentum from one start, timed out of the saddle nearest the start.
+
+    escapes: per run, the step at which it is `threshold` away from that saddle along its
+    unstable axis (None: never, or no saddle to escape)."""
+
+    run: DescentRun
+    escapes: list[int | None]
+    threshold: float
+    saddle: np.ndarray | None = None
+
+
+def saddle_escape(f: Surface, start: Sequence[float], lr: float, momenta: Sequence[float],
+                  steps: int, critical: Sequence[CriticalPoint], escape_fraction: float = 0.1) -> SaddleEscape:
+    """`descent_paths` from `start` within the surface's bounds, with the escape from the
+    nearest of the `critical` points that is a saddle (a degenerate point has no unstable axis):
+    measured along that axis only, so overshooting along the stable axis is not escaping."""
+    threshold = escape_fraction * _span(f.bounds)
+    run = descent_paths(f, start, lr, momenta, steps, bounds=f.bounds)
+    saddles = [c for c in critical if c.kind == "saddle"]
+    if not saddles:
+        return SaddleEscape(run, [None] * len(run.labels), threshold)
+    d = [float(np.linalg.norm(np.asarray(start) - c.point)) for c in saddles]
+    near = saddles[int(np.argmin(d))]
+    return SaddleEscape(run, run.escape_steps(near.point, near.eigenvectors[0], threshold), threshold,
+                        np.asarray(near.point))
+
+
 # -- critical points of a tiny network ---------------------------------------------------------
 
 
@@ -419,13 +484,6 @@ class NetworkCriticalConfig:
     newton_iters: int = 60
     tol: float = 1e-6
     seed: int = 0
-
-
-@dataclass
-class SearchProgress:
-    done: int
-    total: int
-    text: str
 
 
 @dataclass
@@ -478,7 +536,7 @@ def batched_mlp_loss(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
 
 
 def network_critical_points_iter(config: NetworkCriticalConfig | None = None
-                                 ) -> Iterator[SearchProgress | NetworkCriticalResult]:
+                                 ) -> Iterator[Progress | NetworkCriticalResult]:
     """`network_critical_points` as a generator: progress first, the result last."""
     from .data import toy_dataset
     from .models import mlp
@@ -528,7 +586,7 @@ def network_critical_points_iter(config: NetworkCriticalConfig | None = None
             break
         theta = theta - cfg.gd_lr * grad_fn(theta)
         if t % 100 == 0:
-            yield SearchProgress(t, total, f"gradient descent to collect starts: step {t}/{cfg.gd_steps}")
+            yield Progress(t, total, f"gradient descent to collect starts: step {t}/{cfg.gd_steps}")
     S = torch.cat(starts)
     n_starts = len(S)
     eye_p = torch.eye(P, dtype=S.dtype)
@@ -550,7 +608,7 @@ def network_critical_points_iter(config: NetworkCriticalConfig | None = None
         mu = torch.where(ok, mu / 3, mu * 4).clamp(1e-12, 1e12)
         if it % 5 == 0 or it == cfg.newton_iters - 1:
             found = int((gn <= cfg.tol).sum())
-            yield SearchProgress(cfg.gd_steps + it + 1, total,
+            yield Progress(cfg.gd_steps + it + 1, total,
                                  f"minimising ‖∇L‖²: iteration {it + 1}/{cfg.newton_iters}, {found} of "
                                  f"{n_starts} starts at a critical point")
             if bool(((gn <= 1e-3 * cfg.tol) | (mu >= 1e12)).all()):

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .progress import Progress
+
 
 @dataclass
 class Dataset:
@@ -48,17 +50,11 @@ class Dataset:
 
 
 @dataclass
-class LoadProgress:
-    """How far building or reading a dataset has come (for a progress bar)."""
+class LoadProgress(Progress):
+    """How far building or reading a dataset has come; `what`: what is being done, or the file
+    just read."""
 
-    done: int
-    total: int
-    what: str  # what is being done, or the file just read
     skipped: int = 0  # files that could not be read
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 1.0
 
 
 def stratified_split(

@@ -1,8 +1,9 @@
 """The shared experiment: one dataset, one network, one training run, and its settings.
 
 The GUI's experiment bar edits an `ExperimentConfig`; the `Experiment` builds the data and the
-model from it and trains step by step. It knows nothing of Qt: views subscribe to its `events`
-(reset, rebuilt) and workers call `step()` from one thread at a time.
+model from it and trains step by step. It knows nothing of Qt and notifies no one: the GUI's
+`Lab` calls `rebuild()` / `reset()` and announces the change itself, and workers call `step()`
+from one thread at a time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from torch import nn
 
 from .data import TOY_NAMES, Dataset, toy_dataset
 from .device import pick_device
-from .events import Signal
 from .models import ACTIVATIONS, mlp, model_for
 from .params import flat_params, loss_function, set_flat_params
 from .training import OPTIMIZERS, TrainConfig, Trainer, TrainEvent
@@ -121,16 +121,9 @@ def build_model(config: ExperimentConfig, dataset: Dataset) -> nn.Module:
 
 
 class Experiment:
-    """Dataset + model + trainer, rebuilt when the settings change.
-
-    events.reset(experiment): the weights went back to θ₀ (also after a rebuild)
-    events.rebuilt(experiment): a new dataset or network
-    """
+    """Dataset + model + trainer, rebuilt when the settings change."""
 
     def __init__(self, config: ExperimentConfig | None = None, dataset: Dataset | None = None):
-        self.events = type("ExperimentEvents", (), {})()
-        self.events.reset = Signal()
-        self.events.rebuilt = Signal()
         self.config = config or ExperimentConfig()
         self.dataset: Dataset | None = dataset
         self._data_key: tuple | None = None if dataset is None else self._key(self.config)
@@ -159,8 +152,6 @@ class Experiment:
         self.model = build_model(self.config, self.dataset).to(self.device)
         self.theta0 = flat_params(self.model)
         self._new_trainer()
-        self.events.rebuilt.emit(self)
-        self.events.reset.emit(self)
 
     def _new_trainer(self) -> None:
         self.trainer = Trainer(self.model, self.dataset, self.config.train_config())
@@ -169,7 +160,6 @@ class Experiment:
         """Back to the same initial weights θ₀, a fresh optimiser and the same batch order."""
         set_flat_params(self.model, self.theta0)
         self._new_trainer()
-        self.events.reset.emit(self)
 
     def reseed(self) -> None:
         """New initial weights (seed + 1), same data."""

@@ -24,6 +24,7 @@ import torch
 from torch.func import grad, vjp, vmap
 
 from .forward_ad import jvp
+from .progress import Progress
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -194,9 +195,9 @@ def full_hessian(loss_fn: LossFn, theta: torch.Tensor, max_params: int = 5000, c
 
 
 def full_hessian_iter(loss_fn: LossFn, theta: torch.Tensor, max_params: int = 5000, chunk: int = 256,
-                      mode: str = "auto") -> Iterator[int | torch.Tensor]:
+                      mode: str = "auto") -> Iterator[Progress | torch.Tensor]:
     """`full_hessian` as a generator: the Hessian is built `chunk` columns at a time (each block
-    one batched product); yields the number of columns done after each block, then H."""
+    one batched product); yields a `Progress` (columns done of P) after each block, then H."""
     theta = torch.as_tensor(theta).detach()
     P = int(theta.numel())
     _check_size(P, max_params, theta.element_size())
@@ -205,7 +206,7 @@ def full_hessian_iter(loss_fn: LossFn, theta: torch.Tensor, max_params: int = 50
     eye = torch.eye(P, dtype=theta.dtype, device=theta.device)
     for i in range(0, P, chunk):
         H[i : i + chunk] = op(eye[i : i + chunk])  # rows of H are columns too (H is symmetric)
-        yield min(P, i + chunk)
+        yield Progress(min(P, i + chunk), P, "Hessian columns")
     yield (H + H.T) / 2
 
 
@@ -344,9 +345,9 @@ def eigenpairs_iter(loss_fn: LossFn, theta: torch.Tensor, k: int = 1, which: str
                     tol: float = 1e-4, seed: int = 0, start: torch.Tensor | None = None, mode: str = "auto",
                     device: str | torch.device | None = None,
                     operator: HessianOperator | None = None,
-                    criterion: str = "residual") -> Iterator[int | EigenResult]:
-    """`eigenpairs` as a generator: yields the Lanczos step count after each step, then the
-    EigenResult last."""
+                    criterion: str = "residual") -> Iterator[Progress | EigenResult]:
+    """`eigenpairs` as a generator: yields a `Progress` (Lanczos steps of at most `iters`)
+    after each step, then the EigenResult last."""
     if which not in ("top", "bottom"):
         raise ValueError(f"which must be 'top' or 'bottom', got {which!r}")
     if criterion not in ("residual", "value"):
@@ -369,8 +370,9 @@ def eigenpairs_iter(loss_fn: LossFn, theta: torch.Tensor, k: int = 1, which: str
     state = None
     estimate_margin = 1.0  # how far below the tolerance the estimate must fall before a check
     previous = None
-    for state in lanczos_iter(op, start[None], max(iters, min_steps)):
-        yield state.steps
+    max_steps = max(iters, min_steps)
+    for state in lanczos_iter(op, start[None], max_steps):
+        yield Progress(state.steps, max_steps, "Lanczos steps")
         if state.steps < min_steps and not bool(state.exhausted[0]):
             continue
         if bool(state.exhausted[0]) or state.steps >= P:
@@ -508,9 +510,9 @@ class QuadratureNodes:
 
 def slq_iter(loss_fn: LossFn, theta: torch.Tensor, n_probes: int = 4, lanczos_steps: int = 80, seed: int = 0,
              mode: str = "auto", device: str | torch.device | None = None,
-             operator: HessianOperator | None = None) -> Iterator[int | QuadratureNodes]:
-    """Stochastic Lanczos quadrature, all probes at once: yields the step count after each Lanczos
-    step, then the QuadratureNodes."""
+             operator: HessianOperator | None = None) -> Iterator[Progress | QuadratureNodes]:
+    """Stochastic Lanczos quadrature, all probes at once: yields a `Progress` (Lanczos steps of
+    `lanczos_steps`) after each step, then the QuadratureNodes."""
     theta = _on_device(theta, device)
     op = operator or HessianOperator(loss_fn, theta, mode)
     P = op.size
@@ -519,7 +521,7 @@ def slq_iter(loss_fn: LossFn, theta: torch.Tensor, n_probes: int = 4, lanczos_st
     V = rademacher(n_probes, P, seed, theta.dtype, theta.device)
     state = None
     for state in lanczos_iter(op, V, lanczos_steps):
-        yield state.steps
+        yield Progress(state.steps, lanczos_steps, "Lanczos steps")
     T = state.tridiagonal()
     evals, evecs = symmetric_eigh(T)  # (n, m), (n, m, m)
     weights = evecs[:, 0, :] ** 2

@@ -123,6 +123,40 @@ def min_norm_gd(X, y, steps: int = 1000, lr: float | None = None, *, w0=None, ev
             yield point(t)
 
 
+@dataclass
+class LeastSquaresDemo:
+    """GD from zero and from a random start, twice: on one equation in two unknowns (to draw the
+    paths, w kept at every step) and on n equations in d unknowns (to measure the distances)."""
+
+    x2: np.ndarray  # (1, 2): the one equation ⟨x, w⟩ = y of the picture
+    y2: np.ndarray  # (1,)
+    w_min2: np.ndarray  # (2,): its minimum-norm fit X⁺y
+    picture_zero: list[GDPoint]
+    picture_random: list[GDPoint]
+    zero: list[GDPoint]
+    random: list[GDPoint]
+    d: int
+
+
+def least_squares_demo(seed: int = 0, d: int = 100, n: int = 20, steps: int = 300,
+                       picture_steps: int = 30) -> LeastSquaresDemo:
+    """The least-squares page: `seed` draws the random starts, the problem itself is fixed."""
+    x2 = np.array([[1.0, 1.0]])
+    y2 = np.array([1.5])
+    w0_2 = np.random.default_rng(seed + 101).normal(0, 1.3, 2)
+    # The picture's random start lies on the origin's side of the line of fits (mirrored if not),
+    # so both paths are seen to cross no line.
+    if float(x2[0] @ w0_2) > y2[0]:
+        w0_2 = -w0_2
+    pic0 = list(min_norm_gd(x2, y2, steps=picture_steps, lr=0.25, keep_w=True))
+    picr = list(min_norm_gd(x2, y2, steps=picture_steps, lr=0.25, w0=w0_2, keep_w=True))
+    X, y = underdetermined_problem(n=n, d=d, seed=0)
+    w0 = torch.randn(d, generator=torch.Generator().manual_seed(seed), dtype=F64)
+    zero = list(min_norm_gd(X, y, steps=steps))
+    rand = list(min_norm_gd(X, y, steps=steps, w0=w0))
+    return LeastSquaresDemo(x2, y2, (np.linalg.pinv(x2) @ y2).ravel(), pic0, picr, zero, rand, d)
+
+
 # ---------------------------------------------------------------------------------------------
 # (b) separable logistic regression: GD turns towards the max-margin direction
 # ---------------------------------------------------------------------------------------------
@@ -353,6 +387,23 @@ def nuclear_norm(X: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
+class SensingDemo:
+    """A sensing problem with the two interpolants GD's answers are measured against."""
+
+    problem: SensingProblem
+    reference: torch.Tensor  # the PSD interpolant of least nuclear norm
+    min_nuclear_norm: float  # its nuclear norm (= trace)
+    frobenius_nuclear_norm: float  # the nuclear norm of the least-Frobenius interpolant
+
+
+def sensing_demo(d: int = 12, rank: int = 1, seed: int = 0) -> SensingDemo:
+    problem = sensing_problem(d=d, rank=rank, seed=seed)
+    reference = min_nuclear_norm_psd(problem)
+    return SensingDemo(problem, reference, float(torch.trace(reference)),
+                       float(nuclear_norm(min_frobenius_solution(problem))))
+
+
+@dataclass
 class FactorPoint:
     """GD on U for every α at once; arrays are indexed like `alphas`."""
 
@@ -420,6 +471,7 @@ def factorization_gd(problem: SensingProblem, alphas: Sequence[float], steps: in
 
 
 __all__ = ["GDPoint", "MarginPoint", "FactorPoint", "SensingProblem", "min_norm_gd", "min_norm_solution",
+           "LeastSquaresDemo", "least_squares_demo", "SensingDemo", "sensing_demo",
            "underdetermined_problem", "max_margin_direction", "margin_data", "svm_direction",
            "svm_direction_through_origin", "angle_degrees",
            "sensing_problem", "min_nuclear_norm_psd", "min_frobenius_solution", "nuclear_norm",

@@ -20,6 +20,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from .params import flat_params, loss_function, loss_value, model_device, unflatten
+from .progress import Progress
 
 NORMS = ("filter", "layer", "none")
 AXES = ("filter", "layer", "none", "pca", "hessian")
@@ -329,12 +330,11 @@ def loss_surface(loss_fn: LossFn, theta, d1, d2, alphas, betas, chunk: int | Non
 
 
 @dataclass
-class SurfaceProgress:
-    """Between chunks: how far the current refinement level is."""
+class SurfaceProgress(Progress):
+    """Between chunks: `done` points computed so far (all levels) of the finest grid's `total`,
+    and the resolution of the level being computed."""
 
-    resolution: tuple[int, int]
-    done: int  # points computed so far, all levels
-    total: int  # points of the finest grid
+    resolution: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -395,7 +395,7 @@ def surface_levels(loss_fn: LossFn, theta, d1, d2, alphas, betas, chunk: int | N
             Z[part[:, 0], part[:, 1]] = _losses_at(loss_fn, theta, dirs, coords).to("cpu", Z.dtype)
             done_mask[part[:, 0], part[:, 1]] = True
             done += len(part)
-            yield SurfaceProgress(res, done, total)
+            yield SurfaceProgress(done, total, "loss surface", resolution=res)
         yield SurfaceGrid(a_np[::s].copy(), b_np[::s].copy(), Z[::s, ::s].numpy().copy(), level,
                           len(strides), done, total)
 
@@ -660,6 +660,9 @@ class LandscapeData:
 
         return cls(model, move(X), move(y), move(X_test), move(y_test), loss, n)
 
+    def samples_used(self) -> SamplesUsed:
+        return SamplesUsed(len(self.y), self.n_train_total)
+
     def train_loss(self) -> LossFn:
         return surface_loss_function(self.model, self.X, self.y, self.loss)
 
@@ -700,9 +703,61 @@ def fit_span(projection: PathProjection | None, default: float = 1.0) -> float:
     return 1.2 * m if m > 0 else default
 
 
+def roughness(Z: np.ndarray) -> float:
+    """Total variation of the surface's slope over its own total variation:
+
+        R = (Σ |Δ²_α L| + Σ |Δ²_β L|) / (Σ |Δ_α L| + Σ |Δ_β L|)
+
+    with Δ and Δ² the first and second differences along each grid axis, summed over every row
+    and column of the grid. A plane gives 0; a smooth bowl sampled at n points per axis about
+    4/n (its slope turns once per line); a surface whose slope changes sign at every grid step
+    up to 2. It does not change when the loss is scaled or shifted, so surfaces of different
+    heights compare; compare surfaces at the same resolution. Non-finite points are left out.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    if Z.ndim != 2 or min(Z.shape) < 3:
+        raise ValueError(f"roughness needs a grid of at least 3×3 points, got shape {Z.shape}")
+    num = den = 0.0
+    for axis in (0, 1):
+        d1, d2 = np.diff(Z, 1, axis), np.diff(Z, 2, axis)
+        num += float(np.abs(d2[np.isfinite(d2)]).sum())
+        den += float(np.abs(d1[np.isfinite(d1)]).sum())
+    return num / den if den > 0 else 0.0
+
+
+@dataclass
+class SamplesUsed:
+    """How many training samples a landscape is computed on, of how many there are."""
+
+    used: int
+    total: int
+
+
+@dataclass
+class SavedSurface:
+    """A surface read from a sweep's file, made ready to draw."""
+
+    info: dict
+    grid: SurfaceGrid
+    contours: Contours
+    roughness: float
+
+
+def saved_surface(path, log_scale: bool = True) -> SavedSurface:
+    """Read a surface written by `engine.sweep.save_surface` (ValueError, with the reason, for a
+    file that is not one) and contour it in `log_scale`."""
+    from .sweep import load_surface  # sweep builds on this module: imported when used
+
+    result = load_surface(path)
+    n = result.Z.size
+    grid = SurfaceGrid(result.alphas, result.betas, result.Z, 0, 1, n, n)
+    return SavedSurface(result.info, grid, grid_contours(grid, log_scale), roughness(result.Z))
+
+
 @dataclass
 class LandscapeEvent:
-    """What `landscape_events` yields; exactly one field is set."""
+    """What `landscape_events` yields: one piece per event (a grid comes with its contours,
+    its 1-D profiles and its roughness)."""
 
     plane: Plane | None = None
     path: PathProjection | None = None
@@ -711,6 +766,7 @@ class LandscapeEvent:
     progress: SurfaceProgress | None = None
     grid: SurfaceGrid | None = None
     contours: Contours | None = None  # with `grid`
+    roughness: float | None = None  # with `grid`: `roughness(grid.Z)`
 
 
 def landscape_events(data: LandscapeData, theta, settings: LandscapeSettings,
@@ -751,7 +807,8 @@ def landscape_events(data: LandscapeData, theta, settings: LandscapeSettings,
     for item in surface_levels(L, plane.center, plane.d1, plane.d2, grid, grid, chunk, min_points=coarsest):
         if isinstance(item, SurfaceGrid):
             lines = LineProfiles.from_grid(item)
-            yield LandscapeEvent(grid=item, contours=grid_contours(item, settings.log_scale), lines=lines)
+            yield LandscapeEvent(grid=item, contours=grid_contours(item, settings.log_scale), lines=lines,
+                                 roughness=roughness(item.Z))
         else:
             yield LandscapeEvent(progress=item)
     Lt = data.test_loss()
@@ -774,6 +831,7 @@ __all__ = ["random_direction", "orthogonal_directions", "pca_directions", "loss_
            "orthogonalise_normalised",
            "hessian_directions", "hessian_available", "surface_levels", "refinement_strides",
            "points_per_chunk", "surface_loss_function", "path_projection", "PathRecorder", "LandscapeSettings", "Plane",
-           "LandscapeData", "LandscapeEvent", "landscape_events", "make_plane", "SurfaceGrid",
+           "LandscapeData", "LandscapeEvent", "landscape_events", "make_plane", "SurfaceGrid", "roughness",
+           "SamplesUsed", "SavedSurface", "saved_surface",
            "SurfaceProgress", "LineProfiles", "PathProjection", "data_from_experiment", "fit_span",
            "contour_segments", "grid_contours", "Contours"]

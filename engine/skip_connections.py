@@ -14,29 +14,7 @@ import numpy as np
 import torch
 
 from .device import intra_op_threads
-from .landscape import direction_pair, loss_surface, orthogonalise_normalised
-
-
-def roughness(Z: np.ndarray) -> float:
-    """Total variation of the surface's slope over its own total variation:
-
-        R = (Σ |Δ²_α L| + Σ |Δ²_β L|) / (Σ |Δ_α L| + Σ |Δ_β L|)
-
-    with Δ and Δ² the first and second differences along each grid axis, summed over every row
-    and column of the grid. A plane gives 0; a smooth bowl sampled at n points per axis about
-    4/n (its slope turns once per line); a surface whose slope changes sign at every grid step
-    up to 2. It does not change when the loss is scaled or shifted, so surfaces of different
-    heights compare; compare surfaces at the same resolution. Non-finite points are left out.
-    """
-    Z = np.asarray(Z, dtype=np.float64)
-    if Z.ndim != 2 or min(Z.shape) < 3:
-        raise ValueError(f"roughness needs a grid of at least 3×3 points, got shape {Z.shape}")
-    num = den = 0.0
-    for axis in (0, 1):
-        d1, d2 = np.diff(Z, 1, axis), np.diff(Z, 2, axis)
-        num += float(np.abs(d2[np.isfinite(d2)]).sum())
-        den += float(np.abs(d1[np.isfinite(d1)]).sum())
-    return num / den if den > 0 else 0.0
+from .landscape import direction_pair, loss_surface, orthogonalise_normalised, roughness
 
 
 @dataclass

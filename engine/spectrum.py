@@ -27,6 +27,7 @@ from .hessian import (
     symmetric_eigh,
 )
 from .params import loss_function
+from .progress import Progress
 
 
 @dataclass
@@ -67,13 +68,6 @@ class SpectrumSettings:
             if getattr(self, name) < 1:
                 out[name] = f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}"
         return out
-
-
-@dataclass
-class SpectrumProgress:
-    done: int
-    total: int
-    text: str
 
 
 @dataclass
@@ -129,7 +123,7 @@ def analysis_subset(X: torch.Tensor, y: torch.Tensor, is_images: bool,
 
 def spectrum_snapshot(model: nn.Module, X: torch.Tensor, y: torch.Tensor, theta, step: int = 0,
                       settings: SpectrumSettings | None = None, loss: str = "cross_entropy"
-                      ) -> Iterator[SpectrumProgress | SpectrumSnapshot]:
+                      ) -> Iterator[Progress | SpectrumSnapshot]:
     """The Hessian spectrum of the mean loss over (X, y) at θ; yields progress, then the snapshot.
 
     `model` must be a module no one else is using (it is only read through functional_call).
@@ -151,12 +145,12 @@ def spectrum_snapshot(model: nn.Module, X: torch.Tensor, y: torch.Tensor, theta,
         limit = max(s.exact_limit, P) if s.method == "exact" else s.exact_limit
         H = None
         for item in full_hessian_iter(L, theta, max_params=limit, chunk=s.hessian_chunk):
-            if isinstance(item, int):
-                yield SpectrumProgress(item, P + P // 4, f"full Hessian: column {item:,} of {P:,} "
+            if isinstance(item, Progress):
+                yield Progress(item.done, P + P // 4, f"full Hessian: column {item.done:,} of {P:,} "
                                                          f"(Hessian-vector products in batches of {s.hessian_chunk})")
             else:
                 H = item
-        yield SpectrumProgress(P, P + P // 4, f"eigenvalues of the {P:,}×{P:,} Hessian (eigvalsh)")
+        yield Progress(P, P + P // 4, f"eigenvalues of the {P:,}×{P:,} Hessian (eigvalsh)")
         evals, evecs = symmetric_eigh(H)
         lam = evals.cpu().numpy()
         op = HessianOperator(L, theta)
@@ -182,8 +176,8 @@ def spectrum_snapshot(model: nn.Module, X: torch.Tensor, y: torch.Tensor, theta,
     total = steps + (0 if images else 1) + 1
     nodes = None
     for item in slq_iter(L, theta, probes, steps, s.seed, operator=op):
-        if isinstance(item, int):
-            yield SpectrumProgress(item, total, f"stochastic Lanczos quadrature: step {item}/{steps} "
+        if isinstance(item, Progress):
+            yield Progress(item.done, total, f"stochastic Lanczos quadrature: step {item.done}/{steps} "
                                                 f"({probes} probe vectors, {len(y)} samples)")
         else:
             nodes = item
@@ -193,7 +187,7 @@ def spectrum_snapshot(model: nn.Module, X: torch.Tensor, y: torch.Tensor, theta,
     if images:
         trace, trace_method = nodes.trace, f"Hutchinson, {probes} probes (shared with SLQ)"
     else:
-        yield SpectrumProgress(steps, total, f"trace: Hutchinson with {s.trace_probes} probe vectors")
+        yield Progress(steps, total, f"trace: Hutchinson with {s.trace_probes} probe vectors")
         trace = hessian_trace(L, theta, s.trace_probes, s.seed + 1)
         trace_method = f"Hutchinson, {s.trace_probes} probes"
     scale = max(abs(nodes.top_value), abs(nodes.bottom_value))
@@ -204,5 +198,5 @@ def spectrum_snapshot(model: nn.Module, X: torch.Tensor, y: torch.Tensor, theta,
                            s.slq_negative_tol * scale, time.perf_counter() - t0, op.matvecs)
 
 
-__all__ = ["SpectrumSettings", "SpectrumSnapshot", "SpectrumProgress", "spectrum_snapshot", "analysis_subset",
+__all__ = ["SpectrumSettings", "SpectrumSnapshot", "spectrum_snapshot", "analysis_subset",
            "choose_method"]

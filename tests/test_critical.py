@@ -9,14 +9,20 @@ from torch.func import grad, hessian
 from engine.critical import (
     SURFACES,
     NetworkCriticalConfig,
+    SurfaceCriticalPoints,
+    SurfaceMap,
     batched_mlp_loss,
     descent_paths,
     find_critical_points,
     network_critical_points,
     network_critical_points_iter,
     point_info,
+    saddle_escape,
+    start_beside_saddle,
+    surface_overview,
 )
 from engine.hessian import classify_critical_point, last
+from engine.progress import Progress
 
 REQUIRED = {"bowl", "saddle", "monkey", "rosenbrock", "himmelblau", "gaussians"}
 
@@ -89,6 +95,34 @@ def test_gradient_descent_lingers_at_a_saddle_and_momentum_escapes_sooner():
     assert np.isnan(run.paths[:, -1]).all()
 
 
+def test_surface_overview_yields_the_map_then_the_critical_points():
+    s = SURFACES["saddle"]
+    first, second = surface_overview(s, res=40, n_starts=16)
+    assert isinstance(first, SurfaceMap) and first.Z.shape == (40, 40)
+    assert np.allclose(first.Z, first.xs[None, :] ** 2 - first.ys[:, None] ** 2)  # rows along y
+    assert isinstance(second, SurfaceCriticalPoints) and [c.kind for c in second.points] == ["saddle"]
+
+
+def test_saddle_escape_times_the_runs_out_of_the_nearest_saddle():
+    s = SURFACES["himmelblau"]
+    critical = find_critical_points(s, s.bounds, n_starts=64, seed=0)
+    saddle = next(c for c in critical if c.kind == "saddle")
+    start = start_beside_saddle(saddle, s.bounds)
+    span = max(s.bounds[1] - s.bounds[0], s.bounds[3] - s.bounds[2])
+    # Out along the stable axis by 0.15 of the span, a hair along the unstable one.
+    assert abs(np.dot(start - saddle.point, saddle.eigenvectors[-1]) - 0.15 * span) < 1e-9
+    found = saddle_escape(s, start, 0.005, (0.0, 0.9), 400, critical, 0.1)
+    assert np.allclose(found.saddle, saddle.point) and found.threshold == pytest.approx(0.1 * span)
+    # The same numbers as timing the runs by hand against that saddle.
+    run = descent_paths(s, start, 0.005, (0.0, 0.9), 400, bounds=s.bounds)
+    assert found.escapes == run.escape_steps(saddle.point, saddle.eigenvectors[0], 0.1 * span)
+    gd, mom = found.escapes
+    assert gd is not None and mom is not None and mom < gd
+    bowl = SURFACES["bowl"]  # no saddle: nothing to escape
+    none = saddle_escape(bowl, (0.5, 0.5), 0.05, (0.0,), 50, [], 0.1)
+    assert none.escapes == [None] and none.saddle is None
+
+
 def test_descent_rejects_bad_settings():
     with pytest.raises(ValueError, match="positive"):
         descent_paths(SURFACES["bowl"], (1, 1), lr=-0.1)
@@ -132,7 +166,8 @@ def test_network_search_reports_progress_and_can_be_stopped():
     gen = network_critical_points_iter(NetworkCriticalConfig(inits=2, gd_steps=200, newton_iters=10))
     first = next(gen)
     gen.close()
-    assert first.total == 210 and "gradient descent" in first.text
+    assert isinstance(first, Progress)
+    assert first.total == 210 and "gradient descent" in first.what
     res = last(network_critical_points_iter(NetworkCriticalConfig(inits=2, gd_steps=200, snapshots=3,
                                                                   newton_iters=10)))
     assert res.n_params == 32 and res.n_starts == 2 * 4

@@ -24,6 +24,7 @@ from engine.hessian import (
 )
 from engine.models import mlp, small_cnn
 from engine.params import flat_params, loss_function
+from engine.progress import Progress
 from engine.training import TrainConfig, Trainer
 
 
@@ -153,7 +154,8 @@ def test_hutchinson_on_given_probes_is_their_mean_quadratic_form(trained_mlp):
 
 def test_lanczos_stops_early_and_yields_progress(trained_mlp):
     L, theta, _, exact = trained_mlp
-    steps = [s for s in eigenpairs_iter(L, theta, k=1, which="top", iters=200, tol=1e-4) if isinstance(s, int)]
+    steps = [s.done for s in eigenpairs_iter(L, theta, k=1, which="top", iters=200, tol=1e-4)
+             if isinstance(s, Progress)]
     assert steps == list(range(1, len(steps) + 1)) and len(steps) < 60  # top-1 converges fast
     r = eigenpairs(L, theta, k=1, tol=1e-4)
     warm = eigenpairs(L, theta, k=1, tol=1e-4, start=r.vectors[0])
@@ -207,7 +209,7 @@ def test_classify_critical_point():
 
 def test_cnn_spectrum_by_lanczos_on_image_subset_with_progress_and_cancel():
     """The image CNN path: SLQ on a fixed subset, progress at every Lanczos step, stoppable."""
-    from engine.spectrum import SpectrumProgress, SpectrumSettings, SpectrumSnapshot, spectrum_snapshot
+    from engine.spectrum import SpectrumSettings, SpectrumSnapshot, spectrum_snapshot
 
     ds = toy_dataset("digits", n=300, seed=0)
     X, y = ds.X_train.reshape(-1, 1, 8, 8)[:32], ds.y_train[:32]
@@ -218,7 +220,7 @@ def test_cnn_spectrum_by_lanczos_on_image_subset_with_progress_and_cancel():
     theta = flat_params(model)
     settings = SpectrumSettings(image_probes=2, image_lanczos_steps=12)
     items = list(spectrum_snapshot(model, X, y, theta.numpy(), 7, settings))
-    progress = [i for i in items if isinstance(i, SpectrumProgress)]
+    progress = [i for i in items if isinstance(i, Progress)]
     snap = items[-1]
     assert isinstance(snap, SpectrumSnapshot) and snap.method == "slq" and snap.step == 7
     assert [p.done for p in progress] == list(range(1, 13))

@@ -11,6 +11,7 @@ import torch
 from engine.implicit import (
     angle_degrees,
     factorization_gd,
+    least_squares_demo,
     logistic_smoothness,
     margin_data,
     max_margin_direction,
@@ -19,6 +20,7 @@ from engine.implicit import (
     min_norm_solution,
     min_nuclear_norm_psd,
     nuclear_norm,
+    sensing_demo,
     sensing_problem,
     svm_direction,
     svm_direction_through_origin,
@@ -45,6 +47,19 @@ def test_gd_from_a_random_start_lands_on_a_different_interpolant():
     assert last.distance_to_min_norm > 1.0  # … but is not the minimum-norm fit
     assert last.distance_to_limit < 1e-6  # it keeps the start's null-space part, as predicted
     assert last.norm > float(min_norm_solution(X, y).norm())
+
+
+def test_least_squares_demo_draws_one_equation_and_measures_many():
+    demo = least_squares_demo(seed=3, d=60, steps=300, picture_steps=30)
+    assert demo.d == 60 and len(demo.zero) == len(demo.random) == 301
+    assert np.allclose(demo.w_min2, [0.75, 0.75])  # X⁺y of x₁ + x₂ = 1.5
+    # The picture keeps w: from zero it reaches X⁺y, from the random start another fit on the line.
+    assert np.allclose(demo.picture_zero[-1].w, demo.w_min2, atol=1e-6)
+    w_r = demo.picture_random[-1].w
+    assert abs(w_r.sum() - 1.5) < 1e-6 and np.linalg.norm(w_r - demo.w_min2) > 1e-3
+    assert float(demo.x2[0] @ demo.picture_random[0].w) <= demo.y2[0]  # starts on the origin's side
+    assert demo.zero[-1].distance_to_min_norm < 1e-3 < demo.random[-1].distance_to_min_norm
+    assert demo.random[-1].distance_to_limit < 1e-3
 
 
 def test_min_norm_gd_refuses_a_diverging_learning_rate():
@@ -131,6 +146,14 @@ def test_admm_finds_the_least_nuclear_norm_psd_solution(sensing):
     # With these measurements the low-rank truth is the least-trace PSD solution (exact recovery).
     assert float(torch.linalg.matrix_norm(ref - problem.X_star)) < 1e-6
     assert float(nuclear_norm(min_frobenius_solution(problem))) > 1.3 * float(torch.trace(ref))
+
+
+def test_sensing_demo_holds_both_reference_norms(sensing):
+    problem, ref = sensing
+    demo = sensing_demo(d=12, rank=1, seed=0)
+    assert torch.equal(demo.problem.b, problem.b) and torch.allclose(demo.reference, ref)
+    assert demo.min_nuclear_norm == pytest.approx(float(torch.trace(ref)))
+    assert demo.frobenius_nuclear_norm == pytest.approx(float(nuclear_norm(min_frobenius_solution(problem))))
 
 
 def test_smaller_alpha_comes_closer_to_the_least_nuclear_norm(sensing):

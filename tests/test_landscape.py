@@ -287,6 +287,7 @@ def test_landscape_events_on_an_image_cnn_use_a_fixed_subset():
     theta = flat_params(model)
     data = ls.LandscapeData.from_split(model, ds.X_train, ds.y_train, ds.X_test, ds.y_test, max_samples=64)
     assert len(data.y) == 64 and data.n_train_total == len(ds.y_train)
+    assert data.samples_used() == ls.SamplesUsed(64, len(ds.y_train))
     chunk = ls.points_per_chunk(model, data.X)
     assert 1 <= chunk < ls.default_chunk(theta.numel()) * 8
     settings = ls.LandscapeSettings(resolution=21)
@@ -297,6 +298,7 @@ def test_landscape_events_on_an_image_cnn_use_a_fixed_subset():
     assert kinds[:4] == ["plane", "path", "span", "progress"] and kinds[-1] == "lines"
     grids = [e.grid for e in events if e.grid is not None]
     assert [g.Z.shape for g in grids] == [(11, 11), (21, 21)]
+    assert [e.roughness for e in events if e.grid is not None] == [ls.roughness(g.Z) for g in grids]
     L = loss_function(model, data.X, data.y)
     assert abs(float(grids[-1].Z[10, 10]) - float(L(theta))) < 1e-5 * float(L(theta))
     assert events[0].plane.axes == "filter" and abs(events[0].plane.cosine) < 0.1

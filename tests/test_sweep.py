@@ -129,6 +129,19 @@ def test_without_ray_the_sweep_says_how_to_install_it(monkeypatch, capsys):
     assert code == 2 and 'pip install -e ".[cluster]"' in err and "Traceback" not in err
 
 
+def test_a_saved_surface_reads_back_ready_to_draw(problem, tmp_path):
+    from engine.landscape import roughness, saved_surface
+
+    result = list(sweep.surface_sweep(problem, tile=8, backend="serial"))[-1].result
+    npz, _ = sweep.save_surface(tmp_path / "surface", result)
+    opened = saved_surface(npz, log_scale=False)
+    np.testing.assert_array_equal(opened.grid.Z, result.Z)
+    assert opened.grid.final and opened.roughness == roughness(result.Z)
+    assert not opened.contours.log_scale and len(opened.contours.segments) > 0
+    with pytest.raises(ValueError, match="no such file"):
+        saved_surface(tmp_path / "missing.npz")
+
+
 def test_landscape_tab_opens_a_saved_surface(window, qtbot, problem, tmp_path):
     result = list(sweep.surface_sweep(problem, tile=8, backend="serial"))[-1].result
     npz, _ = sweep.save_surface(tmp_path / "surface", result)

@@ -17,9 +17,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from engine.progress import Progress
 from engine.sharpness import stability_threshold
 from engine.spectrum import (
-    SpectrumProgress,
     SpectrumSettings,
     SpectrumSnapshot,
     analysis_subset,
@@ -395,11 +395,11 @@ class CurvaturePanel(Panel):
         if generation != self._generation:
             return
         for item in items:
-            if isinstance(item, SpectrumProgress):
-                self.spectrum_note.set_text(plots.progress_text(f"Hessian spectrum — {item.text}",
+            if isinstance(item, Progress):
+                self.spectrum_note.set_text(plots.progress_text(f"Hessian spectrum — {item.what}",
                                                                 item.done / max(1, item.total)))
                 if time.perf_counter() - self._job_started > PROGRESS_AFTER_S or self._is_heavy():
-                    self.task.show_progress(item.done / max(1, item.total), item.text)
+                    self.task.show_progress(item.done / max(1, item.total), item.what)
             elif isinstance(item, SpectrumSnapshot):
                 self._draw(item)
 

@@ -14,24 +14,21 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6 import QtCore, QtWidgets
 
 from engine.implicit import (
     FactorPoint,
     GDPoint,
+    LeastSquaresDemo,
     MarginPoint,
+    SensingDemo,
     factorization_gd,
+    least_squares_demo,
     logistic_smoothness,
     margin_data,
     max_margin_direction,
-    min_frobenius_solution,
-    min_norm_gd,
-    min_nuclear_norm_psd,
-    nuclear_norm,
-    sensing_problem,
+    sensing_demo,
     svm_direction_through_origin,
-    underdetermined_problem,
 )
 
 from .. import plots
@@ -82,7 +79,8 @@ class ImplicitPanel(Panel):
         self.factor_sweep: FactorPoint | None = None
         self.factor_single: FactorPoint | None = None
         self.factor_reference: np.ndarray | None = None
-        self._problem = None
+        self._problem: SensingDemo | None = None
+        self._factor_demo: SensingDemo | None = None  # the problem the factor jobs' points belong to
         self.pages = QtWidgets.QTabWidget()
         self.pages.addTab(self._build_least_squares(), "(a) Least squares: minimum norm")
         self.pages.addTab(self._build_margin(), "(b) Logistic regression: max margin")
@@ -145,29 +143,17 @@ class ImplicitPanel(Panel):
         d = int(self.ls_unknowns.value())
 
         def work():
-            # The 2-D picture: one equation ⟨x, w⟩ = y. The random start is drawn on the origin's
-            # side of the line of fits (mirrored if not), so both paths are seen to cross no line.
-            x2 = np.array([[1.0, 1.0]])
-            y2 = np.array([1.5])
-            g = np.random.default_rng(seed + 101)
-            w0_2 = g.normal(0, 1.3, 2)
-            if float(x2[0] @ w0_2) > y2[0]:
-                w0_2 = -w0_2
-            pic0 = list(min_norm_gd(x2, y2, steps=30, lr=0.25, keep_w=True))
-            picr = list(min_norm_gd(x2, y2, steps=30, lr=0.25, w0=w0_2, keep_w=True))
-            X, y = underdetermined_problem(n=20, d=d, seed=0)
-            w0 = torch.randn(d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-            zero = list(min_norm_gd(X, y, steps=300))
-            rand = list(min_norm_gd(X, y, steps=300, w0=w0))
-            yield (x2, y2, pic0, picr, zero, rand, d)
+            yield least_squares_demo(seed, d, n=20, steps=300, picture_steps=30)
 
-        self.jobs.start("least-squares", work, lambda items: self._draw_least_squares(*items[-1]),
+        self.jobs.start("least-squares", work, lambda items: self._draw_least_squares(items[-1]),
                         on_error=lambda text: self.ls_summary.setText(text))
 
-    def _draw_least_squares(self, x2, y2, pic0, picr, zero, rand, d) -> None:
+    def _draw_least_squares(self, demo: LeastSquaresDemo) -> None:
+        x2, y2, pic0, picr = demo.x2, demo.y2, demo.picture_zero, demo.picture_random
+        zero, rand = demo.zero, demo.random
         self.ls_zero, self.ls_random = zero, rand
-        set_title(self.ls_dist, f"20 equations, {d} unknowns")
-        w_min = (np.linalg.pinv(x2) @ y2).ravel()
+        set_title(self.ls_dist, f"20 equations, {demo.d} unknowns")
+        w_min = demo.w_min2
         r = float(np.linalg.norm(w_min))
         ends = [p.w for p in picr] + [p.w for p in pic0] + [np.zeros(2)]
         extent = max(2.0, float(np.abs(np.array(ends)).max()) * 1.25)
@@ -341,12 +327,9 @@ class ImplicitPanel(Panel):
         self.factor_progress.cancel_requested.connect(self.cancel_factorization)
         return page
 
-    def _sensing(self):
+    def _sensing(self) -> SensingDemo:
         if self._problem is None:
-            problem = sensing_problem(d=12, rank=1, seed=0)
-            reference = min_nuclear_norm_psd(problem)
-            frob = float(nuclear_norm(min_frobenius_solution(problem)))
-            self._problem = (problem, reference, frob)
+            self._problem = sensing_demo(d=12, rank=1, seed=0)
         return self._problem
 
     def run_factorization_sweep(self, steps: int = FACTOR_STEPS) -> None:
@@ -354,11 +337,12 @@ class ImplicitPanel(Panel):
         self.factor_progress.start(f"gradient descent on UUᵀ for {len(SWEEP_ALPHAS)} values of α …", steps)
 
         def work():
-            problem, reference, frob = self._sensing()
-            for point in factorization_gd(problem, SWEEP_ALPHAS, steps=steps, reference=reference, every=100):
-                yield ("sweep", point, float(torch.trace(reference)), frob, reference.numpy(), steps)
+            demo = self._sensing()
+            yield demo
+            yield from factorization_gd(demo.problem, SWEEP_ALPHAS, steps=steps, reference=demo.reference, every=100)
 
-        self.jobs.start("factor-sweep", work, self._factor_items, on_end=self._factor_sweep_ended,
+        self.jobs.start("factor-sweep", work, lambda items: self._factor_items(items, "sweep", steps),
+                        on_end=self._factor_sweep_ended,
                         on_error=lambda text: self.factor_summary.setText(text))
 
     def run_factorization_alpha(self, steps: int = FACTOR_STEPS) -> None:
@@ -368,16 +352,23 @@ class ImplicitPanel(Panel):
         self.factor_summary.setText(f"α = {alpha:.3g}: running gradient descent from U₀ = αI …")
 
         def work():
-            problem, reference, frob = self._sensing()
-            for point in factorization_gd(problem, [alpha], steps=steps, reference=reference, every=250):
-                yield ("single", point, float(torch.trace(reference)), frob, reference.numpy(), steps)
+            demo = self._sensing()
+            yield demo
+            yield from factorization_gd(demo.problem, [alpha], steps=steps, reference=demo.reference, every=250)
 
-        self.jobs.start("factor-alpha", work, self._factor_items,
+        self.jobs.start("factor-alpha", work, lambda items: self._factor_items(items, "single", steps),
                         on_error=lambda text: self.factor_summary.setText(text))
 
-    def _factor_items(self, items: list) -> None:
-        for kind, point, min_nuc, frob, reference, steps in items:
-            self.factor_reference = reference
+    def _factor_items(self, items: list[SensingDemo | FactorPoint], kind: str, steps: int) -> None:
+        """`kind`: "sweep" (every α of the sweep) or "single" (the slider's α); each job yields its
+        problem first, then the points of GD."""
+        for point in items:
+            if isinstance(point, SensingDemo):
+                self._factor_demo = point
+                self.factor_reference = point.reference.numpy()
+                continue
+            demo = self._factor_demo
+            min_nuc, frob, reference = demo.min_nuclear_norm, demo.frobenius_nuclear_norm, self.factor_reference
             if kind == "sweep":
                 self.factor_progress.set_value(point.step, f"α sweep: step {point.step:,} of {steps:,}")
                 if point.X is not None:

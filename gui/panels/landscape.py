@@ -32,13 +32,15 @@ from engine.landscape import (
     PathProjection,
     PathRecorder,
     Plane,
+    SamplesUsed,
+    SavedSurface,
     SurfaceGrid,
     grid_contours,
     hessian_available,
     landscape_events,
+    saved_surface,
 )
 from engine.live import Frame
-from engine.skip_connections import roughness
 
 from .. import plots
 from ..panel_tools import fields_box
@@ -436,12 +438,9 @@ class LandscapePanel(Panel):
             with intra_op_threads(threads):
                 data = LandscapeData.from_split(model, ds.X_train, ds.y_train, ds.X_test, ds.y_test, loss,
                                                 settings.max_samples)
-                yield ("data", len(data.y), data.n_train_total)
-                for ev in landscape_events(data, theta, settings, steps, path, plane=plane,
-                                           surface=surface, span=span, step=step):
-                    yield ev
-                    if ev.grid is not None:
-                        yield ("roughness", ev.grid, roughness(ev.grid.Z))
+                yield data.samples_used()
+                yield from landscape_events(data, theta, settings, steps, path, plane=plane,
+                                            surface=surface, span=span, step=step)
 
         self._generation += 1
         gen = self._generation
@@ -460,13 +459,12 @@ class LandscapePanel(Panel):
             return
         grids = []
         for item in items:
-            if isinstance(item, tuple) and item[0] == "data":
-                self._samples_used = item[1:]
-                continue
-            if isinstance(item, tuple) and item[0] == "roughness":
-                self._roughness = item[1:]
+            if isinstance(item, SamplesUsed):
+                self._samples_used = (item.used, item.total)
                 continue
             ev: LandscapeEvent = item
+            if ev.roughness is not None:
+                self._roughness = (ev.grid, ev.roughness)
             if ev.plane is not None:
                 self._plane = ev.plane
                 self._error = ""
@@ -538,7 +536,7 @@ class LandscapePanel(Panel):
         self._kick()
 
     def roughness(self) -> float | None:
-        """The roughness (engine.skip_connections.roughness) of the surface on screen, once measured."""
+        """The roughness (engine.landscape.roughness) of the surface on screen, once measured."""
         r = self._roughness
         return r[1] if r is not None and r[0] is self._grid else None
 
@@ -551,8 +549,6 @@ class LandscapePanel(Panel):
     def open_surface(self, path: str) -> None:
         """Show a saved surface (a sweep's .npz + .json) instead of the live one; live refreshing
         stops so that it stays. Read and contoured in a job; a bad file gets its reason."""
-        from engine.sweep import load_surface
-
         self.live.setChecked(False)
         self._generation += 1
         if self._job is not None and self._job.running:
@@ -560,10 +556,7 @@ class LandscapePanel(Panel):
         log = self.log_scale.isChecked()
 
         def read():
-            result = load_surface(path)
-            n = result.Z.size
-            grid = SurfaceGrid(result.alphas, result.betas, result.Z, 0, 1, n, n)
-            yield result.info, grid, grid_contours(grid, log), roughness(result.Z)
+            yield saved_surface(path, log)
 
         self.lab.start_job(read, weak_callback(self, "_surface_opened", path),
                            on_error=weak_callback(self, "_show_error"),
@@ -572,8 +565,9 @@ class LandscapePanel(Panel):
     def _surface_opened(self, path: str, items: list) -> None:
         from pathlib import Path
 
-        info, grid, contours, rough = items[-1]
-        self._roughness = (grid, rough)
+        opened: SavedSurface = items[-1]
+        info, grid, contours = opened.info, opened.grid, opened.contours
+        self._roughness = (grid, opened.roughness)
         self._need_plane = self._need_surface = self._dirty = False
         self._plane = None
         self._projection = None

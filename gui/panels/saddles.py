@@ -22,13 +22,16 @@ from engine.critical import (
     CriticalPoint,
     NetworkCriticalConfig,
     NetworkCriticalResult,
-    SearchProgress,
-    descent_paths,
-    find_critical_points,
+    SaddleEscape,
+    SurfaceCriticalPoints,
+    SurfaceMap,
     network_critical_points_iter,
     point_info,
-    surface_grid,
+    saddle_escape,
+    start_beside_saddle,
+    surface_overview,
 )
+from engine.progress import Progress
 
 from .. import plots
 from .base import HeadlessContext, Panel
@@ -250,9 +253,7 @@ class SaddlesPanel(Panel):
         self.start_marker.setData([self.start[0]], [self.start[1]])
 
         def work():
-            xs, ys, Z = surface_grid(s, s.bounds, GRID_RES)
-            yield ("grid", Z)
-            yield ("critical", find_critical_points(s, s.bounds, n_starts=64, seed=0))
+            yield from surface_overview(s, GRID_RES, n_starts=64, seed=0)
 
         if self._surface_job is not None and self._surface_job.running:
             self._surface_job.stop()
@@ -263,9 +264,9 @@ class SaddlesPanel(Panel):
         if name != self.surface_name:
             return
         s = SURFACES[name]
-        for kind, value in items:
-            if kind == "grid":
-                Z = np.asarray(value)
+        for item in items:
+            if isinstance(item, SurfaceMap):
+                Z = np.asarray(item.Z)
                 if s.log_colors:
                     Z = np.log10(1.0 + Z - np.nanmin(Z))
                     self.map.bar.axis.setLabel("log₁₀(1 + f − min f)")
@@ -274,8 +275,8 @@ class SaddlesPanel(Panel):
                 self._grid = Z
                 lo, hi = np.nanpercentile(Z, 1), np.nanpercentile(Z, 99)
                 self.map.set_image(np.clip(Z, lo, hi), s.bounds, levels=(float(lo), float(hi)))
-            else:
-                self.critical = list(value)
+            elif isinstance(item, SurfaceCriticalPoints):
+                self.critical = list(item.points)
                 for k, item in self.crit_items.items():
                     pts = np.array([c.point for c in self.critical if c.kind == k]).reshape(-1, 2)
                     item.setData(pts[:, 0], pts[:, 1])
@@ -348,13 +349,7 @@ class SaddlesPanel(Panel):
             self.lab.message.emit("This surface has no saddle in view; pick Saddle, Monkey saddle, Himmelblau "
                                   "or Sum of Gaussians", 5000)
             return
-        c = saddles[0]
-        s = SURFACES[self.surface_name]
-        span = max(s.bounds[1] - s.bounds[0], s.bounds[3] - s.bounds[2])
-        # Along the most stable axis, plus a hair along the escape axis: GD first slides in, then out.
-        v_up = c.eigenvectors[-1]
-        v_down = c.eigenvectors[0]
-        p = c.point + 0.3 * span * v_up / 2 + 1e-4 * span * v_down
+        p = start_beside_saddle(saddles[0], SURFACES[self.surface_name].bounds)
         self.inspect(float(p[0]), float(p[1]))
 
     def run_descent(self) -> None:
@@ -367,26 +362,16 @@ class SaddlesPanel(Panel):
             self._show_error(str(exc))
             return
         self.error.hide()
-        start = self.start
-        # Escape is measured along the nearest saddle's unstable eigenvector (a degenerate point
-        # has none): overshooting along the stable axis is not escaping.
-        saddles = [(c.point, c.eigenvectors[0]) for c in self.critical if c.kind == "saddle"]
-        span = max(s.bounds[1] - s.bounds[0], s.bounds[3] - s.bounds[2])
-        self.escape_threshold = ESCAPE_FRACTION * span
+        start, critical = self.start, list(self.critical)
 
         def work():
-            run = descent_paths(s, start, lr, (0.0, beta), steps, bounds=s.bounds)
-            escapes: list[int | None] = [None, None]
-            if saddles:
-                d = [float(np.linalg.norm(np.asarray(start) - q)) for q, _ in saddles]
-                near, unstable = saddles[int(np.argmin(d))]
-                escapes = run.escape_steps(near, unstable, ESCAPE_FRACTION * span)
-            yield run, escapes
+            yield saddle_escape(s, start, lr, (0.0, beta), steps, critical, ESCAPE_FRACTION)
 
         self.lab.start_job(work, weak(self._show_run), on_error=weak(self._show_error), name="saddles-descent")
 
-    def _show_run(self, items) -> None:
-        self.run, self.escapes = items[-1]
+    def _show_run(self, items: list[SaddleEscape]) -> None:
+        found = items[-1]
+        self.run, self.escapes, self.escape_threshold = found.run, found.escapes, found.threshold
         self._shown = 0
         if self.animate and not self.lab.sync:
             self._anim.start()
@@ -457,9 +442,9 @@ class SaddlesPanel(Panel):
 
     def _network_items(self, items) -> None:
         for item in items:
-            if isinstance(item, SearchProgress):
-                self.task.show_progress(item.done / max(1, item.total), item.text)
-                self.index_note.set_text(plots.progress_text(f"Critical points — {item.text}",
+            if isinstance(item, Progress):
+                self.task.show_progress(item.done / max(1, item.total), item.what)
+                self.index_note.set_text(plots.progress_text(f"Critical points — {item.what}",
                                                              item.done / max(1, item.total)))
             elif isinstance(item, NetworkCriticalResult):
                 self.network = item
