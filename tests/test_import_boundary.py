@@ -20,3 +20,29 @@ def test_engine_imports_no_qt():
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "", f"engine pulled in Qt modules: {res.stdout.strip()}"
+
+
+def test_no_panel_imports_another_panel():
+    """A tab's module stands alone: what tabs share lives in gui/ (panel_tools, jobs, plots …).
+    Page files of one topic (train_images for train) are that topic's own."""
+    import ast
+
+    folder = ROOT / "gui" / "panels"
+    panels = {p.stem for p in folder.glob("*.py")} - {"__init__", "base"}
+    own_pages = {"train": {"train_images"}}
+    bad = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names = [node.module] if node.module else [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gui.panels."):
+                names = [node.module.split(".")[2]]
+            elif isinstance(node, ast.Import):
+                names = [a.name.split(".")[2] for a in node.names if a.name.startswith("gui.panels.")]
+            else:
+                continue
+            for name in names:
+                name = name.split(".")[0]
+                if name in panels and name not in own_pages.get(path.stem, set()):
+                    bad.append(f"{path.name} imports {name}")
+    assert not bad, bad

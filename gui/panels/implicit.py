@@ -35,9 +35,9 @@ from engine.implicit import (
 )
 
 from .. import plots
+from ..jobs import PanelJobs
 from ..panel_tools import (
     JobProgress,
-    PanelJobs,
     ValueSlider,
     lay_out_pages,
     legend_below,
@@ -74,7 +74,7 @@ class ImplicitPanel(Panel):
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
-        self.jobs = PanelJobs(lab, self.slug)
+        self.jobs = PanelJobs(self)
         self._started = False
         self.ls_zero: list[GDPoint] = []
         self.ls_random: list[GDPoint] = []
