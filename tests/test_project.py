@@ -37,6 +37,8 @@ def test_pyproject_declares_what_the_app_needs():
 
 
 def test_tab_titles_listed_without_imports_match_the_panels():
-    from gui.panels import panel_classes, panel_titles
+    from gui.panels import panel_classes, panel_infos
 
-    assert {c.slug: c.title for c in panel_classes()} == panel_titles()
+    declared = [(i.slug, i.title, i.topic) for i in panel_infos()]
+    assert [(c.slug, c.title, c.topic) for c in panel_classes()] == declared
+    assert all(all(d) for d in declared), "every tab declares a slug, a title and a topic"

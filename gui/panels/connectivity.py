@@ -49,6 +49,7 @@ class SeedPaths:
 class ConnectivityPanel(Panel):
     slug = "connectivity"
     title = "Connectivity"
+    topic = "Loss landscape"
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)

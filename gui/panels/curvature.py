@@ -110,6 +110,7 @@ def _lambda_label(x: float) -> str:
 class CurvaturePanel(Panel):
     slug = "curvature"
     title = "Curvature"
+    topic = "Curvature"
 
     OPTIONS = ("log_scale", "method", "track_every", "exact_limit", "image_samples", "probes", "lanczos_steps",
                "live", "symlog")

@@ -146,6 +146,7 @@ class DescentPlot:
 class DoubleDescentPanel(Panel):
     slug = "double-descent"
     title = "Double descent"
+    topic = "Double descent"
     uses_experiment = False
 
     VIEWS = ("random-features", "networks", "epoch-wise")

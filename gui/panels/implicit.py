@@ -68,6 +68,7 @@ def _line_segment(normal: np.ndarray, offset: float, extent: float) -> tuple[np.
 class ImplicitPanel(Panel):
     slug = "implicit"
     title = "Implicit regularisation"
+    topic = "Implicit regularisation"
     uses_experiment = False
 
     VIEWS = ("least-squares", "max-margin", "factorization")

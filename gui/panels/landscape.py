@@ -77,6 +77,7 @@ def opened_caption(name: str, info: dict, grid: SurfaceGrid) -> str:
 class LandscapePanel(Panel):
     slug = "landscape"
     title = "Landscape"
+    topic = "Loss landscape"
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)

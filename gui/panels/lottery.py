@@ -62,6 +62,7 @@ DETAIL_NOTE = "The round picked under Inspect a round: shown once a round is pru
 class LotteryPanel(Panel):
     slug = "lottery"
     title = "Lottery tickets"
+    topic = "Lottery tickets"
     uses_experiment = False
 
     def __init__(self, lab, parent=None):

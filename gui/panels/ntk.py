@@ -71,6 +71,7 @@ IDLE_NOTE = "Press Train at this width (or Sweep widths)"
 class NTKPanel(Panel):
     slug = "ntk"
     title = "NTK & kernels"
+    topic = "Neural tangent kernel"
     uses_experiment = False
 
     def __init__(self, lab, parent=None):

@@ -69,6 +69,7 @@ IDLE_NOTE = "Press Train side by side"
 class ParadigmsPanel(Panel):
     slug = "paradigms"
     title = "Paradigms"
+    topic = "Alternative training paradigms"
     uses_experiment = False
 
     def __init__(self, lab, parent=None):

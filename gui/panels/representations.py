@@ -170,6 +170,7 @@ class RangeFollower:
 class RepresentationsPanel(Panel):
     slug = "representations"
     title = "Representations"
+    topic = "Representations"
 
     geometry_shown = QtCore.Signal(object)  # each GeometryFrame, after it is drawn
 

@@ -53,6 +53,7 @@ NETWORK_NOTE = "Press “Find critical points of a tiny network” below"
 class SaddlesPanel(Panel):
     slug = "saddles"
     title = "Saddles"
+    topic = "Curvature"
     uses_experiment = False
 
     OPTIONS = ("surface", "start", "lr", "momentum", "steps", "run", "network", "network_inits",

@@ -74,6 +74,7 @@ def parse_batch_sizes(text: str) -> tuple[int, ...]:
 class SharpnessPanel(Panel):
     slug = "sharpness"
     title = "Sharpness"
+    topic = "Curvature"
     uses_experiment = False
 
     OPTIONS = ("batch_sizes", "lr", "target_loss", "rho", "measure", "seeds", "hidden", "max_epochs", "seed")
