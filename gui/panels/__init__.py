@@ -35,6 +35,8 @@ PANELS: list[str] = [
 ]
 
 DECLARED = ("slug", "title", "topic")
+# The panel class statement and its body (indented or blank lines), then the body's own
+# (four-space) assignments of the declared names.
 _CLASS = re.compile(r"^class (\w+)\(Panel\):\n((?:[ \t]+.*\n|\n)*)", re.MULTILINE)
 _FIELD = re.compile(r"^    (slug|title|topic)(?:: [^=\n]+)? = (.+)$", re.MULTILINE)
 
@@ -51,6 +53,7 @@ class PanelInfo:
 
 
 def _declared(module: str) -> PanelInfo:
+    """The module's panel class and its declarations, read from the source when there is one."""
     spec = importlib.util.find_spec(module)
     source = spec.loader.get_source(module) if spec is not None and spec.loader is not None else None
     if source is None:
