@@ -734,27 +734,6 @@ class SamplesUsed:
 
 
 @dataclass
-class SavedSurface:
-    """A surface read from a sweep's file, made ready to draw."""
-
-    info: dict
-    grid: SurfaceGrid
-    contours: Contours
-    roughness: float
-
-
-def saved_surface(path, log_scale: bool = True) -> SavedSurface:
-    """Read a surface written by `engine.sweep.save_surface` (ValueError, with the reason, for a
-    file that is not one) and contour it in `log_scale`."""
-    from .sweep import load_surface  # sweep builds on this module: imported when used
-
-    result = load_surface(path)
-    n = result.Z.size
-    grid = SurfaceGrid(result.alphas, result.betas, result.Z, 0, 1, n, n)
-    return SavedSurface(result.info, grid, grid_contours(grid, log_scale), roughness(result.Z))
-
-
-@dataclass
 class LandscapeEvent:
     """What `landscape_events` yields: one piece per event (a grid comes with its contours,
     its 1-D profiles and its roughness)."""
@@ -832,6 +811,6 @@ __all__ = ["random_direction", "orthogonal_directions", "pca_directions", "loss_
            "hessian_directions", "hessian_available", "surface_levels", "refinement_strides",
            "points_per_chunk", "surface_loss_function", "path_projection", "PathRecorder", "LandscapeSettings", "Plane",
            "LandscapeData", "LandscapeEvent", "landscape_events", "make_plane", "SurfaceGrid", "roughness",
-           "SamplesUsed", "SavedSurface", "saved_surface",
+           "SamplesUsed",
            "SurfaceProgress", "LineProfiles", "PathProjection", "data_from_experiment", "fit_span",
            "contour_segments", "grid_contours", "Contours"]

@@ -25,13 +25,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from .device import set_thread_count
+
+if TYPE_CHECKING:  # sweep builds on landscape, which it imports only when used
+    from .landscape import Contours, SurfaceGrid
 
 INSTALL_HINT = ('sweeps run on Ray, which is not installed here. Install it with\n'
                 '    pip install -e ".[cluster]"\n'
@@ -576,6 +579,28 @@ def load_surface(path: str | Path) -> SurfaceResult:
     return SurfaceResult(alphas, betas, Z, info)
 
 
+@dataclass
+class SavedSurface:
+    """A surface read from a sweep's file, made ready to draw."""
+
+    info: dict
+    grid: SurfaceGrid
+    contours: Contours
+    roughness: float
+
+
+def saved_surface(path, log_scale: bool = True) -> SavedSurface:
+    """Read a surface written by `save_surface` (ValueError, with the reason, for a file that is
+    not one) and contour it in `log_scale`."""
+    from .landscape import SurfaceGrid, grid_contours, roughness
+
+    result = load_surface(path)
+    n = result.Z.size
+    grid = SurfaceGrid(result.alphas, result.betas, result.Z, 0, 1, n, n)
+    return SavedSurface(result.info, grid, grid_contours(grid, log_scale), roughness(result.Z))
+
+
+
 def save_seed_sweep(stem: str | Path, result: SeedSweepResult) -> tuple[Path, Path]:
     stem = Path(stem)
     npz = _save_npz(stem.with_suffix(".npz"), {"seeds": result.seeds, **result.numbers})
@@ -588,4 +613,5 @@ __all__ = ["INSTALL_HINT", "RayMissing", "SweepError", "SweepStarted", "TileDone
            "TaskDone", "SweepFinished", "Task", "ray_available", "connect", "run_tasks", "SurfaceProblem",
            "SurfaceResult", "tiles", "surface_tile", "single_process_surface", "surface_sweep",
            "prepare_surface", "SeedSweepResult", "lottery_seed", "sharpness_seed", "double_descent_seed",
-           "SEED_FUNCTIONS", "seed_sweep", "save_surface", "load_surface", "save_seed_sweep"]
+           "SEED_FUNCTIONS", "seed_sweep", "save_surface", "load_surface", "save_seed_sweep",
+           "SavedSurface", "saved_surface"]

@@ -1,18 +1,17 @@
 """Small building blocks for panels that run their own computations.
 
 - `JobProgress`: what a computation is doing, how far it is, and a Cancel button.
-- `PanelJobs`: at most one running job per key ("sweep", "networks", …); starting a new one
-  stops the old one and drops whatever the old one still delivers, so the newest request
-  always wins (a slider dragged quickly never ends on a stale curve).
+- `TaskBar`: the same as one line for a toolbar, with a percentage (Curvature, Saddles, Sharpness).
+  (Jobs themselves are started through gui/jobs.py.)
 - `ValueSlider`: a slider over a list of values (linear or log-spaced) with its name and value.
 - `right_axis`: a second y axis with its own view box, sharing the plot's x axis.
+- `fmt`, `labelled`, `fields_box`, `legend_below`, `legend_under`: captions, fields and legends.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -60,72 +59,71 @@ class JobProgress(QtWidgets.QWidget):
         self.setVisible(False)
 
 
-class PanelJobs:
-    """One job per key through `lab.start_job`; newest wins, stale deliveries are dropped."""
+class TaskBar(QtWidgets.QWidget):
+    """What a long computation is doing: a line of text, a progress bar and a Cancel button.
 
-    def __init__(self, lab, owner: str):
-        self.lab = lab
-        self.owner = owner
-        self._jobs: dict[str, Any] = {}
-        self._generation: dict[str, int] = {}
+    Hidden while idle; `cancelled` fires when the user presses Cancel.
+    """
 
-    def start(self, key: str, factory: Callable[[], Iterator[Any]], on_items: Callable[[list], None],
-              on_done: Callable[[], None] | None = None, on_error: Callable[[str], None] | None = None,
-              on_end: Callable[[], None] | None = None) -> None:
-        """Run `factory()` off the GUI thread. `on_end` runs once the job ends in any way
-        (done, failed or cancelled), unless a newer job of the same key replaced it."""
-        self.stop(key)
-        gen = self._generation.get(key, 0) + 1
-        self._generation[key] = gen
+    cancelled = QtCore.Signal()
+    visibility_changed = QtCore.Signal(bool)
 
-        def current() -> bool:
-            return self._generation.get(key) == gen
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.label = QtWidgets.QLabel("")
+        self.label.setMinimumWidth(40)
+        self.bar = QtWidgets.QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(True)
+        self.bar.setMaximumWidth(220)
+        self.bar.setMinimumWidth(60)
+        self.cancel = QtWidgets.QPushButton("Cancel")
+        self.cancel.setToolTip("Stop this computation (the rest of the window keeps working)")
+        self.cancel.clicked.connect(self.cancelled.emit)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.cancel)
+        self._active = False
+        self.hide()
 
-        def items(batch: list) -> None:
-            if current():
-                on_items(batch)
+    def show_progress(self, fraction: float, text: str) -> None:
+        self.label.setText(text)
+        self.bar.setValue(int(round(1000 * min(1.0, max(0.0, fraction)))))
+        self.bar.setFormat(f"{100 * min(1.0, max(0.0, fraction)):.0f}%")
+        self.active = True
 
-        def done() -> None:
-            if current():
-                if on_done is not None:
-                    on_done()
-                if on_end is not None:
-                    on_end()
+    def finish(self) -> None:
+        self.active = False
 
-        def failed(text: str) -> None:
-            if current():
-                if on_error is not None:
-                    on_error(text)
-                else:
-                    self.lab.message.emit(f"Error: {text}", 8000)
-                if on_end is not None:
-                    on_end()
+    @property
+    def active(self) -> bool:
+        return self._active
 
-        self._jobs[key] = self.lab.start_job(factory, items, done, failed, name=f"{self.owner}-{key}")
+    @active.setter
+    def active(self, on: bool) -> None:
+        if on != getattr(self, "_active", None):
+            self._active = on
+            self.setVisible(on)
+            self.visibility_changed.emit(on)
 
-    def cancel(self, key: str) -> None:
-        """Stop the job and forget it: what it still delivers is ignored."""
-        self.stop(key)
-        self._generation[key] = self._generation.get(key, 0) + 1
 
-    def stop(self, key: str) -> None:
-        job = self._jobs.get(key)
-        if job is not None and job.running:
-            job.stop()
+def fmt(x: float, digits: int = 3) -> str:
+    """A number for a caption: short, with scientific notation for tiny or huge values."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    ax = abs(x)
+    if ax != 0 and (ax < 1e-3 or ax >= 1e5):
+        text = f"{x:.{max(1, digits - 1)}e}".replace("e-0", "e-").replace("e+0", "e+")
+    else:
+        text = f"{x:.{digits}g}"
+    return text.replace("-", "−")  # a true minus sign
 
-    def running(self, key: str) -> bool:
-        job = self._jobs.get(key)
-        return job is not None and bool(job.running)
 
-    def stop_all(self, wait: float = 0.0) -> bool:
-        """Stop every job; with `wait` > 0, give them that many seconds in all to finish."""
-        for key in list(self._jobs):
-            self.cancel(key)
-        deadline = time.perf_counter() + wait
-        ok = True
-        for job in self._jobs.values():
-            ok &= job.wait(max(0.0, deadline - time.perf_counter())) if wait > 0 else True
-        return ok
+def labelled(label: str, widget: QtWidgets.QWidget, tip: str = "") -> QtWidgets.QWidget:
+    """A label and its field side by side, as one widget for a toolbar row."""
+    return fields_box(label, widget, tip=tip)
 
 
 class ValueSlider(QtWidgets.QWidget):
@@ -299,6 +297,17 @@ def legend_below(view: pg.GraphicsLayoutWidget, row: int, col: int, columns: int
     layout.setRowStretchFactor(row, 0)  # the legend keeps its natural height; plots take the rest
     for r in range(row):
         layout.setRowStretchFactor(r, max(layout.rowStretchFactor(r), 1))
+    return legend
+
+
+def legend_under(view: pg.GraphicsLayoutWidget, plot: pg.PlotItem, row: int, col: int = 0,
+                 columns: int = 2) -> pg.LegendItem:
+    """A legend in its own row under `plot`, where it cannot hide the curves, made the plot's
+    legend (unlike `legend_below`, the layout's row stretch is left as it is)."""
+    legend = pg.LegendItem(colCount=columns, horSpacing=12)
+    view.addItem(legend, row=row, col=col)
+    plot.legend = legend  # curves named later join it; the style manager styles it with the plot
+    manager().register_plot(plot)
     return legend
 
 

@@ -4,7 +4,6 @@ A preset file:
 
     {"name": "edge-of-stability",          # no spaces; the file is <name>.json
      "title": "Edge of stability",
-     "topic": "Curvature",                 # groups presets on the start page and in the menu
      "claim": "one sentence: what the picture shows",
      "claim_id": "edge-of-stability",      # or: the claim record (engine/claims) whose text is
                                            # shown and which tests/test_claims.py checks
@@ -12,7 +11,8 @@ A preset file:
                                            # into the tab's data() (list items by index)
      "deadline_s": 20,                     # seconds after Show by which the tab shows its data
                                            # and headline number (tests/test_preset_flow.py)
-     "tab": "curvature",                   # the tab that shows it
+     "tab": "curvature",                   # the tab that shows it; its topic groups the
+                                           # presets on the start page and in the menu
      "experiment": {...},                  # ExperimentConfig fields (dataset, lr, …)
      "panel": {...},                       # options of that tab (its apply_options)
      "steps": 400,                         # training steps of the shared experiment
@@ -29,16 +29,16 @@ from pathlib import Path
 from engine.claims import get_claim
 from engine.experiment import ExperimentConfig
 
+from .panels import panel_topics
 from .resources import resource_path
 
-REQUIRED = ("name", "title", "topic", "tab")
+REQUIRED = ("name", "title", "tab")
 
 
 @dataclass
 class Preset:
     name: str
     title: str
-    topic: str
     claim: str
     tab: str
     experiment: dict = field(default_factory=dict)
@@ -50,6 +50,11 @@ class Preset:
     headline: str | None = None  # where the tab's data() holds the number the claim is about
     deadline_s: float = 30.0
     path: Path | None = None
+
+    @property
+    def topic(self) -> str:
+        """The course topic of the preset's tab."""
+        return panel_topics()[self.tab]
 
     def config(self) -> ExperimentConfig:
         return ExperimentConfig.from_dict(self.experiment)
@@ -68,6 +73,8 @@ def parse_preset(text: str, source: str = "preset") -> Preset:
     missing = [k for k in REQUIRED if k not in d]
     if missing:
         raise ValueError(f"{source}: missing {', '.join(missing)}")
+    if "topic" in d:
+        raise ValueError(f"{source}: no topic here: a preset is listed under the topic of its tab")
     known = set(Preset.__dataclass_fields__) - {"path"}
     unknown = set(d) - known
     if unknown:
@@ -83,6 +90,8 @@ def parse_preset(text: str, source: str = "preset") -> Preset:
         raise ValueError(f"{source}: missing claim (or claim_id)")
     if not isinstance(d.get("deadline_s", 30.0), int | float) or d.get("deadline_s", 30.0) <= 0:
         raise ValueError(f"{source}: deadline_s is a positive number of seconds")
+    if d["tab"] not in panel_topics():
+        raise ValueError(f"{source}: no tab {d['tab']!r}; the tabs are {', '.join(panel_topics())}")
     if " " in d["name"]:
         raise ValueError(f"{source}: a preset name has no spaces ({d['name']!r})")
     preset = Preset(**d)

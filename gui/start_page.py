@@ -6,19 +6,17 @@ from collections.abc import Callable
 
 from PySide6 import QtCore, QtWidgets
 
+from .panels import topic_order
 from .presets import Preset, load_presets
-
-TOPIC_ORDER = ["Training", "Optimisation landscape", "Landscape", "Curvature", "Saddle points", "Sharpness",
-               "Representations", "MRI", "Lottery tickets", "Double descent", "Implicit regularisation",
-               "Neural tangent kernel", "Paradigms"]
 
 
 def presets_by_topic(presets: dict[str, Preset]) -> dict[str, list[Preset]]:
+    """Presets grouped by topic, the topics in the order of the course (the tabs')."""
     groups: dict[str, list[Preset]] = {}
     for p in presets.values():
         groups.setdefault(p.topic, []).append(p)
-    order = {t: i for i, t in enumerate(TOPIC_ORDER)}
-    return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+    order = {t: i for i, t in enumerate(topic_order())}
+    return dict(sorted(groups.items(), key=lambda kv: order[kv[0]]))
 
 
 class StartPage(QtWidgets.QScrollArea):

@@ -61,6 +61,7 @@ class Job(QtCore.QObject):
                     gen.close()
                 except Exception:
                     traceback.print_exc()
+            self._factory = None  # nor what the generator was built from
             self._finished.set()
 
     # -- GUI thread -----------------------------------------------------------------------
@@ -99,6 +100,8 @@ class Job(QtCore.QObject):
                 self._safe(self._on_error, self._error)
             elif self._on_done is not None:
                 self._safe(self._on_done)
+            # The Lab keeps its jobs: an ended one must not keep what its callbacks refer to.
+            self._on_items = self._on_done = self._on_error = None
 
     def finish_now(self) -> None:
         """Deliver what is left (after `wait`), e.g. before the window closes or in tests."""

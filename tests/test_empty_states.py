@@ -141,14 +141,14 @@ def test_long_jobs_show_a_first_result_within_5_s_and_run_on_when_their_tab_is_l
     """Sharpness (a batch-size sweep) and Lottery (IMP rounds): the first partial result within
     5 s of Run; leaving the tab neither stops nor pauses the job, and the topic list marks it."""
     # Tabs that follow the training: a surface or spectrum under way is not stopped on leaving.
-    for slug in ("landscape", "curvature"):
+    for slug, key in (("landscape", "surface"), ("curvature", "spectrum")):
         panel = window.show_panel(slug)
-        qtbot.waitUntil(lambda p=panel: p._job is not None and p._job.running, timeout=20000)
-        job = panel._job
+        qtbot.waitUntil(lambda p=panel, k=key: p.jobs.job(k) is not None and p.jobs.job(k).running, timeout=20000)
+        job = panel.jobs.job(key)
         window.show_panel("train")
         assert not job.stopping, f"leaving {slug} stopped its job"
         qtbot.waitUntil(lambda j=job: not j.running, timeout=60000)  # ... and it finishes
-        assert panel._job is None or panel._job is job or not panel._job.running  # none started hidden
+        assert panel.jobs.job(key) is job or not panel.jobs.job(key).running  # none started hidden
 
     sharp = window.show_panel("sharpness")
     # A target loss the first run takes long to reach: the job is still training (and stops at
@@ -169,13 +169,13 @@ def test_long_jobs_show_a_first_result_within_5_s_and_run_on_when_their_tab_is_l
     seen = {"sharpness": sum(len(e) for e, _ in sharp.train_points.values()), "lottery": lottery.items_seen}
     qtbot.waitUntil(lambda: sum(len(e) for e, _ in sharp.train_points.values()) > seen["sharpness"]
                     and lottery.items_seen > seen["lottery"], timeout=30000)
-    assert sharp._job.running and lottery.running
+    assert sharp.jobs.job("sweep").running and lottery.running
     qtbot.waitUntil(lambda: {"sharpness", "lottery"} <= window.topics.busy(), timeout=2000)
     assert sharp.task.isVisibleTo(sharp) and lottery.progress_bar.isVisibleTo(lottery)  # bars stay with their tabs
 
     sharp.cancel()
     lottery.stop()
-    qtbot.waitUntil(lambda: not lottery.running and not sharp._job.running, timeout=30000)
+    qtbot.waitUntil(lambda: not lottery.running and not sharp.jobs.job("sweep").running, timeout=30000)
     qtbot.waitUntil(lambda: not ({"sharpness", "lottery"} & window.topics.busy()), timeout=2000)
     # A bar shows only while its job runs.
     assert not lottery.progress_bar.isVisibleTo(lottery) and not sharp.task.isVisibleTo(sharp)

@@ -126,7 +126,7 @@ def test_cnn_spectrum_by_slq_with_progress_and_cancel(window, qtbot, image_datas
     panel.refresh_now()
     qtbot.waitUntil(lambda: panel.task.isVisible(), timeout=30000)
     assert panel.status.currentWidget() is panel.task and "Lanczos" in panel.task.label.text()
-    job = panel._job
+    job = panel.jobs.job("spectrum")
     qtbot.mouseClick(panel.task.cancel, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not job.running, timeout=30000)
     assert not panel.task.isVisible() and not panel.live.isChecked()
@@ -160,7 +160,7 @@ def test_saddles_network_search_can_be_cancelled(window, qtbot):
     panel = window.show_panel("saddles")
     panel.find_network_points()
     qtbot.waitUntil(lambda: panel.task.isVisible(), timeout=10000)
-    job = panel._network_job
+    job = panel.jobs.job("network")
     qtbot.mouseClick(panel.task.cancel, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not job.running, timeout=30000)
     assert panel.network_button.isEnabled() and "cancelled" in panel.network_text.text()
@@ -172,7 +172,7 @@ def test_sharpness_bad_input_gets_a_message(window, qtbot):
         panel.batches.setText(text)
         panel.run_button.click()
         assert panel.error.isVisible() and words in panel.error.text()
-        assert panel._job is None
+        assert panel.jobs.job("sweep") is None
     panel.batches.setText("16, full")
     panel.lr.setText("-0.1")
     panel.run_button.click()
@@ -206,7 +206,7 @@ def test_sharpness_seed_spread_draws_every_seed_and_states_the_verdict(window, q
     # A small measurement at each minimum keeps the test short; the spread is what is tested.
     panel.config = replace(panel.config, trace_probes=2, lanczos_iters=20, sharpness_steps=5, slice_points=5)
     panel.run_button.click()
-    qtbot.waitUntil(lambda: len(panel.spread) == 2 and not panel._job.running, timeout=300000)
+    qtbot.waitUntil(lambda: len(panel.spread) == 2 and not panel.jobs.running("sweep"), timeout=300000)
     results = panel.spread_results()
     assert [s for s, _, _ in results] == [panel.config.seed, panel.config.seed + 1]
     assert panel.note.text().startswith(verdict(SHARP_VS_FLAT, results))

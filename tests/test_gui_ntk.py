@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _idle(qtbot, panel, timeout=60000):
-    qtbot.waitUntil(lambda: panel._job is None and not panel.running, timeout=timeout)
+    qtbot.waitUntil(lambda: not panel.jobs.running("study") and not panel.running, timeout=timeout)
 
 
 def _type(edit, text):
@@ -51,7 +51,7 @@ def test_first_visit_fits_then_a_sweep_fills_the_drift_plot(window, qtbot):
     assert panel.progress.text() == "done"
     # A swept width comes back at once when the slider returns to it.
     panel.width_slider.setValue(panel.width_slider.value() - 4)  # two octaves down: 32
-    assert panel._shown.width == 32 and panel._job is None
+    assert panel._shown.width == 32 and not panel.jobs.running("study")
 
 
 def test_cancel_stops_a_sweep_at_the_next_step(window, qtbot):
@@ -71,18 +71,18 @@ def test_bad_input_gets_a_message_and_starts_nothing(window, qtbot):
     _type(panel.lr, "fast")
     qtbot.wait(500)  # past the debounce
     assert panel.error.isVisible() and "learning rate must be a number" in panel.error.text()
-    assert panel._job is None
+    assert not panel.jobs.running("study")
     _type(panel.lr, "0.3")  # a good value clears the message and fits again
     qtbot.waitUntil(lambda: not panel.error.isVisible() and panel.running, timeout=5000)
     _idle(qtbot, panel)
 
     _type(panel.sweep_widths, "16")
     panel.request("sweep")
-    assert "at least two widths" in panel.error.text() and panel._job is None
+    assert "at least two widths" in panel.error.text() and not panel.jobs.running("study")
     panel.layers.setValue(3)
     panel.set_width(4096)
     panel.request("fit")
-    assert "above the limit" in panel.error.text() and panel._job is None
+    assert "above the limit" in panel.error.text() and not panel.jobs.running("study")
 
 
 def test_divergence_is_reported_in_words(window, qtbot):

@@ -64,7 +64,7 @@ def test_live_scatter_moves_smoothly_while_training_and_probes_follow(window, qt
     assert all(s.count() == 400 for _, s, _ in panel.strip_plots)
 
     # Probes were fitted when training stopped, one bar per layer.
-    qtbot.waitUntil(lambda: panel._probe_step == final and panel._probe_job is None, timeout=30000)
+    qtbot.waitUntil(lambda: panel._probe_step == final and not panel.jobs.running("probes"), timeout=30000)
     assert [r.layer for r in panel._probe_results] == ["input", "fc1", "fc2", "out"]
     assert len(panel.probe_test_bars.opts["height"]) == 4
     assert f"fitted at step {final:,}" in panel.probe_status.text() or f"fitted at step {final}" in \
@@ -93,12 +93,12 @@ def test_reset_points_and_divergence(window, qtbot):
     panel = _open(window, qtbot)
     lab.play(max_steps=40)
     qtbot.waitUntil(lambda: lab.state == "idle" and panel._geometry.step == 40, timeout=30000)
-    qtbot.waitUntil(lambda: panel._probe_job is None and panel._probe_step == 40, timeout=30000)
+    qtbot.waitUntil(lambda: not panel.jobs.running("probes") and panel._probe_step == 40, timeout=30000)
     # Fit probes on demand, then cancel: the tab stays usable and says how far it got.
     qtbot.mouseClick(panel.fit_button, QtCore.Qt.MouseButton.LeftButton)
     assert not panel.fit_button.isEnabled() and panel.probe_cancel.isVisible()
     qtbot.mouseClick(panel.probe_cancel, QtCore.Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel._probe_job is None and panel.fit_button.isEnabled(), timeout=30000)
+    qtbot.waitUntil(lambda: not panel.jobs.running("probes") and panel.fit_button.isEnabled(), timeout=30000)
     assert not panel.probe_cancel.isVisible() and "fitted at step 40" in panel.probe_status.text()
     panel.points_combo.setCurrentIndex(0)
     qtbot.waitUntil(lambda: panel._geometry is not None and len(panel._geometry.labels) == 200, timeout=20000)

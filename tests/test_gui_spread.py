@@ -51,12 +51,13 @@ def test_ntk_drift_sweep_over_two_seeds(window, qtbot):
     panel = window.panel("ntk")
     panel.steps.setValue(60)
     window.show_panel("ntk")
-    qtbot.waitUntil(lambda: panel._job is None and not panel.running and panel._shown is not None, timeout=60000)
+    qtbot.waitUntil(lambda: not panel.jobs.running("study") and not panel.running and panel._shown is not None,
+                    timeout=60000)
     panel.seed_count.setValue(2)
     panel.sweep_widths.setText("8, 32")
     panel.sweep_widths.editingFinished.emit()
     qtbot.mouseClick(panel.sweep_button, QtCore.Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel._job is None and not panel.running, timeout=90000)
+    qtbot.waitUntil(lambda: not panel.jobs.running("study") and not panel.running, timeout=90000)
     assert panel.progress.text() == "done"
     # Seed 0 also holds the first visit's fit at width 256 (same settings); seed 1 the sweep only.
     assert sorted(panel._by_seed) == [0, 1] and sorted(panel._by_seed[1]) == [8, 32]

@@ -75,3 +75,29 @@ def test_no_module_imports_itself_through_others():
                     seen.add(nxt)
                     stack.append((nxt, (*path, nxt)))
     assert not cycles, "import cycles:\n" + "\n".join(sorted(set(cycles)))
+
+
+def test_no_panel_imports_another_panel():
+    """A tab's module stands alone: what tabs share lives in gui/ (panel_tools, jobs, plots …).
+    Page files of one topic (train_images for train) are that topic's own."""
+    import ast
+
+    folder = ROOT / "gui" / "panels"
+    panels = {p.stem for p in folder.glob("*.py")} - {"__init__", "base"}
+    own_pages = {"train": {"train_images"}}
+    bad = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names = [node.module] if node.module else [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gui.panels."):
+                names = [node.module.split(".")[2]]
+            elif isinstance(node, ast.Import):
+                names = [a.name.split(".")[2] for a in node.names if a.name.startswith("gui.panels.")]
+            else:
+                continue
+            for name in names:
+                name = name.split(".")[0]
+                if name in panels and name not in own_pages.get(path.stem, set()):
+                    bad.append(f"{path.name} imports {name}")
+    assert not bad, bad

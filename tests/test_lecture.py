@@ -274,6 +274,6 @@ def test_show_starts_training_and_the_tabs_own_computation(window, qtbot):
 
     sharp = window.panel("sharpness")
     window.run_preset(presets["curvature-sharp-vs-flat"])
-    qtbot.waitUntil(lambda: sharp._job is not None and sharp._job.running, timeout=5000)
-    sharp._job.stop()
-    qtbot.waitUntil(lambda: not sharp._job.running, timeout=20000)
+    qtbot.waitUntil(lambda: sharp.jobs.running("sweep"), timeout=5000)
+    sharp.jobs.stop("sweep")
+    qtbot.waitUntil(lambda: not sharp.jobs.running("sweep"), timeout=20000)

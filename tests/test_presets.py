@@ -47,5 +47,24 @@ def test_bad_preset_files_are_refused_with_a_reason():
     with pytest.raises(ValueError, match="missing"):
         parse_preset('{"name": "a"}', "x.json")
     with pytest.raises(ValueError, match="unknown experiment settings"):
-        parse_preset('{"name": "a", "title": "t", "topic": "t", "claim": "c", "tab": "train",'
+        parse_preset('{"name": "a", "title": "t", "claim": "c", "tab": "train",'
                      ' "experiment": {"learning_rate": 1}}', "x.json")
+    with pytest.raises(ValueError, match="topic of its tab"):  # the tab's class declares it
+        parse_preset('{"name": "a", "title": "t", "topic": "t", "claim": "c", "tab": "train"}', "x.json")
+    with pytest.raises(ValueError, match="no tab 'nowhere'"):
+        parse_preset('{"name": "a", "title": "t", "claim": "c", "tab": "nowhere"}', "x.json")
+
+
+def test_start_page_lists_topics_in_the_order_of_the_tabs(qtbot):
+    """The start page follows the course: a topic comes where its first tab is."""
+    from PySide6 import QtWidgets
+
+    from gui.panels import panel_topics, slugs
+    from gui.start_page import StartPage
+
+    page = StartPage(lambda preset: None)
+    qtbot.addWidget(page)
+    shown = [box.title() for box in page.widget().findChildren(QtWidgets.QGroupBox)]
+    topics_of_tabs = list(dict.fromkeys(panel_topics()[slug] for slug in slugs()))
+    assert shown == [t for t in topics_of_tabs if any(p.topic == t for p in PRESETS.values())]
+    assert set(shown) == {p.topic for p in PRESETS.values()}

@@ -130,7 +130,8 @@ def test_without_ray_the_sweep_says_how_to_install_it(monkeypatch, capsys):
 
 
 def test_a_saved_surface_reads_back_ready_to_draw(problem, tmp_path):
-    from engine.landscape import roughness, saved_surface
+    from engine.landscape import roughness
+    from engine.sweep import saved_surface
 
     result = list(sweep.surface_sweep(problem, tile=8, backend="serial"))[-1].result
     npz, _ = sweep.save_surface(tmp_path / "surface", result)

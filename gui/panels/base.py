@@ -31,13 +31,16 @@ class HeadlessContext:
 class Panel(QtWidgets.QWidget):
     """Base class of a tab.
 
-    Subclasses set `slug` (used by --tab and file names), `title` (the tab text) and build
-    their widgets in `__init__`. Panels that follow the shared experiment override `on_frames`
-    and `on_reset`; panels with their own computations start them with `lab.start_job`.
+    Subclasses set `slug` (used by --tab and file names), `title` (the tab text) and `topic`
+    (the course topic its presets are listed under), as plain strings: gui/panels/__init__.py
+    reads them without importing the module. They build their widgets in `__init__`. Panels
+    that follow the shared experiment override `on_frames` and `on_reset`; panels with their own
+    computations run them through a `gui.jobs.PanelJobs`.
     """
 
     slug: ClassVar[str] = ""
     title: ClassVar[str] = ""
+    topic: ClassVar[str] = ""
     uses_experiment: ClassVar[bool] = True
     # The options the tab was built with (set by the window once the tab exists): a preset
     # applies its own over these, and a session saves only what differs from them.

@@ -25,10 +25,10 @@ from engine.connectivity import (
 from engine.device import intra_op_threads
 
 from .. import plots
-from ..panel_tools import fields_box
+from ..jobs import PanelJobs
+from ..panel_tools import fields_box, legend_under
 from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
 from .base import HeadlessContext, Panel
-from .landscape import legend_below, weak_callback
 
 BIG_MODEL = 50_000
 STAGES = {"train A": "training network A", "train B": "training network B",
@@ -49,11 +49,11 @@ class SeedPaths:
 class ConnectivityPanel(Panel):
     slug = "connectivity"
     title = "Connectivity"
+    topic = "Loss landscape"
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
-        self._job = None
-        self._generation = 0
+        self.jobs = PanelJobs(self)
         self._ran_once = False
         self.results: dict[str, PathResult] = {}
         self.endpoints: Endpoints | None = None
@@ -101,7 +101,7 @@ class ConnectivityPanel(Panel):
         self.curve_view = plots.make_view()
         self.path_plot = plots.add_plot(self.curve_view, "Loss along the path", "t  (A at 0, B at 1)", "loss",
                                         row=0, col=0)
-        legend_below(self.curve_view, self.path_plot, row=1)
+        legend_under(self.curve_view, self.path_plot, row=1)
         self.lin_train = plots.curve(self.path_plot, 0, "line, train")
         self.lin_test = plots.curve(self.path_plot, 0, "line, test", width=1.6, dashed=True)
         self.bez_train = plots.curve(self.path_plot, 2, "Bezier, train")
@@ -187,8 +187,6 @@ class ConnectivityPanel(Panel):
         if problems:
             self._show_error("; ".join(problems.values()))
             return
-        if self._job is not None and self._job.running:
-            self._job.stop()
         self._show_error("")
         self._ran_once = True
         self._stale = False
@@ -224,34 +222,28 @@ class ConnectivityPanel(Panel):
                             found[item.kind] = item
                     yield SeedPaths(cfg.seeds[0], found["ends"], found["linear"], found["bezier"])
 
-        self._generation += 1
-        gen = self._generation
         self._started = time.perf_counter()
         self.run.setEnabled(False)
         self.cancel.setEnabled(True)
         self.progress.setValue(0)
         self._progress_timer.start(300)
         self.caption.setText("Training network A …")
-        self._job = self.lab.start_job(work, weak_callback(self, "_items", gen), weak_callback(self, "_done", gen),
-                                       weak_callback(self, "_failed", gen), name="connectivity")
+        self.jobs.start("paths", work, self._items, self._done, self._failed)
 
     def stop(self) -> None:
-        if self._job is not None and self._job.running:
-            self._job.stop()
+        if self.jobs.running("paths"):
+            self.jobs.stop("paths")
             self.lab.message.emit("Connectivity: stopped", 4000)
 
     def shutdown(self) -> None:
         self._progress_timer.stop()
-        if self._job is not None:
-            self._job.stop()
+        self.jobs.stop("paths")
 
     @property
     def busy(self) -> bool:
-        return self._job is not None and self._job.running
+        return self.jobs.running("paths")
 
-    def _items(self, gen: int, items: list) -> None:
-        if gen != self._generation:
-            return
+    def _items(self, items: list) -> None:
         redraw = False
         for it in items:
             if isinstance(it, ConnectivityProgress):
@@ -278,15 +270,11 @@ class ConnectivityPanel(Panel):
             self._draw_paths()
             self._update_caption()
 
-    def _done(self, gen: int) -> None:
-        if gen != self._generation:
-            return
+    def _done(self) -> None:
         self._finish()
         self._update_caption()
 
-    def _failed(self, gen: int, text: str) -> None:
-        if gen != self._generation:
-            return
+    def _failed(self, text: str) -> None:
         self._finish()
         self._show_error(text)
 

@@ -28,10 +28,10 @@ from engine.spectrum import (
 )
 
 from .. import plots
-from ..panel_tools import set_title
+from ..jobs import PanelJobs
+from ..panel_tools import TaskBar, fmt, labelled, set_title
 from ..plots import TidyAxis
 from .base import HeadlessContext, Panel
-from .curvature_common import TaskBar, fmt, labelled, weak
 
 MIN_INTERVAL_S = 0.3  # at most ~3 spectra a second
 PROGRESS_AFTER_S = 0.8  # show the progress bar for computations that take longer than this
@@ -110,6 +110,7 @@ def _lambda_label(x: float) -> str:
 class CurvaturePanel(Panel):
     slug = "curvature"
     title = "Curvature"
+    topic = "Curvature"
 
     OPTIONS = ("log_scale", "method", "track_every", "exact_limit", "image_samples", "probes", "lanczos_steps",
                "live", "symlog")
@@ -223,8 +224,7 @@ class CurvaturePanel(Panel):
         self._model = None
         self._model_of = None  # the experiment's module that _model is a copy of
         self._data: tuple | None = None
-        self._generation = 0
-        self._job = None
+        self.jobs = PanelJobs(self)
         self._job_started = 0.0
         self._last_start = -1e9
         self._pending: tuple[int, np.ndarray] | None = None
@@ -344,12 +344,10 @@ class CurvaturePanel(Panel):
         return self._data is not None and self._data[2]
 
     def _busy(self) -> bool:
-        return self._job is not None and self._job.running
+        return self.jobs.running("spectrum")
 
     def _stop_job(self) -> None:
-        self._generation += 1
-        if self._job is not None and self._job.running:
-            self._job.stop()
+        self.jobs.cancel("spectrum")
         self.task.finish()
 
     def _maybe_start(self) -> None:
@@ -368,15 +366,13 @@ class CurvaturePanel(Panel):
         self._pending = None
         self._requested = False
         self._last_start = self._job_started = time.perf_counter()
-        generation = self._generation
         model, (X, y, _images, loss) = self._model, self._data
         settings = self.settings
 
         def work():
             yield from spectrum_snapshot(model, X, y, theta, step, settings, loss)
 
-        self._job = self.lab.start_job(work, weak(self._items, generation), weak(self._job_done, generation),
-                                       weak(self._job_failed, generation), name="curvature-spectrum")
+        self.jobs.start("spectrum", work, self._items, self._job_done, self._job_failed, on_exit=self._job_exited)
 
     def _run_sync(self) -> None:
         """Headless: one snapshot of the pending θ, inline."""
@@ -384,16 +380,12 @@ class CurvaturePanel(Panel):
             return
         step, theta = self._pending
         self._pending = None
-        generation = self._generation
         X, y, _images, loss = self._data
         model, settings = self._model, self.settings
-        self.lab.start_job(lambda: spectrum_snapshot(model, X, y, theta, step, settings, loss),
-                           weak(self._items, generation), None, weak(self._job_failed, generation),
-                           name="curvature-spectrum")
+        self.jobs.start("spectrum", lambda: spectrum_snapshot(model, X, y, theta, step, settings, loss),
+                        self._items, on_error=self._job_failed)
 
-    def _items(self, items: list, generation: int) -> None:
-        if generation != self._generation:
-            return
+    def _items(self, items: list) -> None:
         for item in items:
             if isinstance(item, Progress):
                 self.spectrum_note.set_text(plots.progress_text(f"Hessian spectrum — {item.what}",
@@ -403,15 +395,15 @@ class CurvaturePanel(Panel):
             elif isinstance(item, SpectrumSnapshot):
                 self._draw(item)
 
-    def _job_done(self, generation: int) -> None:
-        if generation == self._generation:
-            self.task.finish()
-        if self.live.isChecked() or self._requested:
+    def _job_done(self) -> None:
+        self.task.finish()
+
+    def _job_exited(self, error: str | None) -> None:
+        # Also after a stopped job: the θ that waited for it is computed now.
+        if error is None and (self.live.isChecked() or self._requested):
             self._maybe_start()
 
-    def _job_failed(self, text: str, generation: int) -> None:
-        if generation != self._generation:
-            return
+    def _job_failed(self, text: str) -> None:
         self.task.finish()
         self.banner.setText(f"The spectrum could not be computed: {text}")
         self.banner.show()

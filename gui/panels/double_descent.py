@@ -33,9 +33,9 @@ from engine.double_descent import (
 from engine.training import TrainConfig
 
 from .. import plots
+from ..jobs import PanelJobs
 from ..panel_tools import (
     JobProgress,
-    PanelJobs,
     ValueSlider,
     lay_out_pages,
     legend_below,
@@ -146,13 +146,14 @@ class DescentPlot:
 class DoubleDescentPanel(Panel):
     slug = "double-descent"
     title = "Double descent"
+    topic = "Double descent"
     uses_experiment = False
 
     VIEWS = ("random-features", "networks", "epoch-wise")
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
-        self.jobs = PanelJobs(lab, self.slug)
+        self.jobs = PanelJobs(self)
         self.run_log = RunLog()  # what the three computations delivered, for recordings
         self.sweep: SweepResult | None = None
         self.net_points: list[SweepPoint] = []

@@ -32,9 +32,9 @@ from engine.implicit import (
 )
 
 from .. import plots
+from ..jobs import PanelJobs
 from ..panel_tools import (
     JobProgress,
-    PanelJobs,
     ValueSlider,
     lay_out_pages,
     legend_below,
@@ -65,13 +65,14 @@ def _line_segment(normal: np.ndarray, offset: float, extent: float) -> tuple[np.
 class ImplicitPanel(Panel):
     slug = "implicit"
     title = "Implicit regularisation"
+    topic = "Implicit regularisation"
     uses_experiment = False
 
     VIEWS = ("least-squares", "max-margin", "factorization")
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
-        self.jobs = PanelJobs(lab, self.slug)
+        self.jobs = PanelJobs(self)
         self._started = False
         self.ls_zero: list[GDPoint] = []
         self.ls_random: list[GDPoint] = []

@@ -3,14 +3,13 @@
 Two live modes. "Around θ": every refresh re-centres the plane on the newest θ and recomputes
 the surface (newest θ wins: frames that arrive while a surface is computed are skipped).
 "Fixed plane": the plane and its surface stay; the path is projected onto it as it grows.
-Every computation runs in `lab.start_job` on a copy of the network and on θ snapshots.
+Every computation runs as one of the tab's jobs (gui/jobs.py) on a copy of the network and on θ snapshots.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-import weakref
 from collections import deque
 from dataclasses import replace
 from typing import Any
@@ -33,17 +32,17 @@ from engine.landscape import (
     PathRecorder,
     Plane,
     SamplesUsed,
-    SavedSurface,
     SurfaceGrid,
     grid_contours,
     hessian_available,
     landscape_events,
-    saved_surface,
 )
 from engine.live import Frame
+from engine.sweep import SavedSurface, saved_surface
 
 from .. import plots
-from ..panel_tools import fields_box
+from ..jobs import PanelJobs, weak
+from ..panel_tools import fields_box, legend_under
 from ..style import manager
 from ..surface3d import Surface3D, opengl_problem
 from .base import HeadlessContext, Panel
@@ -57,29 +56,6 @@ FAR_OFF_PLANE = 0.5  # warn when less than this share of the path lies in the pl
 AXIS_SHORT = {"filter": "Random, filter-norm.", "layer": "Random, layer-norm.", "none": "Random unit",
               "pca": "PCA of the path", "hessian": "Hessian top-2"}
 PROGRESS_AFTER = 0.4  # s: show the progress bar only for computations longer than this
-
-
-def weak_callback(obj: Any, method: str, *bound: Any):
-    """obj.method(*bound, *args), holding obj weakly: a job kept by the Lab then does not keep a
-    closed panel (and its plots) alive through a reference cycle."""
-    ref = weakref.ref(obj)
-
-    def call(*args: Any) -> None:
-        target = ref()
-        if target is not None:
-            getattr(target, method)(*bound, *args)
-
-    return call
-
-
-def legend_below(view: pg.GraphicsLayoutWidget, plot: pg.PlotItem, row: int, col: int = 0,
-                 columns: int = 2) -> pg.LegendItem:
-    """A legend in its own row under the plot, where it cannot hide the curves."""
-    legend = pg.LegendItem(colCount=columns, horSpacing=12)
-    view.addItem(legend, row=row, col=col)
-    plot.legend = legend  # curves named later join it; the style manager styles it with the plot
-    manager().register_plot(plot)
-    return legend
 
 
 def opened_caption(name: str, info: dict, grid: SurfaceGrid) -> str:
@@ -102,14 +78,14 @@ def opened_caption(name: str, info: dict, grid: SurfaceGrid) -> str:
 class LandscapePanel(Panel):
     slug = "landscape"
     title = "Landscape"
+    topic = "Loss landscape"
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
         self._fallback = False  # a random plane shown because there is no path yet for the PCA plane
         self._template = None  # the network's structure, copied per job (never the live model)
         self._latest: tuple[int, np.ndarray] | None = None  # newest (step, θ)
-        self._job = None
-        self._generation = 0
+        self.jobs = PanelJobs(self)
         self._dirty = False
         self._need_plane = True
         self._need_surface = True
@@ -230,7 +206,7 @@ class LandscapePanel(Panel):
         self.side_view = plots.make_view()
         self.line_plot = plots.add_plot(self.side_view, "1-D profiles", "α  (or β)",
                                         "log₁₀ loss", row=0, col=0)
-        legend_below(self.side_view, self.line_plot, row=1, columns=4)
+        legend_under(self.side_view, self.line_plot, row=1, columns=4)
         self.line_d1 = plots.curve(self.line_plot, 0, "d₁")
         self.line_d2 = plots.curve(self.line_plot, 1, "d₂")
         self.line_test = plots.curve(self.line_plot, 0, "test, d₁", width=1.6, dashed=True)
@@ -241,7 +217,7 @@ class LandscapePanel(Panel):
         self.alpha_key = plots.curve(self.line_plot, "error", "θ now", width=1.5, dashed=True)  # legend only
         self.dist_plot = plots.add_plot(self.side_view, "Path vs plane", "step",
                                         "distance (θ-space)", row=2, col=0)
-        legend_below(self.side_view, self.dist_plot, row=3)
+        legend_under(self.side_view, self.dist_plot, row=3)
         self.dist_in = plots.curve(self.dist_plot, 2, "in plane")
         self.dist_off = plots.curve(self.dist_plot, "error", "off plane")
         self.map_note = plots.note(self.map.plot, "Computing the loss surface…")
@@ -318,9 +294,7 @@ class LandscapePanel(Panel):
             self._plane = None
         self._need_surface = True
         self._error = ""
-        if self._job is not None and self._job.running:
-            self._generation += 1  # what the stopped job still delivers is stale
-            self._job.stop()
+        self.jobs.cancel("surface")  # what the stopped job still delivers is stale
         self._request()
 
     # -- live ---------------------------------------------------------------------------------
@@ -341,9 +315,7 @@ class LandscapePanel(Panel):
         return self.lab.path
 
     def on_reset(self) -> None:
-        self._generation += 1
-        if self._job is not None and self._job.running:
-            self._job.stop()
+        self.jobs.cancel("surface")
         self._latest = None
         self._plane = None
         self._projection = None
@@ -388,7 +360,7 @@ class LandscapePanel(Panel):
         """Start the next computation if one is wanted, none runs, and the pace allows."""
         if not self._dirty or self._template is None:
             return
-        if self._job is not None and self._job.running:
+        if self.jobs.running("surface"):
             return  # newest θ wins: the next one starts when this one is done
         if not self.active or (self.lab.sync and not self._sync_go):
             return  # headless computes only when asked, after training
@@ -442,8 +414,6 @@ class LandscapePanel(Panel):
                 yield from landscape_events(data, theta, settings, steps, path, plane=plane,
                                             surface=surface, span=span, step=step)
 
-        self._generation += 1
-        gen = self._generation
         self._need_plane = False
         self._need_surface = False
         self._last_start = self._job_started = time.perf_counter()
@@ -451,12 +421,9 @@ class LandscapePanel(Panel):
         self._job_fixed = self.fixed
         if surface:
             self._progress_timer.start()
-        self._job = self.lab.start_job(work, weak_callback(self, "_items", gen), weak_callback(self, "_done", gen),
-                                       weak_callback(self, "_failed", gen), name="landscape")
+        self.jobs.start("surface", work, self._items, self._done, self._failed, on_exit=self._job_exited)
 
-    def _items(self, gen: int, items: list) -> None:
-        if gen != self._generation:
-            return
+    def _items(self, items: list) -> None:
         grids = []
         for item in items:
             if isinstance(item, SamplesUsed):
@@ -512,27 +479,24 @@ class LandscapePanel(Panel):
     def _fresh(self) -> bool:
         return time.perf_counter() - self._shown.get("time", -1e9) < 1.0
 
-    def _done(self, gen: int) -> None:
-        if gen != self._generation:
-            self._job = None
-            self._kick()
-            return
-        self._job = None
+    def _done(self) -> None:
         self._finish_progress()
         self._check_path_fits()
         self._update_caption()
         if self.live.isChecked() and self.lab.running and not self.fixed:
             self._dirty = True
-        self._kick()
 
-    def _failed(self, gen: int, text: str) -> None:
-        self._job = None
+    def _failed(self, text: str) -> None:
         self._finish_progress()
-        if gen == self._generation:
-            # Try again at the next frame or settings change, not in a loop.
-            self._need_plane = self._need_surface = True
-            self._dirty = False
-            self._show_error(text)
+        # Try again at the next frame or settings change, not in a loop.
+        self._need_plane = self._need_surface = True
+        self._dirty = False
+        self._show_error(text)
+
+    def _job_exited(self, error: str | None) -> None:
+        """After every surface job, also a stopped one: start the request that waited for it."""
+        if error is not None:
+            self._finish_progress()
         self._kick()
 
     def roughness(self) -> float | None:
@@ -550,17 +514,13 @@ class LandscapePanel(Panel):
         """Show a saved surface (a sweep's .npz + .json) instead of the live one; live refreshing
         stops so that it stays. Read and contoured in a job; a bad file gets its reason."""
         self.live.setChecked(False)
-        self._generation += 1
-        if self._job is not None and self._job.running:
-            self._job.stop()
+        self.jobs.cancel("surface")
         log = self.log_scale.isChecked()
 
         def read():
             yield saved_surface(path, log)
 
-        self.lab.start_job(read, weak_callback(self, "_surface_opened", path),
-                           on_error=weak_callback(self, "_show_error"),
-                           name="landscape-open")
+        self.jobs.start("open", read, weak(self._surface_opened, path), on_error=self._show_error)
 
     def _surface_opened(self, path: str, items: list) -> None:
         from pathlib import Path
@@ -587,15 +547,14 @@ class LandscapePanel(Panel):
 
     def cancel_computation(self) -> None:
         """Stop the running computation; live refreshing stops with it."""
-        if self._job is not None and self._job.running:
-            self._job.stop()
+        self.jobs.stop("surface")
         self.live.setChecked(False)
         self._dirty = False
         self._finish_progress()
         self.lab.message.emit("Landscape: stopped (tick Live to refresh again)", 5000)
 
     def _show_progress_if_slow(self) -> None:
-        if self._job is None or not self._job.running:
+        if not self.jobs.running("surface"):
             self._finish_progress()
         elif time.perf_counter() - self._job_started > PROGRESS_AFTER:
             self.progress.show()
@@ -610,8 +569,7 @@ class LandscapePanel(Panel):
         self._timer.stop()
         self._progress_timer.stop()
         self._dirty = False
-        if self._job is not None:
-            self._job.stop()
+        self.jobs.stop_all(drop=False)
 
     def _check_path_fits(self) -> None:
         """Fixed plane, range 'fit path': widen the grid once the path walks off it."""
@@ -688,7 +646,7 @@ class LandscapePanel(Panel):
         def contours():
             yield grid_contours(grid, log)
 
-        self.lab.start_job(contours, weak_callback(self, "_contours_arrived", grid, log), name="landscape-contours")
+        self.jobs.start("contours", contours, weak(self._contours_arrived, grid, log))
 
     def _contours_arrived(self, grid: SurfaceGrid, log: bool, items: list) -> None:
         if self._grid is grid and self.log_scale.isChecked() == log:
@@ -936,5 +894,5 @@ class LandscapePanel(Panel):
     # -- for tests and the rate check -----------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._job is not None and self._job.running
+        return self.jobs.running("surface")
 

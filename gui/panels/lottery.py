@@ -9,7 +9,6 @@ the dense network. Export writes the pruned network (state_dict + masks) and the
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +35,7 @@ from engine.pruning import (
 )
 
 from .. import plots
+from ..jobs import PanelJobs
 from ..panel_tools import legend_below
 from ..run_log import RunLog
 from ..spread import SeedCount, caption_label, seed_results, spread_caption
@@ -62,6 +62,7 @@ DETAIL_NOTE = "The round picked under Inspect a round: shown once a round is pru
 class LotteryPanel(Panel):
     slug = "lottery"
     title = "Lottery tickets"
+    topic = "Lottery tickets"
     uses_experiment = False
 
     def __init__(self, lab, parent=None):
@@ -74,8 +75,7 @@ class LotteryPanel(Panel):
         self.retrain_round: int | None = None
         self.run_config: LotteryConfig | None = None  # the settings of the run on screen
         self.n_test: int | None = None  # test images of the run on screen
-        self.job = None
-        self.retrain_job = None
+        self.jobs = PanelJobs(self)
         self.items_seen = 0
         self._busy = {"lottery": False, "retrain": False}
         # Set by tests: asks where to save, returns a path or "" (cancelled); None: a file dialog.
@@ -459,20 +459,16 @@ class LotteryPanel(Panel):
             yield TestSetSize(len(dataset.y_test))  # to count the margins in test images
             yield from lottery_run(cfg, dataset)
 
-        self.job = self.lab.start_job(work, _weak(self._on_items), _weak(self._on_done),
-                                      _weak(self._on_error), name="lottery")
+        self.jobs.start("run", work, self._on_items, self._on_done, self._on_error)
         self._update_buttons()
 
     def stop(self) -> None:
-        for job in (self.job, self.retrain_job):
-            if job is not None and job.running:
-                job.stop()
+        self.jobs.stop("run")
+        self.jobs.stop("retrain")
         self.progress_bar.setFormat("cancelling…")
 
     def shutdown(self) -> None:
-        for job in (self.job, self.retrain_job):
-            if job is not None:
-                job.stop()
+        self.jobs.stop_all(drop=False)
 
     def _clear(self) -> None:
         self.rounds = []
@@ -529,7 +525,6 @@ class LotteryPanel(Panel):
     def _on_done(self) -> None:
         self.run_log.end("lottery")
         self._busy["lottery"] = False
-        self.job = None  # the job holds our callbacks: keep no cycle once it is over
         cfg = self.run_config
         done = bool(self.rounds) and cfg is not None and max(r.round for r in self.rounds) == cfg.rounds
         self.progress_bar.setFormat("done" if done else "cancelled" if not self.banner.isVisible() else "diverged")
@@ -545,7 +540,6 @@ class LotteryPanel(Panel):
 
     def _on_error(self, text: str) -> None:
         self._busy = {"lottery": False, "retrain": False}
-        self.job = self.retrain_job = None
         self.progress_bar.setFormat("failed")
         self.progress_text.setText("Failed (see the message above the plots).")
         self.banner.setText(text)
@@ -765,10 +759,8 @@ class LotteryPanel(Panel):
         self.progress_bar.setRange(0, cfg.steps)
         self.progress_bar.setFormat("training the ticket again…")
         self._busy["retrain"] = True
-        self.retrain_job = self.lab.start_job(lambda: retrain_ticket(cfg, rewind, masks, seed),
-                                              _weak(self._on_retrain), _weak(self._retrain_done),
-                                              _weak(self._on_error),
-                                              name="lottery-retrain")
+        self.jobs.start("retrain", lambda: retrain_ticket(cfg, rewind, masks, seed), self._on_retrain,
+                        self._retrain_done, self._on_error)
         self._update_buttons()
 
     def _on_retrain(self, items: list) -> None:
@@ -782,7 +774,6 @@ class LotteryPanel(Panel):
 
     def _retrain_done(self) -> None:
         self._busy["retrain"] = False
-        self.retrain_job = None
         p = self.retrain
         if p is not None and p.step == p.total_steps:
             self.progress_bar.setFormat("done")
@@ -898,17 +889,3 @@ def _finite_mean(values: np.ndarray) -> np.ndarray:
     count = finite.sum(0)
     total = np.where(finite, values, 0.0).sum(0)
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def _weak(method: Callable) -> Callable:
-    """A callback that does not keep its panel alive: a finished job lingers until the garbage
-    collector finds it, and must not hold the panel's (by then deleted) plots with it."""
-    ref = weakref.WeakMethod(method)
-
-    def call(*args):
-        target = ref()
-        if target is not None:
-            return target(*args)
-        return None
-
-    return call

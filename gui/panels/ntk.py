@@ -2,14 +2,13 @@
 
 One network of the chosen width is trained by gradient descent next to its linearisation at
 θ₀ and the kernel-regression prediction of its initial NTK; a width sweep measures how far
-the kernel moves during training. All of it runs in the Lab's worker (`lab.start_job`), with
+the kernel moves during training. All of it runs as the tab's jobs (gui/jobs.py), with
 progress and Cancel; this module only draws.
 """
 
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +32,7 @@ from engine.ntk import (
 
 from .. import plots
 from ..experiment_bar import parse_positive
+from ..jobs import PanelJobs
 from ..panel_tools import FlowLayout, fields_box
 from ..run_log import RunLog
 from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
@@ -71,11 +71,12 @@ IDLE_NOTE = "Press Train at this width (or Sweep widths)"
 class NTKPanel(Panel):
     slug = "ntk"
     title = "NTK & kernels"
+    topic = "Neural tangent kernel"
     uses_experiment = False
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
-        self._job = None
+        self.jobs = PanelJobs(self)
         self._pending: dict | None = None
         self._results: dict[int, WidthResult] = {}  # width -> result, for the current settings
         # The same settings on further seeds (the first is the Seed field's): seed -> width -> result.
@@ -472,9 +473,9 @@ class NTKPanel(Panel):
         self._clear_error()
         req = {"kind": kind, "config": cfg, "widths": widths, "data": self._data_settings(),
                "seed": int(self.seed.value()), "n_seeds": int(self.seed_count.value()), "key": self._key(cfg)}
-        if self._job is not None and self._job.running:
+        if self.jobs.running("study"):
             self._pending = req
-            self._job.stop()
+            self.jobs.stop("study")
             return
         self._start(req)
 
@@ -501,20 +502,13 @@ class NTKPanel(Panel):
         self._set_running(True)
         self.progress.setValue(0)
         self.progress.setFormat("starting…")
-        # The job holds only weak references to the panel, so a closed window is freed at once.
-        me = weakref.ref(self)
-
-        def call(name: str):
-            return lambda *args: (getattr(me(), name)(*args) if me() is not None else None)
-
-        job = self.lab.start_job(work, call("_on_items"), call("_on_done"), call("_on_error"), name="ntk")
-        self._job = job if job.running else None  # headless jobs have already finished here
+        self.jobs.start("study", work, self._on_items, self._on_done, self._on_error)
 
     def cancel(self) -> None:
         self._pending = None
         self._debounce.stop()
-        if self._job is not None and self._job.running:
-            self._job.stop()
+        if self.jobs.running("study"):
+            self.jobs.stop("study")
             self.progress.setFormat("cancelling…")
 
     def _on_items(self, items: list) -> None:
@@ -530,7 +524,7 @@ class NTKPanel(Panel):
                     self._show(item.result)
                 self._draw_drift()
                 self._update_verdict()
-        if progress is not None and not (self._job is not None and self._job.stopping):
+        if progress is not None and not self.jobs.stopping("study"):
             p = progress
             text = f"width {p.width:,}: {p.stage}"
             if p.steps and p.stage.startswith("training"):
@@ -542,7 +536,7 @@ class NTKPanel(Panel):
 
     def _on_done(self) -> None:
         self.run_log.end("ntk")
-        stopped = self._job is not None and self._job.stopping
+        stopped = self.jobs.stopping("study")
         self._finished("cancelled" if stopped else "done")
 
     def _on_error(self, text: str) -> None:
@@ -556,7 +550,6 @@ class NTKPanel(Panel):
         if how == "done":
             self.progress.setValue(1000)
         self.progress.setFormat(how)
-        self._job = None
         if self._pending is not None:
             req, self._pending = self._pending, None
             self._start(req)
@@ -739,8 +732,7 @@ class NTKPanel(Panel):
     def shutdown(self) -> None:
         self._debounce.stop()
         self._pending = None
-        if self._job is not None and self._job.running:
-            self._job.stop()
+        self.jobs.stop("study")
 
     def apply_options(self, options: dict[str, Any]) -> None:
         unknown = set(options) - OPTION_KEYS

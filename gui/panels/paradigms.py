@@ -35,11 +35,12 @@ from engine.paradigms import (
 
 from .. import plots
 from ..experiment_bar import parse_positive
+from ..jobs import PanelJobs
 from ..panel_tools import (
     FlowLayout,
     JobProgress,
-    PanelJobs,
     fields_box,
+    fmt,
     lay_out_pages,
     legend_below,
     log_axes,
@@ -48,7 +49,6 @@ from ..panel_tools import (
 from ..run_log import RunLog
 from ..style import manager
 from .base import HeadlessContext, Panel
-from .curvature_common import fmt, weak
 
 COLOR = {rule: i for i, rule in enumerate(RULES)}
 SYMBOL = {"backprop": "o", "feedback_alignment": "t", "evolution": "s", "forward_forward": "d", "hebbian": "star"}
@@ -69,11 +69,12 @@ IDLE_NOTE = "Press Train side by side"
 class ParadigmsPanel(Panel):
     slug = "paradigms"
     title = "Paradigms"
+    topic = "Alternative training paradigms"
     uses_experiment = False
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
-        self.jobs = PanelJobs(lab, self.slug)
+        self.jobs = PanelJobs(self)
         self.run_log = RunLog()  # what the side-by-side run delivered, for recordings
         self._base = ParadigmsConfig()  # settings without a field on the tab come from here
         self.run_config: ParadigmsConfig | None = None  # the run on screen
@@ -477,8 +478,8 @@ class ParadigmsPanel(Panel):
         self.running = True
         self.outcome = ""
         self.progress.start(f"training {len(cfg.rules)} rule{'s' if len(cfg.rules) > 1 else ''} side by side…", 1000)
-        self.jobs.start("compare", lambda: compare(cfg), weak(self._on_items), on_error=weak(self._on_error),
-                        on_end=weak(self._on_end))
+        self.jobs.start("compare", lambda: compare(cfg), self._on_items, on_error=self._on_error,
+                        on_end=self._on_end)
 
     def cancel(self) -> None:
         if self.running:

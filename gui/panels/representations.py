@@ -15,7 +15,6 @@ import copy
 import functools
 import html
 import time
-import weakref
 from typing import Any
 
 import numpy as np
@@ -33,6 +32,7 @@ from engine.representations import (
 )
 
 from .. import plots
+from ..jobs import PanelJobs, weak
 from ..style import manager
 from .base import HeadlessContext, Panel
 
@@ -170,6 +170,7 @@ class RangeFollower:
 class RepresentationsPanel(Panel):
     slug = "representations"
     title = "Representations"
+    topic = "Representations"
 
     geometry_shown = QtCore.Signal(object)  # each GeometryFrame, after it is drawn
 
@@ -215,7 +216,7 @@ class RepresentationsPanel(Panel):
         # State of the current run.
         self._watcher: RepresentationWatcher | None = None
         self._geometry: GeometryFrame | None = None
-        self._geom_job = None
+        self.jobs = PanelJobs(self)
         self._latest: tuple[np.ndarray, int] | None = None  # newest θ and its step
         self._last_start = 0.0
         self._draw_cost = 0.0
@@ -226,8 +227,6 @@ class RepresentationsPanel(Panel):
         self._nc_steps: list[int] = []
         self._nc_values: list[np.ndarray] = []
         self._probe_template = None  # a copy of the network, copied again for each fit
-        self._probe_job = None
-        self._probe_token = 0  # results of a stopped or superseded fit are ignored
         self._probe_again = False
         self._probe_results: list[ProbeResult] = []
         self._probe_step: int | None = None
@@ -467,7 +466,7 @@ class RepresentationsPanel(Panel):
             self._make_subset()
         self._watcher = RepresentationWatcher(exp.model_copy(), self._subset_X, self._labels,
                                               theta0=exp.theta0.cpu().numpy())
-        self._geom_job = None  # an old job may finish; its results belong to the old watcher
+        self.jobs.cancel("geometry")  # what an old job still delivers belongs to the old watcher
         self._geometry = None
         self._latest = None
         self._nc_steps, self._nc_values = [], []
@@ -488,9 +487,7 @@ class RepresentationsPanel(Panel):
 
     def shutdown(self) -> None:
         self._kick_timer.stop()
-        for job in (self._geom_job, self._probe_job):
-            if job is not None:
-                job.stop()
+        self.jobs.stop_all(drop=False)
 
     # -- live geometry ------------------------------------------------------------------------
     def on_frames(self, frames) -> None:
@@ -514,8 +511,8 @@ class RepresentationsPanel(Panel):
             self._latest = (self.lab.last_frame.theta, self.lab.last_frame.step)
         if self._latest is None:
             return
-        if self._geom_job is not None and self._geom_job.running:
-            return  # its on_done schedules again
+        if self.jobs.running("geometry"):
+            return  # its end schedules again
         wait = max(LIVE_INTERVAL, 5 * self._draw_cost) - (time.perf_counter() - self._last_start)
         if wait > 0 and not self.lab.sync:
             if not self._kick_timer.isActive():
@@ -525,32 +522,19 @@ class RepresentationsPanel(Panel):
         self._latest = None
         self._start_geometry(theta, step)
 
-    def _weakly(self, method, *bound):
-        """A job callback that does not keep this tab alive: a job can finish after its window
-        closed, and a tab kept alive only by its jobs would linger until the garbage collector."""
-        ref, name = weakref.ref(self), method.__name__
-
-        def call(*args):
-            obj = ref()
-            if obj is not None:
-                getattr(obj, name)(*bound, *args)
-
-        return call
-
     def _start_geometry(self, theta: np.ndarray, step: int) -> None:
         watcher = self._watcher
         self._last_start = time.perf_counter()
-        self._geom_job = self.lab.start_job(
-            lambda: watcher.frames(theta, step), self._weakly(self._geometry_items, watcher),
-            self._weakly(self._geometry_done, watcher), self._weakly(self._show_problem, "Representations: "),
-            name="representations-geometry")
+        self.jobs.start("geometry", lambda: watcher.frames(theta, step), weak(self._geometry_items, watcher),
+                        on_error=weak(self._show_problem, "Representations: "), on_exit=self._geometry_exited)
 
     def _geometry_items(self, watcher: RepresentationWatcher, frames: list[GeometryFrame]) -> None:
         if watcher is self._watcher:  # results of an older run are dropped
             self._show_geometry(frames[-1])
 
-    def _geometry_done(self, watcher: RepresentationWatcher) -> None:
-        if watcher is self._watcher:
+    def _geometry_exited(self, error: str | None) -> None:
+        # Also after a job of an old watcher was stopped: the newest θ waited for it.
+        if error is None:
             self._schedule()
 
     def compute_now(self) -> None:
@@ -783,14 +767,12 @@ class RepresentationsPanel(Panel):
         if f is None or f.theta is None:
             self.probe_status.setText("No finite weights to probe: reset the run first.")
             return
-        if self._probe_job is not None and self._probe_job.running:
+        if self.jobs.running("probes"):
             self._probe_again = True
             return
         # Each fit writes θ into its own copy: a stopped fit may still be finishing a layer.
         model = copy.deepcopy(self._probe_template)
         (Xtr, ytr, Xte, yte), theta, step = self._probe_data, f.theta, f.step
-        self._probe_token += 1
-        token = self._probe_token
         self._probe_pending: list[ProbeResult] = []
         self.fit_button.setEnabled(False)
         self.probe_progress.setRange(0, 0)
@@ -800,14 +782,11 @@ class RepresentationsPanel(Panel):
         self.probe_cancel.show()
         self.probe_status.setText(f"fitting probes at step {step:,}…")
         sizes = (len(ytr), len(yte))
-        self._probe_job = self.lab.start_job(
-            lambda: probe_layers(model, Xtr, ytr, Xte, yte, theta=theta),
-            self._weakly(self._probe_items, token, step), self._weakly(self._probe_finished, token, step, sizes, ""),
-            self._weakly(self._probe_finished, token, step, sizes), name="representations-probes")
+        self.jobs.start("probes", lambda: probe_layers(model, Xtr, ytr, Xte, yte, theta=theta),
+                        weak(self._probe_items, step), weak(self._probe_finished, step, sizes, ""),
+                        weak(self._probe_finished, step, sizes))
 
-    def _probe_items(self, token: int, step: int, results: list[ProbeResult]) -> None:
-        if token != self._probe_token:
-            return
+    def _probe_items(self, step: int, results: list[ProbeResult]) -> None:
         self._probe_pending.extend(results)
         last = results[-1]
         self.probe_progress.setRange(0, last.n_layers)
@@ -818,10 +797,7 @@ class RepresentationsPanel(Panel):
         self._probe_step = step
         self._draw_probes()
 
-    def _probe_finished(self, token: int, step: int, sizes: tuple[int, int], error: str) -> None:
-        if token != self._probe_token:
-            return
-        self._probe_job = None
+    def _probe_finished(self, step: int, sizes: tuple[int, int], error: str) -> None:
         self.probe_note.set_text(PROBE_NOTE)
         self.fit_button.setEnabled(True)
         self.probe_progress.hide()
@@ -838,17 +814,15 @@ class RepresentationsPanel(Panel):
             self.fit_probes()
 
     def _cancel_probes(self) -> None:
-        if self._probe_job is not None:
+        if self.jobs.running("probes"):
             self._probe_again = False
-            self._probe_job.stop()
+            self.jobs.stop("probes")
             self.probe_progress.setFormat("stopping after this layer…")
 
     def _stop_probe_job(self) -> None:
-        self._probe_token += 1
-        if self._probe_job is not None:
+        if self.jobs.running("probes"):
             self._probe_again = False
-            self._probe_job.stop()
-            self._probe_job = None
+            self.jobs.cancel("probes", forget=True)  # a new fit may start while this one stops
             self.fit_button.setEnabled(True)
             self.probe_progress.hide()
             self.probe_cancel.hide()
@@ -865,7 +839,7 @@ class RepresentationsPanel(Panel):
         f = self.lab.last_frame
         if (self.active and not self.lab.running and self.lab.state == "idle" and f is not None
                 and f.theta is not None and f.step > 0 and f.step != self._probe_step
-                and not (self._probe_job is not None and self._probe_job.running)):
+                and not self.jobs.running("probes")):
             self.fit_probes()
 
     def _state_changed(self, state: str) -> None:

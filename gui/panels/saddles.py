@@ -34,8 +34,9 @@ from engine.critical import (
 from engine.progress import Progress
 
 from .. import plots
+from ..jobs import PanelJobs, weak
+from ..panel_tools import TaskBar, fmt, labelled
 from .base import HeadlessContext, Panel
-from .curvature_common import TaskBar, fmt, labelled, weak
 
 GRID_RES = 220
 KIND_STYLE = {  # symbol, colour key, legend text
@@ -55,6 +56,7 @@ NETWORK_NOTE = "Press “Find critical points of a tiny network” below"
 class SaddlesPanel(Panel):
     slug = "saddles"
     title = "Saddles"
+    topic = "Curvature"
     uses_experiment = False
 
     OPTIONS = ("surface", "start", "lr", "momentum", "steps", "run", "network", "network_inits",
@@ -190,8 +192,7 @@ class SaddlesPanel(Panel):
         self._anim = QtCore.QTimer(self)
         self._anim.setInterval(30)
         self._anim.timeout.connect(self._animate_tick)
-        self._surface_job = None
-        self._network_job = None
+        self.jobs = PanelJobs(self)
         self._loaded = False
 
         self.surface_box.currentIndexChanged.connect(lambda _: self.set_surface(self.surface_box.currentData()))
@@ -255,12 +256,9 @@ class SaddlesPanel(Panel):
         def work():
             yield from surface_overview(s, GRID_RES, n_starts=64, seed=0)
 
-        if self._surface_job is not None and self._surface_job.running:
-            self._surface_job.stop()
-        self._surface_job = self.lab.start_job(work, weak(self._surface_items, name),
-                                               name="saddles-surface")
+        self.jobs.start("surface", work, weak(self._surface_items, name))
 
-    def _surface_items(self, items, name: str) -> None:
+    def _surface_items(self, name: str, items) -> None:
         if name != self.surface_name:
             return
         s = SURFACES[name]
@@ -304,7 +302,7 @@ class SaddlesPanel(Panel):
             return
         self.start = (float(x), float(y))
         self.start_marker.setData([x], [y])
-        self.lab.start_job(lambda: iter([point_info(s, x, y)]), weak(self._show_point), name="saddles-point")
+        self.jobs.start("point", lambda: iter([point_info(s, x, y)]), self._show_point)
 
     def _show_point(self, items) -> None:
         info = items[-1]
@@ -367,7 +365,7 @@ class SaddlesPanel(Panel):
         def work():
             yield saddle_escape(s, start, lr, (0.0, beta), steps, critical, ESCAPE_FRACTION)
 
-        self.lab.start_job(work, weak(self._show_run), on_error=weak(self._show_error), name="saddles-descent")
+        self.jobs.start("descent", work, self._show_run, on_error=self._show_error)
 
     def _show_run(self, items: list[SaddleEscape]) -> None:
         found = items[-1]
@@ -431,14 +429,13 @@ class SaddlesPanel(Panel):
 
     # -- a tiny network --------------------------------------------------------------------------
     def find_network_points(self) -> None:
-        if self._network_job is not None and self._network_job.running:
+        if self.jobs.running("network"):
             return
         cfg = self.network_config
         self.network_button.setEnabled(False)
         self.task.show_progress(0.0, "starting")
-        self._network_job = self.lab.start_job(lambda: network_critical_points_iter(cfg), weak(self._network_items),
-                                               weak(self._network_done), weak(self._network_failed),
-                                               name="saddles-network")
+        self.jobs.start("network", lambda: network_critical_points_iter(cfg), self._network_items,
+                        self._network_done, self._network_failed)
 
     def _network_items(self, items) -> None:
         for item in items:
@@ -460,8 +457,7 @@ class SaddlesPanel(Panel):
         self.network_text.setText(f"The search failed: {text}")
 
     def _cancel_network(self) -> None:
-        if self._network_job is not None:
-            self._network_job.stop()
+        self.jobs.stop("network")
         self.task.finish()
         self.network_button.setEnabled(True)
         self.network_text.setText("Search cancelled.")
@@ -481,9 +477,7 @@ class SaddlesPanel(Panel):
 
     def shutdown(self) -> None:
         self._anim.stop()
-        for job in (self._surface_job, self._network_job):
-            if job is not None and job.running:
-                job.stop()
+        self.jobs.stop_all(drop=False)
 
     # -- presets and export ------------------------------------------------------------------------
     def apply_options(self, options: dict[str, Any]) -> None:
@@ -579,7 +573,7 @@ class SaddlesPanel(Panel):
         if getattr(self, "_run_on_headless", True):
             x, y = self.start
             s = SURFACES[self.surface_name]
-            self.lab.start_job(lambda: iter([point_info(s, x, y)]), weak(self._show_point), name="saddles-point")
+            self.jobs.start("point", lambda: iter([point_info(s, x, y)]), self._show_point)
             self.run_descent()
         if getattr(self, "_network_on_headless", True):
             self.find_network_points()

@@ -34,9 +34,9 @@ from engine.sharpness import (
 )
 
 from .. import plots
-from ..panel_tools import set_title
+from ..jobs import PanelJobs
+from ..panel_tools import TaskBar, fmt, labelled, set_title
 from .base import HeadlessContext, Panel
-from .curvature_common import TaskBar, fmt, labelled, weak
 
 COLUMNS = ("batch", "steps", "epochs", "train loss", "test loss", "loss gap", "train acc", "test acc",
            "acc gap", "λmax", "‖Hv−λv‖", "ε-sharpness", "tr H")
@@ -74,6 +74,7 @@ def parse_batch_sizes(text: str) -> tuple[int, ...]:
 class SharpnessPanel(Panel):
     slug = "sharpness"
     title = "Sharpness"
+    topic = "Curvature"
     uses_experiment = False
 
     OPTIONS = ("batch_sizes", "lr", "target_loss", "rho", "measure", "seeds", "hidden", "max_epochs", "seed")
@@ -181,7 +182,7 @@ class SharpnessPanel(Panel):
 
         self.reports: list[MinimumReport] = []
         self.result: SweepResult | None = None
-        self._job = None
+        self.jobs = PanelJobs(self)
         self._show_config()
         self.run_button.clicked.connect(self.run)
         self.task.cancelled.connect(self.cancel)
@@ -231,7 +232,7 @@ class SharpnessPanel(Panel):
         self.run()
 
     def run(self) -> None:
-        if self._job is not None and self._job.running:
+        if self.jobs.running("sweep"):
             return
         try:
             self.config = self.read_config()
@@ -252,12 +253,9 @@ class SharpnessPanel(Panel):
         n_seeds = self.seeds_box.value()
         if n_seeds > 1:
             seeds = [cfg.seed + i for i in range(n_seeds)]
-            self._job = self.lab.start_job(lambda: seed_sweeps(cfg, seeds), weak(self._spread_items),
-                                           weak(self._done), weak(self._failed), name="sharpness-seeds")
+            self.jobs.start("sweep", lambda: seed_sweeps(cfg, seeds), self._spread_items, self._done, self._failed)
             return
-        self._job = self.lab.start_job(lambda: batch_size_sweep(cfg), weak(self._items), weak(self._done),
-                                       weak(self._failed),
-                                       name="sharpness-sweep")
+        self.jobs.start("sweep", lambda: batch_size_sweep(cfg), self._items, self._done, self._failed)
 
     def _spread_items(self, items) -> None:
         for item in items:
@@ -302,8 +300,7 @@ class SharpnessPanel(Panel):
         self.note.setText(verdict(SHARP_VS_FLAT, results) + stats)
 
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job.stop()
+        self.jobs.stop("sweep")
         self._set_notes(False)
         self.task.finish()
         self.run_button.setEnabled(True)
@@ -354,8 +351,7 @@ class SharpnessPanel(Panel):
         self.error.show()
 
     def shutdown(self) -> None:
-        if self._job is not None and self._job.running:
-            self._job.stop()
+        self.jobs.stop("sweep")
 
     def _clear(self) -> None:
         self.reports = []

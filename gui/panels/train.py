@@ -24,6 +24,7 @@ DECISION_RES = 120
 class TrainPanel(Panel):
     slug = "train"
     title = "Train"
+    topic = "Training"
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
