@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 TOY_NAMES = ("moons", "circles", "spirals", "xor", "blobs", "digits")
+TOY_CLASSES = {"moons": 2, "circles": 2, "spirals": 2, "xor": 2, "blobs": 3, "digits": 10}
 
 
 @dataclass
