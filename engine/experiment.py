@@ -47,7 +47,7 @@ class ExperimentConfig(OptimSpec, ModelSpec, SplitSpec):
     HPARAM_FIELDS = ("lr", "momentum", "weight_decay", "batch_size", "optimizer")
 
     def dataset_names(self) -> tuple[str, ...]:
-        return TOY_NAMES + tuple(k for k in DATASET_BUILDERS if k not in TOY_NAMES)
+        return tuple(known_datasets())  # image builders register themselves below
 
     def problems(self, n_train: int | None = None) -> dict[str, str]:
         """Field -> specific message for every invalid setting."""

@@ -186,5 +186,6 @@ def raise_problems(problems: dict[str, str]) -> None:
         raise ValueError("; ".join(problems.values()))
 
 
-__all__ = ["DataSpec", "ModelSpec", "OPTIMIZERS", "OptimSpec", "SplitSpec", "Spec", "activation_problem",
-           "batch_size_problem", "lr_problem", "min_samples", "momentum_problem", "raise_problems"]
+__all__ = ["DataSpec", "MAX_WIDTH", "MIN_SAMPLES", "ModelSpec", "OPTIMIZERS", "OptimSpec", "SplitSpec", "Spec",
+           "activation_problem", "batch_size_problem", "lr_problem", "min_samples", "momentum_problem",
+           "raise_problems"]
