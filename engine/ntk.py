@@ -503,11 +503,6 @@ class NTKConfig(OptimSpec):
             out["kernel_grid"] = f"the kernel grid needs 4 to 1000 points, got {self.kernel_grid}"
         return out
 
-    def check(self) -> None:
-        problems = self.problems()
-        if problems:
-            raise ValueError("; ".join(problems.values()))
-
     def train_config(self, seed: int, n_train: int) -> TrainConfig:
         return TrainConfig(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
                            batch_size=0 if self.batch_size >= n_train else self.batch_size,

@@ -191,11 +191,6 @@ class ParadigmsConfig(ModelSpec, SplitSpec):
             out["hebbian.mean_rate"] = "Hebbian: the running-mean rate lies in (0, 1]"
         return out
 
-    def check(self) -> None:
-        problems = self.problems()
-        if problems:
-            raise ValueError("; ".join(problems.values()))
-
     def to_dict(self) -> dict:
         d = asdict(self)
         d["rules"], d["hidden"] = list(self.rules), list(self.hidden)

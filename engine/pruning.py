@@ -246,11 +246,6 @@ class LotteryConfig(OptimSpec, ModelSpec, SplitSpec):
             out["seeds"] = f"seeds must differ, got {list(self.seeds)}"
         return out
 
-    def check(self) -> None:
-        problems = self.problems()
-        if problems:
-            raise ValueError("; ".join(problems.values()))
-
     @property
     def rewind_step(self) -> int:
         return 0 if self.rewind == "init" else int(self.rewind)

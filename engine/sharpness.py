@@ -162,7 +162,7 @@ class SharpnessConfig(ModelSpec, DataSpec):
         else:
             bad = next(filter(None, (batch_size_problem(b) for b in self.batch_sizes)), None)
             if bad:
-                out["batch_sizes"] = bad
+                out["batch_sizes"] = f"in the batch sizes {list(self.batch_sizes)}: {bad}"
         if not self.target_loss > 0:
             out["target_loss"] = f"the target training loss must be positive, got {self.target_loss}"
         if not self.rho > 0:

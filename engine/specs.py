@@ -24,6 +24,7 @@ bad value reads the same on every tab.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -37,7 +38,7 @@ MAX_WIDTH = 4096  # units per hidden layer: wider MLPs stall a lecture laptop fo
 
 # -- rules for single fields, shared by the specs and by topics that hold the field alone --------
 def _number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def lr_problem(lr: float, what: str = "learning rate") -> str | None:
@@ -77,10 +78,14 @@ def min_samples(dataset: str) -> int:
 
 
 class Spec:
-    """The end of the `problems` chain."""
+    """The end of the `problems` chain, and `check`, which every config shares."""
 
     def problems(self, n_train: int | None = None) -> dict[str, str]:
         return {}
+
+    def check(self, n_train: int | None = None) -> None:
+        """Raise one ValueError naming every invalid setting."""
+        raise_problems(self.problems(n_train))
 
 
 # -- the specs ------------------------------------------------------------------------------------

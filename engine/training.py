@@ -43,11 +43,6 @@ class TrainConfig(OptimSpec):
             out["eval_every"] = f"eval_every must be ≥ 1, got {self.eval_every}"
         return out
 
-    def check(self, n_train: int | None = None) -> None:
-        problems = self.problems(n_train)
-        if problems:
-            raise ValueError("; ".join(problems.values()))
-
 
 @dataclass
 class TrainEvent:

@@ -105,7 +105,7 @@ def test_a_bad_setting_reads_the_same_in_every_topic(field, values, classes):
 
 def test_sharpness_batch_sizes_and_digits_sample_count_share_the_rules():
     per_run = SharpnessConfig(batch_sizes=(16, -1)).problems()["batch_sizes"]
-    assert per_run == TrainConfig(batch_size=-1).problems()["batch_size"]
+    assert per_run.endswith(TrainConfig(batch_size=-1).problems()["batch_size"])
     assert SharpnessConfig(batch_sizes=(16, 0)).problems() == {}
     for cls in (ExperimentConfig, ParadigmsConfig, LotteryConfig):
         assert "at least 20 samples for digits" in cls(dataset="digits", n=12).problems()["n"]
