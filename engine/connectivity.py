@@ -19,6 +19,7 @@ from .landscape import Device, LandscapeData, SurfaceGrid, orthogonalise, points
 from .optim import Adam
 from .params import flat_params
 from .progress import Progress
+from .specs import lr_problem
 from .training import Trainer
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
@@ -160,8 +161,9 @@ class ConnectivityConfig:
             out["train_steps"] = "train each network at least one step"
         if self.bezier_steps < 0:
             out["bezier_steps"] = "Bezier steps must be ≥ 0"
-        if not self.bezier_lr > 0:
-            out["bezier_lr"] = f"the Bezier learning rate must be > 0, got {self.bezier_lr}"
+        bad = lr_problem(self.bezier_lr, "the Bezier learning rate")
+        if bad:
+            out["bezier_lr"] = bad
         if self.points < 3:
             out["points"] = "use at least 3 points along each path"
         if self.plane_resolution < 0 or 0 < self.plane_resolution < 5:

@@ -22,6 +22,7 @@ from torch.func import grad, hessian, vmap
 
 from .hessian import classify_critical_point, last, symmetric_eigh
 from .progress import Progress
+from .specs import DataSpec, ModelSpec, lr_problem, raise_problems
 
 Bounds = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
 
@@ -462,7 +463,7 @@ def saddle_escape(f: Surface, start: Sequence[float], lr: float, momenta: Sequen
 
 
 @dataclass
-class NetworkCriticalConfig:
+class NetworkCriticalConfig(ModelSpec, DataSpec):
     """A tiny network on a small 2-D set, and how its critical points are searched for.
 
     Starts are snapshots along short GD runs from several random initialisations (so they sit at
@@ -470,11 +471,9 @@ class NetworkCriticalConfig:
     the critical points isolated (no minima at infinity). `tol`: ‖∇L‖ needed to count.
     """
 
-    dataset: str = "moons"
     n: int = 80
     noise: float = 0.3
     hidden: tuple[int, ...] = (6,)
-    activation: str = "tanh"
     weight_decay: float = 1e-3
     inits: int = 6
     snapshots: int = 8
@@ -484,6 +483,15 @@ class NetworkCriticalConfig:
     newton_iters: int = 60
     tol: float = 1e-6
     seed: int = 0
+
+    def problems(self, n_train: int | None = None) -> dict[str, str]:
+        out = super().problems(n_train)
+        bad = lr_problem(self.gd_lr, "the GD learning rate")
+        if bad:
+            out["gd_lr"] = bad
+        if not self.weight_decay >= 0:
+            out["weight_decay"] = f"weight decay must be ≥ 0, got {self.weight_decay}"
+        return out
 
 
 @dataclass
@@ -543,6 +551,7 @@ def network_critical_points_iter(config: NetworkCriticalConfig | None = None
     from .params import flat_params
 
     cfg = config or NetworkCriticalConfig()
+    raise_problems(cfg.problems())
     ds = toy_dataset(cfg.dataset, n=cfg.n, noise=cfg.noise, seed=cfg.seed)
     X = ds.X_train.double()
     y = ds.y_train

@@ -13,6 +13,7 @@ import torch
 from .dataset import Dataset, LoadProgress, stratified_split
 
 TOY_NAMES = ("moons", "circles", "spirals", "xor", "blobs", "digits")
+TOY_CLASSES = {"moons": 2, "circles": 2, "spirals": 2, "xor": 2, "blobs": 3, "digits": 10}
 
 
 def _counts(n: int, k: int) -> list[int]:

@@ -17,9 +17,10 @@ from torch import nn
 
 from .data import TOY_NAMES, Dataset, toy_dataset
 from .device import pick_device
-from .models import ACTIVATIONS, mlp, model_for
+from .models import mlp, model_for
 from .params import flat_params, loss_function, set_flat_params
-from .training import OPTIMIZERS, TrainConfig, Trainer, TrainEvent
+from .specs import OPTIMIZERS, ModelSpec, OptimSpec, SplitSpec
+from .training import TrainConfig, Trainer, TrainEvent
 
 # Builders for datasets that are not toy sets, keyed by name: fn(config) -> Dataset.
 DATASET_BUILDERS: dict[str, Callable[[ExperimentConfig], Dataset]] = {}
@@ -29,22 +30,13 @@ IMAGE_CLASSES = 17  # lesion types of the MRI phantoms
 
 
 @dataclass
-class ExperimentConfig:
-    dataset: str = "moons"
-    n: int = 600
-    noise: float = 0.1
-    test_fraction: float = 0.3
-    data_seed: int = 0
+class ExperimentConfig(OptimSpec, ModelSpec, SplitSpec):
+    """The shared experiment: data (`SplitSpec`), network (`ModelSpec`), optimiser (`OptimSpec`),
+    and what only it has: image datasets, skip connections, the run's seed and device."""
+
     folder: str = ""  # for the "folder" dataset
     image_size: int = 64
-    hidden: tuple[int, ...] = (16, 16)
-    activation: str = "tanh"
     residual: bool = False  # skip connections around every hidden layer that keeps its width
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.0
-    batch_size: int = 32
-    weight_decay: float = 0.0
     seed: int = 0
     eval_every: int = 10
     device: str = "auto"
@@ -54,31 +46,18 @@ class ExperimentConfig:
     MODEL_FIELDS = ("hidden", "activation", "residual", "seed", "device")
     HPARAM_FIELDS = ("lr", "momentum", "weight_decay", "batch_size", "optimizer")
 
+    def dataset_names(self) -> tuple[str, ...]:
+        return tuple(known_datasets())  # image builders register themselves below
+
     def problems(self, n_train: int | None = None) -> dict[str, str]:
         """Field -> specific message for every invalid setting."""
-        out: dict[str, str] = {}
-        known = set(TOY_NAMES) | set(DATASET_BUILDERS)
-        if self.dataset not in known:
-            out["dataset"] = f"unknown dataset {self.dataset!r}"
-        if self.n < 10:
-            out["n"] = f"use at least 10 samples, got {self.n}"
-        if self.noise < 0:
-            out["noise"] = f"noise must be ≥ 0, got {self.noise}"
-        if not self.hidden:
-            out["hidden"] = "give at least one hidden layer, e.g. 16, 16"
-        elif any(int(h) < 1 for h in self.hidden):
-            out["hidden"] = "every hidden layer needs at least 1 unit"
-        elif any(int(h) > 4096 for h in self.hidden):
-            out["hidden"] = "at most 4096 units per layer"
-        if self.activation not in ACTIVATIONS:
-            out["activation"] = f"unknown activation {self.activation!r}"
+        out = super().problems(self.train_size() if n_train is None else n_train)
         if self.dataset == "folder" and not str(self.folder).strip():
             out["folder"] = "choose a folder with one subfolder of images per class"
         if not 8 <= self.image_size <= 224:
             out["image_size"] = f"image size must lie between 8 and 224 pixels, got {self.image_size}"
-        if n_train is None:
-            n_train = int(round(self.n * (1 - self.test_fraction))) if self.dataset in TOY_NAMES else None
-        out.update(self.train_config().problems(n_train))
+        if self.eval_every < 1:
+            out["eval_every"] = f"eval_every must be ≥ 1, got {self.eval_every}"
         return out
 
     def train_config(self) -> TrainConfig:

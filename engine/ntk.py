@@ -43,7 +43,8 @@ from .device import intra_op_threads, pick_device
 from .forward_ad import jvp
 from .models import ACTIVATIONS, mlp
 from .params import flat_params, functional_forward, model_device
-from .training import TrainConfig, Trainer, optimiser_problems
+from .specs import OptimSpec, activation_problem
+from .training import TrainConfig, Trainer
 
 FLOAT_BYTES = 4
 DEFAULT_MAX_BYTES = 512 * 2**20  # Jacobians (or NTK-vector-product intermediates) held at once
@@ -456,19 +457,20 @@ PARAMETERIZATIONS = ("ntk", "standard")
 
 
 @dataclass
-class NTKConfig:
-    """How the networks of a width study are built and trained (full-batch GD on the squared loss)."""
+class NTKConfig(OptimSpec):
+    """How the networks of a width study are built and trained (GD on the squared loss): the
+    optimiser (`OptimSpec`, full batch and heavy-ball momentum by default) and the study's own
+    network family, whose width the study varies (so it has depth and activation, not `hidden`)."""
 
+    lr: float = 0.3  # about a quarter of the stability limit on the default task, at every width
+    momentum: float = 0.9
+    batch_size: int = 0  # 0: full batch
     hidden_layers: int = 1
     activation: str = "tanh"
     parameterization: str = "ntk"  # "ntk" (1/√fan-in in the forward pass) or "standard" (PyTorch's)
     sigma_w: float = 1.5
     sigma_b: float = 1.0
     centered: bool = True  # subtract f(x; θ₀), so every model starts from f₀ = 0
-    optimizer: str = "sgd"
-    lr: float = 0.3  # about a quarter of the stability limit on the default task, at every width
-    momentum: float = 0.9
-    batch_size: int = 0  # 0: full batch
     steps: int = 1500
     ridge: float = 0.0  # for the NTK regression prediction (0: the limit gradient descent reaches)
     kernel_ridge: float = 1e-3  # for the kernel-methods comparison, relative to the mean diagonal
@@ -477,13 +479,14 @@ class NTKConfig:
     max_params: int = 2_000_000
     device: str = "auto"
 
-    def problems(self) -> dict[str, str]:
+    def problems(self, n_train: int | None = None) -> dict[str, str]:
         """Field -> a specific message for every invalid setting (empty when valid)."""
-        out: dict[str, str] = {}
+        out = super().problems(n_train)
         if not 1 <= self.hidden_layers <= 4:
             out["hidden_layers"] = f"use 1 to 4 hidden layers, got {self.hidden_layers}"
-        if self.activation not in ACTIVATIONS:
-            out["activation"] = f"unknown activation {self.activation!r}"
+        bad = activation_problem(self.activation)
+        if bad:
+            out["activation"] = bad
         if self.parameterization not in PARAMETERIZATIONS:
             out["parameterization"] = f"parameterization is 'ntk' or 'standard', got {self.parameterization!r}"
         for name in ("sigma_w", "sigma_b", "rbf_length"):
@@ -494,23 +497,17 @@ class NTKConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v)) or v < 0:
                 out[name] = f"the ridge must be a number ≥ 0, got {v}"
-        out.update(optimiser_problems(self.optimizer, self.lr, self.momentum, self.batch_size))
         if not 1 <= self.steps <= 200_000:
             out["steps"] = f"use 1 to 200,000 steps, got {self.steps}"
         if not 4 <= self.kernel_grid <= 1000:
             out["kernel_grid"] = f"the kernel grid needs 4 to 1000 points, got {self.kernel_grid}"
         return out
 
-    def check(self) -> None:
-        problems = self.problems()
-        if problems:
-            raise ValueError("; ".join(problems.values()))
-
     def train_config(self, seed: int, n_train: int) -> TrainConfig:
         return TrainConfig(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
                            batch_size=0 if self.batch_size >= n_train else self.batch_size,
-                           steps=self.steps, eval_every=max(1, self.steps), seed=seed, device=self.device,
-                           loss="mse")
+                           weight_decay=self.weight_decay, steps=self.steps, eval_every=max(1, self.steps),
+                           seed=seed, device=self.device, loss="mse")
 
     @classmethod
     def from_train_config(cls, config: TrainConfig, **kw) -> NTKConfig:

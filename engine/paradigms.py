@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import vmap
 
-from .data import TOY_NAMES, Dataset, toy_dataset
+from .data import Dataset, toy_dataset
 from .device import intra_op_threads, pick_device
 from .forward_ad import jvp
 from .landscape import (
@@ -50,6 +50,7 @@ from .landscape import (
 )
 from .models import ACTIVATIONS, mlp
 from .params import flat_params, functional_forward, loss_function
+from .specs import ModelSpec, SplitSpec, batch_size_problem
 
 RULES = ("backprop", "feedback_alignment", "evolution", "forward_forward", "hebbian")
 RULE_LABELS = {
@@ -118,17 +119,15 @@ RULE_CONFIGS: dict[str, type] = {
 
 
 @dataclass
-class ParadigmsConfig:
-    """One comparison: the task, the network, the schedule, the rules and their settings."""
+class ParadigmsConfig(ModelSpec, SplitSpec):
+    """One comparison: the task (`SplitSpec`), the network (`ModelSpec`), the schedule, the
+    rules and their settings (each rule has its own step size, so there is no `OptimSpec`)."""
 
-    rules: tuple[str, ...] = RULES
     dataset: str = "digits"  # any toy dataset: digits, moons, circles, spirals, xor, blobs
     n: int = 1797
     noise: float = 0.0
-    test_fraction: float = 0.3
-    data_seed: int = 0
     hidden: tuple[int, ...] = (32,)
-    activation: str = "tanh"
+    rules: tuple[str, ...] = RULES
     steps: int = 600
     batch_size: int = 64  # 0: full batch
     eval_every: int = 10
@@ -147,31 +146,25 @@ class ParadigmsConfig:
     forward_forward: ForwardForwardConfig = field(default_factory=ForwardForwardConfig)
     hebbian: HebbianConfig = field(default_factory=HebbianConfig)
 
+    ACTIVATIONS = PARADIGM_ACTIVATIONS  # the local rules differentiate these elementwise
+    MAX_WIDTH = 1024  # this tab's cap: evolution strategies run the whole network population times a step
+
     def rule_config(self, rule: str):
         return getattr(self, rule)
 
-    def problems(self) -> dict[str, str]:
+    def problems(self, n_train: int | None = None) -> dict[str, str]:
         """Field -> a specific message for every invalid setting (empty when valid)."""
-        out: dict[str, str] = {}
+        out = super().problems(n_train)
         unknown = [r for r in self.rules if r not in RULES]
         if unknown:
             out["rules"] = f"unknown rule {unknown[0]!r}; choose from {', '.join(RULES)}"
         elif not self.rules:
             out["rules"] = "choose at least one learning rule"
-        if self.dataset not in TOY_NAMES:
-            out["dataset"] = f"unknown dataset {self.dataset!r}; choose one of {', '.join(TOY_NAMES)}"
-        if self.n < 20:
-            out["n"] = f"use at least 20 samples, got {self.n}"
-        if self.noise < 0:
-            out["noise"] = f"noise must be ≥ 0, got {self.noise}"
-        if not self.hidden or any(int(h) < 1 or int(h) > 1024 for h in self.hidden):
-            out["hidden"] = "give one or more hidden layers of 1 to 1024 units"
-        if self.activation not in PARADIGM_ACTIVATIONS:
-            out["activation"] = f"activation must be one of {', '.join(PARADIGM_ACTIVATIONS)}"
         if self.steps < 1:
             out["steps"] = f"train at least one step, got {self.steps}"
-        if self.batch_size < 0:
-            out["batch_size"] = f"batch size must be ≥ 0 (0: full batch), got {self.batch_size}"
+        bad = batch_size_problem(self.batch_size)
+        if bad:
+            out["batch_size"] = bad
         if self.map_every < 0:
             out["map_every"] = "map_every must be ≥ 0 (0: maps only at the end)"
         if self.eval_every < 1 or self.record_every < 1:
@@ -197,11 +190,6 @@ class ParadigmsConfig:
         if not 0 < self.hebbian.mean_rate <= 1:
             out["hebbian.mean_rate"] = "Hebbian: the running-mean rate lies in (0, 1]"
         return out
-
-    def check(self) -> None:
-        problems = self.problems()
-        if problems:
-            raise ValueError("; ".join(problems.values()))
 
     def to_dict(self) -> dict:
         d = asdict(self)

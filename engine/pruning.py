@@ -38,7 +38,8 @@ from . import data as data_module
 from .data import Dataset, toy_dataset
 from .device import pick_device
 from .models import ACTIVATIONS, mlp, small_cnn
-from .training import OPTIMIZERS, TrainConfig, Trainer
+from .specs import ModelSpec, OptimSpec, SplitSpec
+from .training import TrainConfig, Trainer
 
 CONTROLS = ("ticket", "reinit", "random")
 SCOPES = ("layer", "global")
@@ -183,7 +184,7 @@ def full_masks(model: nn.Module | Mapping[str, torch.Tensor], prune_biases: bool
 
 # -- settings -------------------------------------------------------------------------------
 @dataclass
-class LotteryConfig:
+class LotteryConfig(OptimSpec, ModelSpec, SplitSpec):
     """One lottery experiment; the defaults are LeNet-300-100 on scikit-learn's 8×8 digits with
     Frankle & Carbin's rates: 20% of each layer per round, 10% of the output layer, Adam
     1.2e-3, batch 60, 13 rounds (≈6% of the weights left)."""
@@ -191,16 +192,12 @@ class LotteryConfig:
     dataset: str = "digits"  # or "mri": the MRI phantoms with the small CNN
     n: int = 1797
     noise: float = 0.0
-    test_fraction: float = 0.3
-    data_seed: int = 0
-    image_size: int = 32  # MRI phantoms only
     hidden: tuple[int, ...] = (300, 100)
     activation: str = "relu"
     optimizer: str = "adam"
     lr: float = 1.2e-3
-    momentum: float = 0.0
     batch_size: int = 60
-    weight_decay: float = 0.0
+    image_size: int = 32  # MRI phantoms only
     steps: int = 500  # training steps per round (rewound runs train steps − k)
     eval_every: int = 20
     rounds: int = 13
@@ -216,25 +213,13 @@ class LotteryConfig:
     seeds: tuple[int, ...] = (0,)
     device: str = "auto"
 
-    def problems(self) -> dict[str, str]:
+    DATASETS = data_module.TOY_NAMES + ("mri",)
+
+    def problems(self, n_train: int | None = None) -> dict[str, str]:
         """Field -> a specific message for every invalid setting (empty when valid)."""
-        out: dict[str, str] = {}
-        if self.dataset not in ("digits", "mri") and self.dataset not in data_module.TOY_NAMES:
-            out["dataset"] = f"unknown dataset {self.dataset!r}; use digits or mri"
+        out = super().problems(n_train)
         if self.dataset == "mri" and not hasattr(data_module, "mri_phantoms"):
             out["dataset"] = "the MRI phantoms are not part of this installation; use digits"
-        if self.n < 10:
-            out["n"] = f"use at least 10 samples, got {self.n}"
-        if not self.hidden or any(int(h) < 1 for h in self.hidden):
-            out["hidden"] = "give at least one hidden layer, every one with at least 1 unit"
-        if self.activation not in ACTIVATIONS:
-            out["activation"] = f"unknown activation {self.activation!r}"
-        if self.optimizer not in OPTIMIZERS:
-            out["optimizer"] = f"unknown optimizer {self.optimizer!r}; choose {' or '.join(OPTIMIZERS)}"
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr)) or self.lr <= 0:
-            out["lr"] = f"learning rate must be a positive number, got {self.lr}"
-        if self.batch_size < 1:
-            out["batch_size"] = f"batch size must be at least 1, got {self.batch_size}"
         if self.steps < 1:
             out["steps"] = f"train at least 1 step per round, got {self.steps}"
         if self.eval_every < 1:
@@ -260,11 +245,6 @@ class LotteryConfig:
         elif len(set(self.seeds)) != len(self.seeds):
             out["seeds"] = f"seeds must differ, got {list(self.seeds)}"
         return out
-
-    def check(self) -> None:
-        problems = self.problems()
-        if problems:
-            raise ValueError("; ".join(problems.values()))
 
     @property
     def rewind_step(self) -> int:

@@ -23,6 +23,7 @@ import torch
 from torch.func import grad
 
 from .hessian import HessianOperator, eigenpairs, hessian_trace
+from .specs import DataSpec, ModelSpec, batch_size_problem, lr_problem, momentum_problem, raise_problems
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -123,7 +124,7 @@ def loss_slice(loss_fn: LossFn, theta: torch.Tensor, direction: torch.Tensor, al
 
 
 @dataclass
-class SharpnessConfig:
+class SharpnessConfig(ModelSpec, DataSpec):
     """The batch-size experiment: one network, one learning rate, several batch sizes.
 
     Every run starts from the same θ₀, trains with plain SGD at `lr` and stops when the full
@@ -151,22 +152,23 @@ class SharpnessConfig:
     seed: int = 0
     device: str = "cpu"
 
-    def problems(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            out["lr"] = f"the learning rate must be positive, got {self.lr}"
+    def problems(self, n_train: int | None = None) -> dict[str, str]:
+        out = super().problems(n_train)
+        bad = lr_problem(self.lr)
+        if bad:
+            out["lr"] = bad
         if not self.batch_sizes:
             out["batch_sizes"] = "give at least one batch size (0 = full batch)"
-        elif any(b < 0 for b in self.batch_sizes):
-            out["batch_sizes"] = "batch sizes must be ≥ 0 (0 = full batch)"
+        else:
+            bad = next(filter(None, (batch_size_problem(b) for b in self.batch_sizes)), None)
+            if bad:
+                out["batch_sizes"] = f"in the batch sizes {list(self.batch_sizes)}: {bad}"
         if not self.target_loss > 0:
             out["target_loss"] = f"the target training loss must be positive, got {self.target_loss}"
         if not self.rho > 0:
             out["rho"] = f"ρ must be positive, got {self.rho}"
         if self.measure not in SHARPNESS_MEASURES:
             out["measure"] = f"the sharpness measure is one of {', '.join(SHARPNESS_MEASURES)}, got {self.measure!r}"
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            out["hidden"] = "every hidden layer needs at least 1 unit"
         return out
 
 
@@ -327,18 +329,15 @@ def model_for_analysis(model: torch.nn.Module) -> torch.nn.Module:
 
 
 @dataclass
-class EdgeOfStabilityConfig:
+class EdgeOfStabilityConfig(ModelSpec, DataSpec):
     """Full-batch gradient descent at one learning rate η, λmax measured every `track_every` steps.
 
     The defaults (noisy two moons, the default 2-16-16-2 tanh network, cross-entropy, η = 0.5)
     show λmax rising from about 1.8 to 2/η = 4 within a few hundred steps and staying there.
+    Always full batch with plain or heavy-ball GD, so of the optimiser only lr and momentum.
     """
 
-    dataset: str = "moons"
-    n: int = 600
     noise: float = 0.3
-    hidden: tuple[int, ...] = (16, 16)
-    activation: str = "tanh"
     loss: str = "cross_entropy"
     lr: float = 0.5
     momentum: float = 0.0
@@ -352,6 +351,15 @@ class EdgeOfStabilityConfig:
     def threshold(self) -> float:
         """The stability limit of GD on a quadratic: 2/η, or (2 + 2β)/η with heavy-ball momentum β."""
         return stability_threshold(self.lr, self.momentum)
+
+    def problems(self, n_train: int | None = None) -> dict[str, str]:
+        out = super().problems(n_train)
+        for name, bad in (("lr", lr_problem(self.lr)), ("momentum", momentum_problem(self.momentum))):
+            if bad:
+                out[name] = bad
+        if self.track_every < 1:
+            out["track_every"] = f"track λmax every ≥ 1 steps, got {self.track_every}"
+        return out
 
 
 def stability_threshold(lr: float, momentum: float = 0.0) -> float:
@@ -379,10 +387,7 @@ def edge_of_stability(config: EdgeOfStabilityConfig | None = None) -> Iterator[S
     from .training import TrainConfig, Trainer
 
     cfg = config or EdgeOfStabilityConfig()
-    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
-        raise ValueError(f"the learning rate must be positive, got {cfg.lr}")
-    if cfg.track_every < 1:
-        raise ValueError(f"track λmax every ≥ 1 steps, got {cfg.track_every}")
+    raise_problems(cfg.problems())
     ds = toy_dataset(cfg.dataset, n=cfg.n, noise=cfg.noise, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     model = mlp(ds.in_features, cfg.hidden, ds.n_classes, cfg.activation)

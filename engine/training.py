@@ -19,31 +19,14 @@ from .data import Dataset
 from .device import pick_device
 from .optim import SGD, Adam
 from .params import flat_params, loss_value
-
-OPTIMIZERS = ("sgd", "adam")
-
-
-def optimiser_problems(optimizer: str, lr: float, momentum: float, batch_size: int) -> dict[str, str]:
-    """Messages for optimiser settings that cannot work (shared by every config that has them)."""
-    out: dict[str, str] = {}
-    if optimizer not in OPTIMIZERS:
-        out["optimizer"] = f"unknown optimizer {optimizer!r}; choose {' or '.join(OPTIMIZERS)}"
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr)) or lr <= 0:
-        out["lr"] = f"learning rate must be a positive number, got {lr}"
-    if not 0.0 <= momentum < 1.0:
-        out["momentum"] = f"momentum must lie in [0, 1), got {momentum}"
-    if batch_size < 0:
-        out["batch_size"] = f"batch size must be ≥ 0 (0 means full batch), got {batch_size}"
-    return out
+from .specs import OPTIMIZERS, OptimSpec  # noqa: F401  (OPTIMIZERS: callers import it from here)
 
 
 @dataclass
-class TrainConfig:
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.0
-    batch_size: int = 32  # 0: full batch
-    weight_decay: float = 0.0
+class TrainConfig(OptimSpec):
+    """One training run: the optimiser (`OptimSpec`: optimizer, lr, momentum, batch_size,
+    weight_decay) and how long, how often to evaluate, which seed and device."""
+
     steps: int = 500
     eval_every: int = 10
     seed: int = 0
@@ -53,24 +36,12 @@ class TrainConfig:
 
     def problems(self, n_train: int | None = None) -> dict[str, str]:
         """Field name -> a specific message for every invalid setting (empty when valid)."""
-        out = optimiser_problems(self.optimizer, self.lr, self.momentum, self.batch_size)
-        if "batch_size" not in out and n_train is not None and self.batch_size > n_train:
-            out["batch_size"] = (
-                f"batch size {self.batch_size} exceeds the {n_train} training samples; "
-                "use at most that many, or 0 for full batch"
-            )
-        if self.weight_decay < 0:
-            out["weight_decay"] = f"weight decay must be ≥ 0, got {self.weight_decay}"
+        out = super().problems(n_train)
         if self.steps < 0:
             out["steps"] = f"steps must be ≥ 0, got {self.steps}"
         if self.eval_every < 1:
             out["eval_every"] = f"eval_every must be ≥ 1, got {self.eval_every}"
         return out
-
-    def check(self, n_train: int | None = None) -> None:
-        problems = self.problems(n_train)
-        if problems:
-            raise ValueError("; ".join(problems.values()))
 
 
 @dataclass

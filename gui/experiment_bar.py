@@ -17,6 +17,7 @@ from PySide6 import QtCore, QtWidgets
 
 from engine.experiment import DATASET_LABELS, ExperimentConfig, known_datasets
 from engine.models import ACTIVATIONS
+from engine.specs import MIN_SAMPLES
 from engine.training import OPTIMIZERS
 
 from .image_datasets import DATASET_HOOKS
@@ -95,7 +96,7 @@ class ExperimentBar(QtWidgets.QWidget):
         for name in known_datasets():
             self.dataset.addItem(DATASET_LABELS.get(name, name), name)
         self.noise = QtWidgets.QDoubleSpinBox(decimals=2, minimum=0.0, maximum=2.0, singleStep=0.05)
-        self.samples = QtWidgets.QSpinBox(minimum=10, maximum=20000, singleStep=50)
+        self.samples = QtWidgets.QSpinBox(minimum=MIN_SAMPLES, maximum=20000, singleStep=50)
         self.hidden = QtWidgets.QLineEdit()
         self.hidden.setPlaceholderText("e.g. 16, 16")
         self.activation = QtWidgets.QComboBox()
