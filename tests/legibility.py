@@ -78,19 +78,23 @@ def small_styled_text(least: float) -> list[str]:
 
     m = manager()
     found = []
-    axes = [(p, p.getAxis(n)) for p in list(m._plots) for n in ("left", "bottom", "right", "top")]
-    axes += [(b, b.axis) for b in list(m._bars)]
+    # Plots of windows already closed may linger until the next collection: only live ones count.
+    plots = [p for p in list(m._plots) if _alive(p)]
+    axes = [(p, p.getAxis(n)) for p in plots for n in ("left", "bottom", "right", "top")]
+    axes += [(b, b.axis) for b in list(m._bars) if _alive(b) and _alive(b.axis)]
     for owner, axis in axes:
         font = axis.style.get("tickFont")
         if font is not None and font.pointSizeF() < least:
             found.append(f"ticks of '{getattr(owner, '_lab_title', None) or axis.labelText}': "
                          f"{font.pointSizeF():.1f} pt")
-    legends = {id(p.legend): p.legend for p in list(m._plots) if p.legend is not None}
+    legends = {id(p.legend): p.legend for p in plots if p.legend is not None and _alive(p.legend)}
     for view in list(m._views):  # legends a panel placed itself, in every tab built so far
         if _alive(view):
             legends.update({id(i): i for i in view.scene().items() if isinstance(i, pg.LegendItem)})
     for legend in legends.values():
         for _sample, label in legend.items:
+            if not (_alive(label) and _alive(label.item)):
+                continue
             if _label_point_size(label) < least:
                 found.append(f"legend entry '{label.text}': {_label_point_size(label):.1f} pt")
     return found
