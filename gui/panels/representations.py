@@ -28,7 +28,7 @@ from engine.representations import (
 
 from .. import plots
 from ..jobs import PanelJobs, weak
-from .base import HeadlessContext, Panel
+from .base import HeadlessContext, Panel, page_attribute
 from .representations_cka import CkaPage
 from .representations_collapse import CollapsePage
 from .representations_common import depth_colors
@@ -46,11 +46,6 @@ POINT_CHOICES = (200, 400, 800, 1500)
 LIVE_INTERVAL = 0.2  # seconds between live geometry updates (each one a job on a model copy)
 
 
-def _on_page(page: str, name: str, doc: str = "") -> property:
-    """An attribute of one of the tab's pages, reachable from the tab as before the split."""
-    return property(lambda self: getattr(getattr(self, page), name), doc=doc or f"{page}.{name}")
-
-
 class RepresentationsPanel(Panel):
     slug = "representations"
     title = "Representations"
@@ -59,32 +54,32 @@ class RepresentationsPanel(Panel):
     geometry_shown = QtCore.Signal(object)  # each GeometryFrame, after it is drawn
 
     # The pages' widgets and state that tests, presets and the lesson reach through the tab.
-    scatter = _on_page("live", "scatter")
-    scatter_plot = _on_page("live", "scatter_plot")
-    main_box = _on_page("live", "main_box")
-    strip_box = _on_page("live", "strip_box")
-    strip_view = _on_page("live", "strip_view")
-    strip_plots = _on_page("live", "strip_plots")
-    fit_button = _on_page("probes_page", "fit_button")
-    probe_cancel = _on_page("probes_page", "probe_cancel")
-    probe_status = _on_page("probes_page", "probe_status")
-    probe_plot = _on_page("probes_page", "probe_plot")
-    probe_train_bars = _on_page("probes_page", "probe_train_bars")
-    probe_test_bars = _on_page("probes_page", "probe_test_bars")
-    _probe_results = _on_page("probes_page", "results")
-    _probe_step = _on_page("probes_page", "step")
-    _chance = _on_page("probes_page", "chance")
-    variance_slider = _on_page("dimension_page", "variance_slider")
-    id_plot = _on_page("dimension_page", "id_plot")
-    id_pca = _on_page("dimension_page", "id_pca")
-    id_twonn = _on_page("dimension_page", "id_twonn")
-    id_ambient = _on_page("dimension_page", "id_ambient")
-    nc_plot = _on_page("collapse_page", "nc_plot")
-    nc_curves = _on_page("collapse_page", "nc_curves")
-    zero_line = _on_page("collapse_page", "zero_line")
-    cka_map = _on_page("cka_page", "cka_map")
-    cka_start_plot = _on_page("cka_page", "cka_start_plot")
-    cka_start_bars = _on_page("cka_page", "cka_start_bars")
+    scatter = page_attribute("live", "scatter")
+    scatter_plot = page_attribute("live", "scatter_plot")
+    main_box = page_attribute("live", "main_box")
+    strip_box = page_attribute("live", "strip_box")
+    strip_view = page_attribute("live", "strip_view")
+    strip_plots = page_attribute("live", "strip_plots")
+    fit_button = page_attribute("probes_page", "fit_button")
+    probe_cancel = page_attribute("probes_page", "probe_cancel")
+    probe_status = page_attribute("probes_page", "probe_status")
+    probe_plot = page_attribute("probes_page", "probe_plot")
+    probe_train_bars = page_attribute("probes_page", "probe_train_bars")
+    probe_test_bars = page_attribute("probes_page", "probe_test_bars")
+    _probe_results = page_attribute("probes_page", "results")
+    _probe_step = page_attribute("probes_page", "step")
+    _chance = page_attribute("probes_page", "chance")
+    variance_slider = page_attribute("dimension_page", "variance_slider")
+    id_plot = page_attribute("dimension_page", "id_plot")
+    id_pca = page_attribute("dimension_page", "id_pca")
+    id_twonn = page_attribute("dimension_page", "id_twonn")
+    id_ambient = page_attribute("dimension_page", "id_ambient")
+    nc_plot = page_attribute("collapse_page", "nc_plot")
+    nc_curves = page_attribute("collapse_page", "nc_curves")
+    zero_line = page_attribute("collapse_page", "zero_line")
+    cka_map = page_attribute("cka_page", "cka_map")
+    cka_start_plot = page_attribute("cka_page", "cka_start_plot")
+    cka_start_bars = page_attribute("cka_page", "cka_start_bars")
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
