@@ -77,16 +77,36 @@ def test_no_module_imports_itself_through_others():
     assert not cycles, "import cycles:\n" + "\n".join(sorted(set(cycles)))
 
 
+def _panel_owner(stem: str, panel_modules: set[str]) -> str | None:
+    """The tab a file in gui/panels belongs to: a panel module itself, or one of its pages
+    (`<panel module>_<page>.py`); None for what all tabs share (base, __init__)."""
+    owners = [m for m in panel_modules if stem == m or stem.startswith(m + "_")]
+    return max(owners, key=len) if owners else None
+
+
 def test_no_panel_imports_another_panel():
     """A tab's module stands alone: what tabs share lives in gui/ (panel_tools, jobs, plots …).
-    Page files of one topic (train_images for train) are that topic's own."""
+    Page files of a tab (`<panel module>_<page>.py`, e.g. train_images for train) are that
+    tab's own: the tab imports them, and they import neither another tab nor its pages, nor
+    their own tab's module (it passes them what they need)."""
     import ast
 
+    from gui.panels import PANELS
+
     folder = ROOT / "gui" / "panels"
-    panels = {p.stem for p in folder.glob("*.py")} - {"__init__", "base"}
-    own_pages = {"train": {"train_images"}}
+    panel_modules = {m.rsplit(".", 1)[1] for m in PANELS}
+    files = {p.stem for p in folder.glob("*.py")}
+    assert panel_modules <= files
+    assert _panel_owner("train_images", panel_modules) == "train"
+    assert _panel_owner("double_descent_networks", panel_modules) == "double_descent"
+    assert _panel_owner("landscape", panel_modules) == "landscape"
+    assert _panel_owner("base", panel_modules) is None
+    owner = {stem: _panel_owner(stem, panel_modules) for stem in files}
     bad = []
     for path in sorted(folder.glob("*.py")):
+        mine = owner[path.stem]
+        if mine is None:
+            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.level == 1:
                 names = [node.module] if node.module else [a.name for a in node.names]
@@ -98,6 +118,24 @@ def test_no_panel_imports_another_panel():
                 continue
             for name in names:
                 name = name.split(".")[0]
-                if name in panels and name not in own_pages.get(path.stem, set()):
+                theirs = owner.get(name)
+                if theirs is None:
+                    continue  # base and other shared modules
+                if theirs != mine:
                     bad.append(f"{path.name} imports {name}")
+                elif name == mine and path.stem != mine:
+                    bad.append(f"{path.name} (a page) imports its own tab's module {name}")
     assert not bad, bad
+
+
+def test_page_files_are_not_panels():
+    """The registry lists tab modules only; a page file holds no Panel class of its own."""
+    from gui.panels import _CLASS, PANELS
+
+    folder = ROOT / "gui" / "panels"
+    panel_modules = {m.rsplit(".", 1)[1] for m in PANELS}
+    pages = [p for p in folder.glob("*.py")
+             if p.stem not in panel_modules and _panel_owner(p.stem, panel_modules) is not None]
+    assert any(p.stem == "train_images" for p in pages)
+    bad = [p.name for p in pages if _CLASS.search(p.read_text(encoding="utf-8"))]
+    assert not bad, f"page files declaring a Panel class: {bad}"

@@ -161,6 +161,12 @@ class Panel(QtWidgets.QWidget):
             ctx.lab.train_sync(ctx.steps)
 
 
+def page_attribute(page: str, name: str) -> property:
+    """A read-only attribute of a tab that lives on one of its pages (`getattr(tab, page).name`):
+    tabs split into page files keep the names the lesson, presets and tests reach them by."""
+    return property(lambda self: getattr(getattr(self, page), name), doc=f"{page}.{name}")
+
+
 def write_outputs(panel: Panel, out: Path) -> list[Path]:
     """Save a panel's figures as PNG and its data as JSON (+ .npz for arrays)."""
     import json

@@ -6,6 +6,8 @@ Three pages, each its own small computation (no shared experiment):
 (b) logistic regression on separable points: ‖w‖ grows like log t, the direction turns to the
     hard-margin SVM, the decision line animated;
 (c) matrix sensing with X = UUᵀ from U₀ = αI: small α finds the least nuclear norm.
+Each page's widgets and drawing live in their own file (implicit_least_squares,
+implicit_max_margin, implicit_factorization); this module runs the jobs and keeps their results.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from engine.implicit import (
@@ -31,35 +32,15 @@ from engine.implicit import (
     svm_direction_through_origin,
 )
 
-from .. import plots
 from ..jobs import PanelJobs
-from ..panel_tools import (
-    JobProgress,
-    ValueSlider,
-    lay_out_pages,
-    legend_below,
-    log_axes,
-    place_legend,
-    set_title,
-)
-from ..style import manager
-from .base import HeadlessContext, Panel
+from ..panel_tools import lay_out_pages
+from .base import HeadlessContext, Panel, page_attribute
+from .implicit_factorization import FactorizationPage
+from .implicit_least_squares import LeastSquaresPage
+from .implicit_max_margin import MARGIN_STEPS, MaxMarginPage
 
-# 1, 1.5, 2, 3, 5, 7 per decade, from 0.001 to 3
-ALPHA_VALUES = [v for v in np.round([m * 10.0 ** k for k in range(-3, 1) for m in (1, 1.5, 2, 3, 5, 7)], 6) if v <= 3]
 SWEEP_ALPHAS = np.geomspace(1e-3, 3.0, 12)
 FACTOR_STEPS = 3000
-MARGIN_STEPS = (1_000, 10_000, 100_000, 1_000_000)
-
-
-def _line_segment(normal: np.ndarray, offset: float, extent: float) -> tuple[np.ndarray, np.ndarray]:
-    """Endpoints of {w : ⟨normal, w⟩ = offset} clipped to a square of half-width `extent`."""
-    n = normal / np.linalg.norm(normal)
-    base = n * offset / np.linalg.norm(normal)
-    t = np.array([-1.0, 1.0]) * extent * 2
-    direction = np.array([-n[1], n[0]])
-    pts = base[None, :] + t[:, None] * direction[None, :]
-    return pts[:, 0], pts[:, 1]
 
 
 class ImplicitPanel(Panel):
@@ -69,6 +50,36 @@ class ImplicitPanel(Panel):
     uses_experiment = False
 
     VIEWS = ("least-squares", "max-margin", "factorization")
+
+    # The pages' controls and plots, reachable from the tab as before the split.
+    ls_seed = page_attribute("ls_page", "ls_seed")
+    ls_unknowns = page_attribute("ls_page", "ls_unknowns")
+    ls_summary = page_attribute("ls_page", "ls_summary")
+    ls_view = page_attribute("ls_page", "ls_view")
+    ls_picture = page_attribute("ls_page", "ls_picture")
+    ls_dist = page_attribute("ls_page", "ls_dist")
+    ls_d0 = page_attribute("ls_page", "ls_d0")
+    ls_dr = page_attribute("ls_page", "ls_dr")
+    ls_drl = page_attribute("ls_page", "ls_drl")
+    margin_steps = page_attribute("margin_page", "margin_steps")
+    margin_seed = page_attribute("margin_page", "margin_seed")
+    margin_run = page_attribute("margin_page", "margin_run")
+    margin_progress = page_attribute("margin_page", "margin_progress")
+    margin_summary = page_attribute("margin_page", "margin_summary")
+    margin_view = page_attribute("margin_page", "margin_view")
+    margin_pic = page_attribute("margin_page", "margin_pic")
+    margin_norm = page_attribute("margin_page", "margin_norm")
+    margin_angle = page_attribute("margin_page", "margin_angle")
+    alpha = page_attribute("factor_page", "alpha")
+    factor_progress = page_attribute("factor_page", "factor_progress")
+    factor_summary = page_attribute("factor_page", "factor_summary")
+    factor_view = page_attribute("factor_page", "factor_view")
+    factor_plot = page_attribute("factor_page", "factor_plot")
+    factor_err = page_attribute("factor_page", "factor_err")
+    factor_nuc = page_attribute("factor_page", "factor_nuc")
+    factor_marker = page_attribute("factor_page", "factor_marker")
+    factor_x = page_attribute("factor_page", "factor_x")
+    factor_ref = page_attribute("factor_page", "factor_ref")
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
@@ -82,10 +93,14 @@ class ImplicitPanel(Panel):
         self.factor_reference: np.ndarray | None = None
         self._problem: SensingDemo | None = None
         self._factor_demo: SensingDemo | None = None  # the problem the factor jobs' points belong to
+        self._margin_data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.ls_page = LeastSquaresPage()
+        self.margin_page = MaxMarginPage()
+        self.factor_page = FactorizationPage()
         self.pages = QtWidgets.QTabWidget()
-        self.pages.addTab(self._build_least_squares(), "(a) Least squares: minimum norm")
-        self.pages.addTab(self._build_margin(), "(b) Logistic regression: max margin")
-        self.pages.addTab(self._build_factorization(), "(c) Matrix factorisation: nuclear norm")
+        self.pages.addTab(self.ls_page, "(a) Least squares: minimum norm")
+        self.pages.addTab(self.margin_page, "(b) Logistic regression: max margin")
+        self.pages.addTab(self.factor_page, "(c) Matrix factorisation: nuclear norm")
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.pages)
@@ -93,52 +108,14 @@ class ImplicitPanel(Panel):
         self._alpha_timer.setSingleShot(True)
         self._alpha_timer.setInterval(60)
         self._alpha_timer.timeout.connect(self.run_factorization_alpha)
+        self.ls_page.settings_changed.connect(self.run_least_squares)
+        self.margin_run.clicked.connect(lambda: self.run_margin())
+        self.margin_seed.valueChanged.connect(lambda _v: self.run_margin())
+        self.margin_progress.cancel_requested.connect(self.cancel_margin)
+        self.alpha.value_changed.connect(lambda _v: self._alpha_timer.start())
+        self.factor_progress.cancel_requested.connect(self.cancel_factorization)
 
     # -- (a) least squares -------------------------------------------------------------------
-    def _build_least_squares(self) -> QtWidgets.QWidget:
-        page = QtWidgets.QWidget()
-        self.ls_seed = QtWidgets.QSpinBox()
-        self.ls_seed.setRange(0, 9999)
-        self.ls_seed.setToolTip("seed of the random starting point")
-        self.ls_unknowns = ValueSlider("Unknowns d", np.arange(30, 401, 10), 100, lambda v: f"{int(v)}",
-                                       "number of unknowns of the right-hand problem (20 equations)")
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(QtWidgets.QLabel("Random start: seed"))
-        row.addWidget(self.ls_seed)
-        row.addWidget(self.ls_unknowns, 1)
-        self.ls_summary = plots.caption("")
-        self.ls_view = plots.make_view()
-        self.ls_picture = plots.add_plot(self.ls_view, "One equation, two unknowns", "w₁", "w₂", row=0, col=0)
-        self.ls_picture.setAspectLocked(True)
-        self.ls_picture.legend = legend_below(self.ls_view, row=1, col=0, columns=2, colspan=2)
-        self.ls_line = plots.curve(self.ls_picture, "plot_fg", "all exact fits  ⟨x, w⟩ = y", width=2.0)
-        self.ls_circle = plots.curve(self.ls_picture, "plot_fg", "‖w‖ = ‖X⁺y‖", width=1.0, dashed=True)
-        self.ls_path0 = plots.curve(self.ls_picture, 0, "GD from 0 → X⁺y", width=2.0, symbol="o", symbolSize=5,
-                                    symbolBrush=manager().color(0), symbolPen=None)
-        self.ls_pathr = plots.curve(self.ls_picture, 1, "GD from a random start", width=2.0, symbol="o",
-                                    symbolSize=5, symbolBrush=manager().color(1), symbolPen=None)
-        self.ls_points = pg.ScatterPlotItem(size=12, pen=pg.mkPen("k", width=1.2))
-        self.ls_picture.addItem(self.ls_points)
-        self.ls_dist = plots.add_plot(self.ls_view, "20 equations, 100 unknowns", "step",
-                                      "distance", row=0, col=1, legend=True, axisItems=log_axes("left"))
-        self.ls_dist.setLogMode(x=False, y=True)
-        place_legend(self.ls_dist, "right")
-        self.ls_d0 = plots.curve(self.ls_dist, 0, "from 0: ‖w − X⁺y‖")
-        self.ls_dr = plots.curve(self.ls_dist, 1, "random start: ‖w − X⁺y‖")
-        self.ls_drl = plots.curve(self.ls_dist, 1, "random start: ‖w − w∞‖", dashed=True)
-        plots.note(self.ls_picture, "Computing gradient descent on one equation…")
-        plots.note(self.ls_dist, "Computing gradient descent on 20 equations…")
-        self.ls_view.ci.layout.setColumnStretchFactor(0, 1)
-        self.ls_view.ci.layout.setColumnStretchFactor(1, 1)
-        layout = QtWidgets.QVBoxLayout(page)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(row)
-        layout.addWidget(self.ls_summary)
-        layout.addWidget(self.ls_view, 1)
-        self.ls_seed.valueChanged.connect(lambda _v: self.run_least_squares())
-        self.ls_unknowns.value_changed.connect(lambda _v: self.run_least_squares())
-        return page
-
     def run_least_squares(self) -> None:
         seed = self.ls_seed.value()
         d = int(self.ls_unknowns.value())
@@ -150,113 +127,19 @@ class ImplicitPanel(Panel):
                         on_error=lambda text: self.ls_summary.setText(text))
 
     def _draw_least_squares(self, demo: LeastSquaresDemo) -> None:
-        x2, y2, pic0, picr = demo.x2, demo.y2, demo.picture_zero, demo.picture_random
-        zero, rand = demo.zero, demo.random
-        self.ls_zero, self.ls_random = zero, rand
-        set_title(self.ls_dist, f"20 equations, {demo.d} unknowns")
-        w_min = demo.w_min2
-        r = float(np.linalg.norm(w_min))
-        ends = [p.w for p in picr] + [p.w for p in pic0] + [np.zeros(2)]
-        extent = max(2.0, float(np.abs(np.array(ends)).max()) * 1.25)
-        lx, ly = _line_segment(x2[0], float(y2[0]), extent)
-        self.ls_line.setData(lx, ly)
-        theta = np.linspace(0, 2 * np.pi, 200)
-        self.ls_circle.setData(r * np.cos(theta), r * np.sin(theta))
-        p0 = np.array([p.w for p in pic0])
-        pr = np.array([p.w for p in picr])
-        self.ls_path0.setData(p0[:, 0], p0[:, 1])
-        self.ls_pathr.setData(pr[:, 0], pr[:, 1])
-        brushes = [pg.mkBrush(manager().color("plot_fg")), pg.mkBrush(manager().color(0)),
-                   pg.mkBrush(manager().color(1))]
-        self.ls_points.setData([0.0, w_min[0], pr[-1, 0]], [0.0, w_min[1], pr[-1, 1]], brush=brushes,
-                               symbol=["+", "star", "o"], size=[14, 18, 12])
-        self.ls_picture.setRange(xRange=(-extent, extent), yRange=(-extent, extent), padding=0.02)
-        steps = np.array([p.step for p in zero], dtype=np.float64)
-        self.ls_d0.setData(steps, np.maximum([p.distance_to_min_norm for p in zero], 1e-17))
-        self.ls_dr.setData(steps, np.maximum([p.distance_to_min_norm for p in rand], 1e-17))
-        self.ls_drl.setData(steps, np.maximum([p.distance_to_limit for p in rand], 1e-17))
-        z, rr = zero[-1], rand[-1]
-        self.ls_summary.setText(
-            f"After {z.step} steps: from 0, loss {z.loss:.1e} and ‖w − X⁺y‖ = {z.distance_to_min_norm:.1e} "
-            f"(the minimum-norm fit, ‖w‖ = {z.norm:.3f}); from a random start, loss {rr.loss:.1e} but "
-            f"‖w − X⁺y‖ = {rr.distance_to_min_norm:.3f} (a different fit, ‖w‖ = {rr.norm:.3f}): the start's "
-            "part orthogonal to the rows of X never moves.")
+        self.ls_zero, self.ls_random = demo.zero, demo.random
+        self.ls_page.draw(demo)
 
     # -- (b) max margin ----------------------------------------------------------------------
-    def _build_margin(self) -> QtWidgets.QWidget:
-        page = QtWidgets.QWidget()
-        self.margin_steps = QtWidgets.QComboBox()
-        self.margin_steps.addItems([f"{s:,}" for s in MARGIN_STEPS])
-        self.margin_steps.setCurrentIndex(2)
-        self.margin_seed = QtWidgets.QSpinBox()
-        self.margin_seed.setRange(0, 9999)
-        self.margin_run = QtWidgets.QPushButton("Run again")
-        self.margin_progress = JobProgress()
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(QtWidgets.QLabel("Steps"))
-        row.addWidget(self.margin_steps)
-        row.addWidget(QtWidgets.QLabel("Data seed"))
-        row.addWidget(self.margin_seed)
-        row.addWidget(self.margin_run)
-        row.addStretch(1)
-        self.margin_summary = plots.caption("")
-        self.margin_view = plots.make_view()
-        self.margin_pic = plots.add_plot(self.margin_view, "Separable points", "x₁", "x₂", row=0, col=0,
-                                         rowspan=2)
-        self.margin_pic.setAspectLocked(True)
-        # The lines cross every free corner of the picture: the legend goes below it.
-        self.margin_pic.legend = legend_below(self.margin_view, row=2, col=0, columns=3)
-        self.margin_pts = pg.ScatterPlotItem(size=9, pen=pg.mkPen((255, 255, 255, 220), width=1.0))
-        self.margin_pic.addItem(self.margin_pts)
-        self.margin_svm = plots.curve(self.margin_pic, "plot_fg", "hard-margin SVM, no intercept", width=2.0,
-                                      dashed=True)
-        self.margin_mean = plots.curve(self.margin_pic, 3, "after step 1", width=1.5, dashed=True)
-        self.margin_gd = plots.curve(self.margin_pic, 2, "GD now", width=3.0)
-        manager().register_plot(self.margin_pic)
-        self.margin_norm_plot = plots.add_plot(self.margin_view, "‖w‖ grows like log t", "step t", "‖w‖",
-                                               row=0, col=1, axisItems=log_axes("bottom"))
-        self.margin_norm_plot.setLogMode(x=True, y=False)
-        self.margin_norm = plots.curve(self.margin_norm_plot, 0, "‖w‖")
-        self.margin_angle_plot = plots.add_plot(self.margin_view, "Angle to the SVM direction", "step t",
-                                                "angle (degrees)", row=1, col=1, axisItems=log_axes("bottom"))
-        self.margin_angle_plot.setLogMode(x=True, y=False)
-        self.margin_angle = plots.curve(self.margin_angle_plot, 1, "angle")
-        for plot in (self.margin_pic, self.margin_norm_plot, self.margin_angle_plot):
-            plots.note(plot, "Computing gradient descent on the logistic loss…")
-        self.margin_view.ci.layout.setColumnStretchFactor(0, 3)
-        self.margin_view.ci.layout.setColumnStretchFactor(1, 2)
-        layout = QtWidgets.QVBoxLayout(page)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(row)
-        layout.addWidget(self.margin_progress)
-        layout.addWidget(self.margin_summary)
-        layout.addWidget(self.margin_view, 1)
-        self.margin_run.clicked.connect(lambda: self.run_margin())
-        self.margin_seed.valueChanged.connect(lambda _v: self.run_margin())
-        self.margin_progress.cancel_requested.connect(self.cancel_margin)
-        self._margin_data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        return page
-
     def run_margin(self, steps: int | None = None) -> None:
-        steps = steps or MARGIN_STEPS[self.margin_steps.currentIndex()]
+        steps = steps or self.margin_page.steps()
         X, y = margin_data(seed=self.margin_seed.value())
         # The model has no bias, so the separator it turns to is the SVM through the origin.
         w_svm = svm_direction_through_origin(X, y)
         self._margin_data = (X, y, w_svm)
         self.margin_points = []
-        colours = plots.class_brushes((y > 0).astype(int), 2)
-        self.margin_pts.setData(X[:, 0], X[:, 1], brush=colours)
-        extent = float(np.abs(X).max()) * 1.1
-        self._margin_extent = extent
-        self.margin_svm.setData(*_line_segment(w_svm, 0.0, extent))
-        mean_dir = (y[:, None] * X).mean(0)
-        self.margin_mean.setData(*_line_segment(mean_dir, 0.0, extent))
-        self.margin_gd.setData([], [])
-        self.margin_norm.setData([], [])
-        self.margin_angle.setData([], [])
-        self.margin_pic.setRange(xRange=(-extent, extent), yRange=(-extent, extent), padding=0.02)
+        self.margin_page.begin(X, y, w_svm, steps)
         lr = 1.0 / logistic_smoothness(X)
-        self._margin_steps = steps
         self.margin_progress.start(f"gradient descent on the logistic loss, {steps:,} steps (η = {lr:.2f})", 100)
         self.jobs.start("margin", lambda: max_margin_direction(X, y, steps=steps, lr=lr, points=240),
                         self._margin_items, on_end=self.margin_progress.finish,
@@ -264,70 +147,13 @@ class ImplicitPanel(Panel):
 
     def _margin_items(self, items: list[MarginPoint]) -> None:
         self.margin_points.extend(items)
-        pts = self.margin_points
-        t = np.array([p.step for p in pts], dtype=np.float64)
-        self.margin_norm.setData(t, [p.norm for p in pts])
-        self.margin_angle.setData(t, [p.angle_to_svm for p in pts])
-        last = pts[-1]
-        self.margin_gd.setData(*_line_segment(last.w, 0.0, self._margin_extent))
-        self.margin_progress.set_value(int(100 * np.log(last.step) / np.log(max(self._margin_steps, 2))))
-        first = pts[0]
-        self.margin_summary.setText(
-            f"step {last.step:,}: ‖w‖ = {last.norm:.2f}, angle to the SVM normal {last.angle_to_svm:.2f}° "
-            f"(after step 1: {first.angle_to_svm:.1f}°), normalised margin {last.margin:.3f}, "
-            f"loss {last.loss:.2e}. Each tenfold more steps adds about the same to ‖w‖.")
+        self.margin_page.draw(self.margin_points)
 
     def cancel_margin(self) -> None:
         self.jobs.cancel("margin")
         self.margin_progress.finish()
 
     # -- (c) matrix factorisation ------------------------------------------------------------
-    def _build_factorization(self) -> QtWidgets.QWidget:
-        page = QtWidgets.QWidget()
-        self.alpha = ValueSlider("Initial scale α (U₀ = αI)", ALPHA_VALUES, 0.01, lambda v: f"{v:g}",
-                                 "gradient descent on X = UUᵀ starts from U₀ = αI")
-        self.factor_progress = JobProgress()
-        self.factor_summary = plots.caption("")
-        self.factor_view = plots.make_view()
-        self.factor_plot = plots.add_plot(self.factor_view, "Where GD lands, against α", "initial scale α",
-                                          "distance / nuclear norm", row=0, col=0, rowspan=2,
-                                          axisItems=log_axes("left", "bottom"))
-        self.factor_plot.setLogMode(x=True, y=True)
-        self.factor_plot.legend = legend_below(self.factor_view, row=2, col=0, columns=2, colspan=2)
-        self.factor_err = plots.curve(self.factor_plot, 1, "relative distance to X_min", symbol="o",
-                                      symbolSize=6, symbolBrush=manager().color(1), symbolPen=None)
-        self.factor_nuc = plots.curve(self.factor_plot, 0, "‖X_α‖_* (nuclear norm)", symbol="s", symbolSize=6,
-                                      symbolBrush=manager().color(0), symbolPen=None)
-        self.factor_min_line = plots.curve(self.factor_plot, 0, "least possible ‖X‖_*", width=1.2, dashed=True)
-        self.factor_frob_line = plots.curve(self.factor_plot, 3, "‖X‖_* of the least-Frobenius fit",
-                                            width=1.2, dashed=True)
-        self.factor_marker = plots.guide_line(self.factor_plot, 0.0, angle=90, key="accent")
-        plots.curve(self.factor_plot, "accent", "slider's α", width=1.5, dashed=True)  # legend entry
-        self.factor_x = plots.ImagePlot(self.factor_view, "X_α found by GD", "", "", cmap="CET-D1",
-                                        bar_label="entry", row=0, col=1)
-        self.factor_ref = plots.ImagePlot(self.factor_view, "least nuclear norm X_min", "", "", cmap="CET-D1",
-                                          bar_label="entry", row=1, col=1)
-        for img in (self.factor_x, self.factor_ref):
-            img.plot.setAspectLocked(True)
-            img.plot.hideAxis("left")
-            img.plot.hideAxis("bottom")
-            img.plot.invertY(True)
-            img.bar.axis.enableAutoSIPrefix(False)
-        plots.note(self.factor_plot, "Computing gradient descent from each initial scale α…")
-        for img in (self.factor_x, self.factor_ref):
-            plots.note(img.plot, "Computing…")
-        self.factor_view.ci.layout.setColumnStretchFactor(0, 3)
-        self.factor_view.ci.layout.setColumnStretchFactor(1, 2)
-        layout = QtWidgets.QVBoxLayout(page)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.alpha)
-        layout.addWidget(self.factor_progress)
-        layout.addWidget(self.factor_summary)
-        layout.addWidget(self.factor_view, 1)
-        self.alpha.value_changed.connect(lambda _v: self._alpha_timer.start())
-        self.factor_progress.cancel_requested.connect(self.cancel_factorization)
-        return page
-
     def _sensing(self) -> SensingDemo:
         if self._problem is None:
             self._problem = sensing_demo(d=12, rank=1, seed=0)
@@ -374,22 +200,10 @@ class ImplicitPanel(Panel):
                 self.factor_progress.set_value(point.step, f"α sweep: step {point.step:,} of {steps:,}")
                 if point.X is not None:
                     self.factor_sweep = point
-                    a = point.alphas
-                    self.factor_err.setData(a, np.maximum(point.error, 1e-6))
-                    self.factor_nuc.setData(a, point.nuclear_norm)
-                    self.factor_min_line.setData(a[[0, -1]], [min_nuc, min_nuc])
-                    self.factor_frob_line.setData(a[[0, -1]], [frob, frob])
+                    self.factor_page.draw_sweep(point, min_nuc, frob)
             elif point.X is not None:
                 self.factor_single = point
-                lim = float(np.abs(reference).max())
-                extent = (1, len(reference), 1, len(reference))  # rows and columns numbered from 1
-                for img, z in ((self.factor_x, point.X[0]), (self.factor_ref, reference)):
-                    img.set_image(z, extent, levels=(-lim, lim))
-                    img.plot.setRange(xRange=(0.5, len(z) + 0.5), yRange=(0.5, len(z) + 0.5), padding=0)
-                self.factor_summary.setText(
-                    f"α = {point.alphas[0]:.3g}: after {point.step:,} steps loss {point.loss[0]:.1e}, nuclear norm "
-                    f"‖X_α‖_* = {point.nuclear_norm[0]:.3f} (least possible {min_nuc:.3f}; the least-Frobenius fit "
-                    f"has {frob:.3f}), distance to X_min {100 * point.error[0]:.1f}%. The smaller α, the closer.")
+                self.factor_page.draw_single(point, reference, min_nuc, frob)
 
     def _factor_sweep_ended(self) -> None:
         self.factor_progress.finish()

@@ -3,7 +3,8 @@
 One network of the chosen width is trained by gradient descent next to its linearisation at
 θ₀ and the kernel-regression prediction of its initial NTK; a width sweep measures how far
 the kernel moves during training. All of it runs as the tab's jobs (gui/jobs.py), with
-progress and Cancel; this module only draws.
+progress and Cancel; this module only draws. Its two pages live in ntk_width (width and
+linearisation) and ntk_kernels (kernel machines).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.claims import Claim, Numbers, verdict
@@ -35,16 +35,18 @@ from ..experiment_bar import parse_positive
 from ..jobs import PanelJobs
 from ..panel_tools import FlowLayout, fields_box
 from ..run_log import RunLog
-from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
+from ..spread import SeedCount, caption_label, seed_results, spread_caption
 from ..style import manager
-from .base import HeadlessContext, Panel
+from .base import HeadlessContext, Panel, page_attribute
+from .ntk_common import IDLE_NOTE
+from .ntk_kernels import KernelsPage
+from .ntk_width import WidthPage
 
 # The width slider moves in half octaves: 4, 6, 8, 11, 16, …, 4096.
 WIDTHS = [int(round(2 ** (e / 2))) for e in range(4, 25)]
 DEFAULT_WIDTH = 256
 DEFAULT_SWEEP = (16, 64, 256, 1024, 4096)
 DATA_SEED = 0
-SPECTRUM_FLOOR = 1e-7  # relative eigenvalues below this are rounding error of a float32 kernel
 PARAMETERIZATION_LABELS = {"ntk": "NTK", "standard": "standard"}
 OPTION_KEYS = {"width", "hidden_layers", "parameterization", "activation", "seed", "target", "points", "noise",
                "lr", "momentum", "steps", "kernel_ridge", "rbf_length", "sweep", "sigma_w", "sigma_b", "run",
@@ -66,13 +68,42 @@ def parse_widths(text: str) -> list[int]:
     return sorted(set(widths))
 
 
-IDLE_NOTE = "Press Train at this width (or Sweep widths)"
 
 class NTKPanel(Panel):
     slug = "ntk"
     title = "NTK & kernels"
     topic = "Neural tangent kernel"
     uses_experiment = False
+
+    # The pages' plots, reachable from the tab as before the split (figures, tests, the lesson).
+    fit_view = page_attribute("width_page", "fit_view")
+    fit_plot = page_attribute("width_page", "fit_plot")
+    kernel_curve = page_attribute("width_page", "kernel_curve")
+    truth_curve = page_attribute("width_page", "truth_curve")
+    net_curve = page_attribute("width_page", "net_curve")
+    lin_curve = page_attribute("width_page", "lin_curve")
+    drift_view = page_attribute("width_page", "drift_view")
+    drift_plot = page_attribute("width_page", "drift_plot")
+    drift_curve = page_attribute("width_page", "drift_curve")
+    gap_curve = page_attribute("width_page", "gap_curve")
+    drift_band = page_attribute("width_page", "drift_band")
+    current_marker = page_attribute("width_page", "current_marker")
+    kernels_view = page_attribute("width_page", "kernels_view")
+    k0_image = page_attribute("width_page", "k0_image")
+    kt_image = page_attribute("width_page", "kt_image")
+    spectrum_view = page_attribute("width_page", "spectrum_view")
+    spectrum_plot = page_attribute("width_page", "spectrum_plot")
+    eig0_curve = page_attribute("width_page", "eig0_curve")
+    eigT_curve = page_attribute("width_page", "eigT_curve")
+    methods_view = page_attribute("methods_page", "methods_view")
+    rbf_plot = page_attribute("methods_page", "rbf_plot")
+    ntk_ridge_plot = page_attribute("methods_page", "ntk_ridge_plot")
+    rbf_curve = page_attribute("methods_page", "rbf_curve")
+    ntk_ridge_curve = page_attribute("methods_page", "ntk_ridge_curve")
+    methods_net_curve = page_attribute("methods_page", "methods_net_curve")
+    compare_view = page_attribute("methods_page", "compare_view")
+    compare_ntk_curve = page_attribute("methods_page", "compare_ntk_curve")
+    eig_rbf_curve = page_attribute("methods_page", "eig_rbf_curve")
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
@@ -194,115 +225,12 @@ class NTKPanel(Panel):
         self._update_width_label()
 
     def _build_plots(self) -> None:
-        # The fit: network, linearised model, NTK regression.
-        self.fit_view = plots.make_view()
-        self.fit_plot = plots.add_plot(self.fit_view, "Fit after training", "x", "f(x)", row=0, col=0)
-        self.kernel_curve = plots.curve(self.fit_plot, 2, "NTK regression (K₀)", width=7.0)
-        self.kernel_curve.setOpacity(0.45)
-        self.truth_curve = plots.curve(self.fit_plot, "plot_fg", "target", width=1.0, dashed=True)
-        self.truth_curve.setOpacity(0.5)
-        self.net_curve = plots.curve(self.fit_plot, 0, "network")
-        self.lin_curve = plots.curve(self.fit_plot, 1, "linearised at θ₀", dashed=True)
-        self.fit_points = pg.ScatterPlotItem(size=9)
-        self.fit_plot.addItem(self.fit_points)
-
-        # Kernel methods: RBF and NTK kernel ridge on the same points, side by side on linked axes,
-        # the trained network dashed on both (it follows the NTK machine when wide).
-        self.methods_view = plots.make_view()
-        self.rbf_plot = plots.add_plot(self.methods_view, "RBF kernel ridge", "x", "f(x)", row=0, col=0)
-        self.ntk_ridge_plot = plots.add_plot(self.methods_view, "NTK (K₀) kernel ridge", "x", "f(x)", row=0, col=1)
-        self.ntk_ridge_plot.setXLink(self.rbf_plot)
-        self.ntk_ridge_plot.setYLink(self.rbf_plot)
-        self.rbf_curve = plots.curve(self.rbf_plot, 3, "RBF kernel ridge", width=3.0)
-        self.ntk_ridge_curve = plots.curve(self.ntk_ridge_plot, 2, "NTK (K₀) kernel ridge", width=3.0)
-        self.rbf_net_curve = plots.curve(self.rbf_plot, 0, "trained network", width=1.5, dashed=True)
-        self.methods_net_curve = plots.curve(self.ntk_ridge_plot, 0, "trained network", width=1.5, dashed=True)
-        self.rbf_points = pg.ScatterPlotItem(size=9)
-        self.rbf_plot.addItem(self.rbf_points)
-        self.methods_points = pg.ScatterPlotItem(size=9)
-        self.ntk_ridge_plot.addItem(self.methods_points)
-
-        # Kernel change against width, log-log.
-        self.drift_view = plots.make_view()
-        self.drift_plot = plots.add_plot(self.drift_view, "Kernel change vs width", "width",
-                                         "relative change", row=0, col=0)
-        self.drift_plot.setLogMode(x=True, y=True)
-        self.drift_curve = plots.curve(self.drift_plot, 0, "‖K_T − K₀‖_F / ‖K₀‖_F", symbol="o", symbolSize=8)
-        self.gap_curve = plots.curve(self.drift_plot, 1, "RMS(net − linearised)", symbol="s", symbolSize=7)
-        self.sqrt_guide = plots.curve(self.drift_plot, "plot_fg", "∝ 1/√width (bound)", width=1.2, dashed=True)
-        self.inv_guide = plots.curve(self.drift_plot, 4, "∝ 1/width (typical)", width=1.2, dashed=True)
-        self.current_marker = self.drift_plot.plot([], [], pen=None, symbol="o", symbolSize=16, symbolBrush=None)
-        self.drift_band = SeedBand(self.drift_plot, 0, floor=1e-12)  # every seed's change, mean ± s.d.
-        self.drift_hint = pg.TextItem("Sweep widths to compare widths", anchor=(0.5, 1.0))
-        self.drift_hint.setZValue(10)
-        self.drift_plot.addItem(self.drift_hint, ignoreBounds=True)
-        manager().register_text(self.drift_hint, 0.9)
-
-        # The kernel as a picture, before and after training, on one colour scale.
-        self.kernels_view = plots.make_view()
-        self.k0_image = plots.ImagePlot(self.kernels_view, "K₀ (initial)", "x", "x′",
-                                        cmap="viridis", bar_label="K(x, x′)", row=0, col=0)
-        self.kt_image = plots.ImagePlot(self.kernels_view, "K_T (trained)", "x", "x′",
-                                        cmap="viridis", bar_label="K(x, x′)", row=0, col=1)
-        for image in (self.k0_image, self.kt_image):
-            image.plot.setAspectLocked(True)
-
-        # Spectra: the NTK before and after training; the NTK against the RBF kernel.
-        self.spectrum_view = plots.make_view()
-        self.spectrum_plot = plots.add_plot(self.spectrum_view, "NTK spectrum", "eigenvalue index i", "λᵢ / λ₁",
-                                            row=0, col=0)
-        self.eig0_curve = plots.curve(self.spectrum_plot, 0, "at θ₀", symbol="o", symbolSize=5)
-        self.eigT_curve = plots.curve(self.spectrum_plot, 1, "after training", dashed=True, symbol="x",
-                                      symbolSize=6)
-        # Each kernel machine's spectrum under its fit, on the same axes.
-        self.compare_view = plots.make_view()
-        self.rbf_spectrum_plot = plots.add_plot(self.compare_view, "RBF kernel spectrum", "eigenvalue index i",
-                                                "λᵢ / λ₁", row=0, col=0)
-        self.ntk_spectrum_plot = plots.add_plot(self.compare_view, "NTK K₀ spectrum", "eigenvalue index i", "λᵢ / λ₁",
-                                           row=0, col=1)
-        self.ntk_spectrum_plot.setXLink(self.rbf_spectrum_plot)  # y: both fixed to the same decades below
-        self.compare_ntk_curve = plots.curve(self.ntk_spectrum_plot, 2, "NTK K₀", symbol="o", symbolSize=5)
-        self.eig_rbf_curve = plots.curve(self.rbf_spectrum_plot, 3, "RBF", symbol="t", symbolSize=5)
-        decades = [(float(k), "1" if k == 0 else f"10{_superscript(k)}") for k in range(-8, 1, 2)]
-        for plot in (self.spectrum_plot, self.rbf_spectrum_plot, self.ntk_spectrum_plot):
-            plot.setLogMode(y=True)
-            plot.getAxis("left").setTicks([decades, []])
-            top = 0.2 if plot is self.spectrum_plot else 0.5  # the short plots need room for the label "1"
-            plot.setYRange(math.log10(SPECTRUM_FLOOR), top, padding=0)
-
-        # Legends sit under their plots, so they never hide a curve.
-        self.legends = [
-            _legend_below(self.fit_view, [(self.net_curve, "network"), (self.lin_curve, "linearised"),
-                                          (self.kernel_curve, "NTK regression"), (self.truth_curve, "target")]),
-            _legend_below(self.methods_view, [(self.rbf_curve, "RBF kernel ridge"),
-                                              (self.ntk_ridge_curve, "NTK (K₀) kernel ridge"),
-                                              (self.methods_net_curve, "trained network")], cols=3, span=2),
-            _legend_below(self.drift_view, [(self.drift_curve, "‖K_T − K₀‖ / ‖K₀‖"), (self.sqrt_guide, "∝ 1/√width"),
-                                            (self.gap_curve, "RMS(net − lin.)"), (self.inv_guide, "∝ 1/width")]),
-            _legend_below(self.spectrum_view, [(self.eig0_curve, "at θ₀"), (self.eigT_curve, "after training")]),
-        ]
-        self.drift_hint.setVisible(False)  # placed under the first point once there is one
-        self.width_notes = [plots.note(p, IDLE_NOTE, items=items) for p, items in (
-            (self.fit_plot, None), (self.rbf_plot, None), (self.ntk_ridge_plot, None),
-            (self.k0_image.plot, None), (self.kt_image.plot, None),
-            (self.spectrum_plot, (self.eig0_curve, self.eigT_curve)),
-            (self.rbf_spectrum_plot, None), (self.ntk_spectrum_plot, None))]
-        plots.note(self.drift_plot, "Press Sweep widths: one point per width, to compare widths",
-                   items=(self.drift_curve, self.gap_curve))
-
         # Two pages, so each plot stays legible on a projector: the width story, and kernel machines.
-        def splitter(orientation, *widgets, stretch=None):
-            sp = QtWidgets.QSplitter(orientation)
-            for i, w in enumerate(widgets):
-                sp.addWidget(w)
-                sp.setStretchFactor(i, (stretch or [1] * len(widgets))[i])
-            sp.setChildrenCollapsible(False)
-            return sp
-
-        horizontal, vertical = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
-        self.width_page = splitter(vertical, splitter(horizontal, self.fit_view, self.drift_view, stretch=[5, 4]),
-                                   splitter(horizontal, self.kernels_view, self.spectrum_view, stretch=[2, 1]))
-        self.methods_page = splitter(vertical, self.methods_view, self.compare_view, stretch=[3, 2])
+        self.width_page = WidthPage()
+        self.methods_page = KernelsPage()
+        self.legends = [self.width_page.fit_legend, self.methods_page.methods_legend,
+                        self.width_page.drift_legend, self.width_page.spectrum_legend]
+        self.width_notes = self.width_page.notes + self.methods_page.notes
         self.pages = QtWidgets.QTabWidget()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.width_page, "Width and linearisation")
@@ -343,10 +271,8 @@ class NTKPanel(Panel):
         if not self._toggle_touched:
             self.settings_toggle.setChecked(manager().style.font_scale < 1.3)
         fg = manager().color("plot_fg")
-        for item in (self.fit_points, self.rbf_points, self.methods_points):
-            item.setPen(pg.mkPen(manager().color("plot_bg"), width=1.2))
-            item.setBrush(pg.mkBrush(fg))
-        self.current_marker.setSymbolPen(pg.mkPen(manager().color("accent"), width=2.5))
+        self.width_page.restyle()
+        self.methods_page.restyle()
         size = f"{manager().style.point_size:.1f}pt"  # legends as large as the ticks
         for _view, legend in getattr(self, "legends", []):
             legend.setLabelTextColor(fg)
@@ -567,43 +493,9 @@ class NTKPanel(Panel):
             self.width_slider.setValue(WIDTHS.index(r.width))
             self.width_slider.blockSignals(False)
             self._update_width_label()
-        self.fit_plot._lab_title = f"Fit at width {r.width:,}"
-        manager().register_plot(self.fit_plot)
         req = getattr(self, "_request", None)  # the settings the shown results were computed with
-        self.rbf_plot._lab_title = "RBF kernel ridge" + (f" (ℓ = {req['config'].rbf_length:g})" if req else "")
-        manager().register_plot(self.rbf_plot)
-        self.ntk_ridge_plot._lab_title = f"NTK kernel ridge (K₀ at width {r.width:,})"
-        manager().register_plot(self.ntk_ridge_plot)
-        self.kernel_curve.setData(r.x_plot, r.f_kernel)
-        self.truth_curve.setData(r.x_plot, r.y_true)
-        self.net_curve.setData(r.x_plot, r.f_network)
-        self.lin_curve.setData(r.x_plot, r.f_linearized)
-        self.fit_points.setData(r.x_train, r.y_train)
-        self.rbf_curve.setData(r.x_plot, r.f_rbf_ridge)
-        self.ntk_ridge_curve.setData(r.x_plot, r.f_ntk_ridge)
-        self.methods_net_curve.setData(r.x_plot, r.f_network)
-        self.rbf_net_curve.setData(r.x_plot, r.f_network)
-        self.methods_points.setData(r.x_train, r.y_train)
-        self.rbf_points.setData(r.x_train, r.y_train)
-        for plot, ys in ((self.fit_plot, [r.y_train, r.f_network, r.f_kernel]),
-                         (self.rbf_plot, [r.y_train, r.f_rbf_ridge, r.f_ntk_ridge])):  # linked: both plots
-            _fit_range(plot, r.x_plot, ys)
-
-        x0, x1 = float(r.x_kernel[0]), float(r.x_kernel[-1])
-        finite = [k for k in (r.kernel_0, r.kernel_T) if np.isfinite(k).all()]
-        lo = min(float(k.min()) for k in finite)
-        hi = max(float(k.max()) for k in finite)
-        self.k0_image.set_image(r.kernel_0, (x0, x1, x0, x1), levels=(lo, hi))
-        self.kt_image.set_image(r.kernel_T, (x0, x1, x0, x1), levels=(lo, hi))
-
-        for item, ev in ((self.eig0_curve, r.eig_0), (self.eigT_curve, r.eig_T), (self.compare_ntk_curve, r.eig_0),
-                         (self.eig_rbf_curve, r.eig_rbf)):
-            if np.isfinite(ev).all() and ev[0] > 0:
-                rel = ev / ev[0]
-                keep = rel > SPECTRUM_FLOOR  # below it, float32 rounding of the NTK, not the kernel
-                item.setData(np.arange(1, len(ev) + 1)[keep], rel[keep])
-            else:
-                item.setData([], [])
+        self.width_page.show_result(r)
+        self.methods_page.show_result(r, req["config"].rbf_length if req else None)
 
         net_ntk = _rms(r.f_network - r.f_ntk_ridge)
         net_rbf = _rms(r.f_network - r.f_rbf_ridge)
@@ -618,33 +510,10 @@ class NTKPanel(Panel):
         self._mark_current()
 
     def _draw_drift(self) -> None:
-        widths = sorted(w for w, r in self._results.items() if not r.diverged)
-        if not widths:
-            for c in (self.drift_curve, self.gap_curve, self.sqrt_guide, self.inv_guide, self.current_marker):
-                c.setData([], [])
-            self.drift_band.clear()
-            return
-        w = np.asarray(widths, dtype=float)
-        rel = np.array([self._results[int(v)].relative_change for v in w])
-        gap = np.array([self._results[int(v)].linearized_gap for v in w])
-        self.drift_curve.setData(w, np.maximum(rel, 1e-12))
-        self.gap_curve.setData(w, np.maximum(gap, 1e-12))
-        # Guides anchored at the narrowest measured width.
-        span = np.geomspace(w[0], w[-1], 32) if len(w) > 1 else w
-        self.sqrt_guide.setData(span, rel[0] * np.sqrt(w[0] / span))
-        self.inv_guide.setData(span, rel[0] * (w[0] / span))
-        # Explicit ticks: pyqtgraph's automatic log-axis labels crowd at small sizes.
-        self.drift_plot.getAxis("bottom").setTicks([[(math.log10(v), f"{int(v):,}") for v in w], []])
-        values = np.concatenate([rel, gap, rel[0] * (w[0] / span)])
-        values = values[np.isfinite(values) & (values > 0)]
-        lo, hi = float(values.min()), float(values.max())
-        self.drift_plot.getAxis("left").setTicks([_log_ticks(lo, hi), []])
-        self.drift_plot.setXRange(math.log10(w[0] / 2.2), math.log10(w[-1] * 2.2), padding=0)  # room for labels
-        self.drift_plot.setYRange(math.log10(lo / 1.6), math.log10(hi * 1.6), padding=0)
-        self.drift_hint.setVisible(len(w) < 2)
-        self.drift_hint.setPos(math.log10(w[0]), math.log10(lo / 1.6))  # under the lowest point
-        self._draw_seed_band()
-        self._mark_current()
+        self.width_page.draw_drift(self._results)
+        if any(not r.diverged for r in self._results.values()):
+            self._draw_seed_band()
+            self._mark_current()
 
     # -- the claim over seeds -------------------------------------------------------------------
     def _base_seed(self) -> int:
@@ -709,18 +578,14 @@ class NTKPanel(Panel):
         req = getattr(self, "_request", None)
         widths = sorted(req["widths"]) if req and req["kind"] == "sweep" else []
         if len(seeds) < 2 or not widths:
-            self.drift_band.clear()
+            self.width_page.draw_seed_band(widths, None)
             return
         values = np.array([[self._by_seed[s][w].relative_change if w in self._by_seed[s]
                             and not self._by_seed[s][w].diverged else np.nan for w in widths] for s in seeds])
-        self.drift_band.set_data(np.asarray(widths, dtype=float), values)
+        self.width_page.draw_seed_band(widths, values)
 
     def _mark_current(self) -> None:
-        r = self._shown
-        if r is not None and r.width in self._results and not r.diverged:
-            self.current_marker.setData([r.width], [max(r.relative_change, 1e-12)])
-        else:
-            self.current_marker.setData([], [])
+        self.width_page.mark_current(self._shown, self._results)
 
     # -- the panel protocol ----------------------------------------------------------------------
     def set_active(self, active: bool) -> None:
@@ -888,53 +753,5 @@ class NTKPanel(Panel):
 
 
 
-def _legend_below(view: pg.GraphicsLayoutWidget, entries: list, cols: int = 2,
-                  span: int = 1) -> tuple[pg.GraphicsLayoutWidget, pg.LegendItem]:
-    """A frameless legend in the row under the plot (the panel may move it beside the plot);
-    `span` > 1: under that many plots side by side, where it stays."""
-    legend = pg.LegendItem(colCount=cols, frame=False, horSpacing=14)
-    view.addItem(legend, row=1, col=0, colspan=span)
-    legend.cell = (1, 0)
-    legend.span = span
-    legend.widths = {1: 0.0, 2: 0.0}
-    legend.heights = {1: 0.0, 2: 0.0}
-    legend.measured_at = None
-    for item, name in entries:
-        legend.addItem(item, name)
-    return view, legend  # no reference from the legend back to its view: no cycle to collect
-
-
-def _log_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
-    """Ticks for a log axis: decades, with 2 and 5 between them when the range is short."""
-    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
-    mantissas = (1, 2, 5) if k1 - k0 <= 3 else (1,)
-    out = []
-    for k in range(k0, k1 + 1):
-        for m in mantissas:
-            v = m * 10.0**k
-            if lo / 1.5 <= v <= hi * 1.5:
-                out.append((math.log10(v), f"{v:g}"))
-    return out
-
-
-def _superscript(k: int) -> str:
-    return str(k).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-
-
 def _rms(a: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(a)))) if len(a) else float("nan")
-
-
-def _fit_range(plot: pg.PlotItem, x: np.ndarray, ys: list[np.ndarray]) -> None:
-    """Show every curve, but never let a wild fit squash the data to a line."""
-    data = np.concatenate([np.asarray(y, dtype=float).ravel() for y in ys])
-    data = data[np.isfinite(data)]
-    if data.size == 0:
-        return
-    lo, hi = float(data.min()), float(data.max())
-    ref = np.asarray(ys[0], dtype=float)
-    span_ref = float(ref.max() - ref.min()) if ref.size else 1.0
-    lo, hi = max(lo, float(ref.min()) - 2 * span_ref), min(hi, float(ref.max()) + 2 * span_ref)
-    pad = 0.08 * max(hi - lo, 1e-6)
-    plot.setXRange(float(x.min()), float(x.max()), padding=0.02)
-    plot.setYRange(lo - pad, hi + pad, padding=0)

@@ -6,7 +6,8 @@ plot (against steps, passes through the network, or seconds), feedback alignment
 true gradient, and each rule's decision map (2-D data) or confusion matrix (digits) side by side,
 live. Page *Shared plane*: every path on one loss surface, the plane through θ₀ spanned by the
 principal directions of all paths together, and λmax of the Hessian where each rule ended.
-Page *Table*: the numbers.
+Page *Table*: the numbers. Each page is its own widget file (paradigms_training, paradigms_plane,
+paradigms_table); this module holds the settings, the job and the run's numbers.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from engine.data import TOY_NAMES
 from engine.paradigms import (
@@ -40,37 +40,54 @@ from ..panel_tools import (
     FlowLayout,
     JobProgress,
     fields_box,
-    fmt,
     lay_out_pages,
-    legend_below,
-    log_axes,
-    place_legend,
 )
 from ..run_log import RunLog
 from ..style import manager
-from .base import HeadlessContext, Panel
+from .base import HeadlessContext, Panel, page_attribute
+from .paradigms_common import COLOR
+from .paradigms_plane import PlanePage
+from .paradigms_table import RuleTable
+from .paradigms_training import X_AXES, TrainingPage
 
-COLOR = {rule: i for i, rule in enumerate(RULES)}
-SYMBOL = {"backprop": "o", "feedback_alignment": "t", "evolution": "s", "forward_forward": "d", "hebbian": "star"}
 DATASET_NAMES = {"digits": "Digits 8×8", "moons": "Moons", "circles": "Circles", "spirals": "Spirals",
                  "xor": "XOR", "blobs": "Blobs"}
 # Sample counts and noise a toy set gets when chosen here (digits: all 1,797 images).
 DATASET_DEFAULTS = {"digits": (1797, 0.0)}
 TOY_DEFAULT = (600, 0.1)
-X_AXES = {"step": "step", "passes": "passes through the network per example", "seconds": "seconds of compute"}
 PAGES = ("training", "plane", "table")
 EXTRA_OPTIONS = {"page", "x_axis"}
 QUICK = {"steps": 150, "surface_resolution": 25, "map_resolution": 60}
-TABLE_COLUMNS = ("Rule", "Train loss", "Test acc.", "λmax at end", "Path in plane", "Compute", "What it measures")
 
-
-IDLE_NOTE = "Press Train side by side"
 
 class ParadigmsPanel(Panel):
     slug = "paradigms"
     title = "Paradigms"
     topic = "Alternative training paradigms"
     uses_experiment = False
+
+    # The pages' plots, reachable from the tab as before the split (figures, tests, the lesson).
+    loss_view = page_attribute("training_page", "loss_view")
+    loss_plot = page_attribute("training_page", "loss_plot")
+    loss_curves = page_attribute("training_page", "loss_curves")
+    angle_view = page_attribute("training_page", "angle_view")
+    angle_plot = page_attribute("training_page", "angle_plot")
+    angle_curve = page_attribute("training_page", "angle_curve")
+    maps_box = page_attribute("training_page", "maps_box")
+    maps_view = page_attribute("training_page", "maps_view")
+    map_plots = page_attribute("training_page", "map_plots")
+    map_images = page_attribute("training_page", "map_images")
+    map_points = page_attribute("training_page", "map_points")
+    map_bar = page_attribute("training_page", "map_bar")
+    plane_view = page_attribute("plane_page", "plane_view")
+    plane_map = page_attribute("plane_page", "plane_map")
+    contours = page_attribute("plane_page", "contours")
+    path_curves = page_attribute("plane_page", "path_curves")
+    path_ends = page_attribute("plane_page", "path_ends")
+    plane_caption = page_attribute("plane_page", "plane_caption")
+    curv_view = page_attribute("plane_page", "curv_view")
+    curv_plot = page_attribute("plane_page", "curv_plot")
+    curv_bars = page_attribute("plane_page", "curv_bars")
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
@@ -88,11 +105,10 @@ class ParadigmsPanel(Panel):
         self.running = False
         self.outcome = ""  # "done", "cancelled", "failed" after a run
         self._started = False
-        self._map_rules: list[str] = []
         self._build_controls()
-        self._build_training_page()
-        self._build_plane_page()
-        self._build_table_page()
+        self.training_page = TrainingPage()
+        self.plane_page = PlanePage()
+        self.table = RuleTable()
         self.pages = QtWidgets.QTabWidget()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.training_page, "Training")
@@ -108,8 +124,8 @@ class ParadigmsPanel(Panel):
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.summary)
         self._config_to_fields(ParadigmsConfig())
-        self._set_map_mode("digits")
-        self._layout_maps(list(RULES))
+        self.training_page.set_map_mode("digits")
+        self.training_page.layout_maps(list(RULES))
         manager().changed.connect(self._restyle)
         self._restyle()
         self._update_buttons()
@@ -223,158 +239,15 @@ class ParadigmsPanel(Panel):
         for e in self.fields.values():
             e.textEdited.connect(lambda _t: self.error.hide())
 
-    def _build_training_page(self) -> None:
-        # Loss curves, one per rule.
-        self.loss_view = plots.make_view()
-        # The legend in one row along the top right: the curves fall away from that corner.
-        self.loss_plot = plots.add_plot(self.loss_view, "Training loss", "step", "cross-entropy",
-                                        row=0, col=0, legend="top-right", axisItems=log_axes("left", "bottom"))
-        self.loss_plot.setLogMode(x=False, y=True)
-        place_legend(self.loss_plot, "top-right")
-        self.loss_curves = {r: plots.curve(self.loss_plot, COLOR[r], RULE_SHORT[r], width=2.5 if r == "backprop"
-                                           else 2.0) for r in RULES}
-
-        # Feedback alignment: the angle between its step and the true gradient.
-        self.angle_view = plots.make_view()
-        self.angle_plot = plots.add_plot(self.angle_view, "FA: ∠(update, true gradient)", "step",
-                                         "angle (°)", row=0, col=0)
-        self.angle_plot.setYRange(0, 100, padding=0)
-        orthogonal = plots.guide_line(self.angle_plot, 90.0, key="plot_fg", label="90°: unrelated")
-        orthogonal.label.setPosition(0.5)
-        manager().register_text(orthogonal.label, 0.9)
-        self.angle_curve = plots.curve(self.angle_plot, COLOR["feedback_alignment"], "FA")
-        self.angle_hint = pg.TextItem("", anchor=(0.5, 0.5))
-        self.angle_plot.addItem(self.angle_hint, ignoreBounds=True)
-        manager().register_text(self.angle_hint, 0.9)
-
-        # Decision maps or confusion matrices, one per rule, one colour bar.
-        self.maps_caption = plots.caption("", scale=0.9)
-        self.maps_view = plots.make_view()
-        self.map_plots: dict[str, pg.PlotItem] = {}
-        self.map_images: dict[str, pg.ImageItem] = {}
-        self.map_points: dict[str, pg.ScatterPlotItem] = {}
-        for rule in RULES:
-            plot = plots.add_plot(self.maps_view, RULE_SHORT[rule])
-            plot._lab_grid = False
-            plot.setMouseEnabled(x=False, y=False)
-            plot.hideButtons()
-            image = pg.ImageItem(axisOrder="row-major")
-            plot.addItem(image)
-            points = pg.ScatterPlotItem(size=4, pen=None)
-            plot.addItem(points)
-            self.maps_view.ci.removeItem(plot)  # placed by _layout_maps
-            self.map_plots[rule], self.map_images[rule], self.map_points[rule] = plot, image, points
-        for rule, plot in self.map_plots.items():
-            plots.note(plot, "Waiting for the first picture…", items=(self.map_images[rule],))
-        self.loss_note = plots.note(self.loss_plot, IDLE_NOTE)
-        self.angle_note = plots.note(self.angle_plot, IDLE_NOTE, items=(self.angle_curve,))
-        self.map_bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False, width=14)
-        self.map_bar.setImageItem(list(self.map_images.values()))
-        manager().register_colorbar(self.map_bar)
-        maps_box = QtWidgets.QWidget()
-        mlay = QtWidgets.QVBoxLayout(maps_box)
-        mlay.setContentsMargins(0, 0, 0, 0)
-        mlay.setSpacing(2)
-        mlay.addWidget(self.maps_caption)
-        mlay.addWidget(self.maps_view, 1)
-        self.maps_box = maps_box
-
-        top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        top.addWidget(self.loss_view)
-        top.addWidget(self.angle_view)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 2)
-        top.setChildrenCollapsible(False)
-        page = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        page.addWidget(top)
-        page.addWidget(maps_box)
-        page.setStretchFactor(0, 1)
-        page.setStretchFactor(1, 1)
-        page.setChildrenCollapsible(False)
-        for view in (self.loss_view, self.angle_view, self.maps_view):
-            view.setMinimumSize(160, 120)
-        self.training_page = page
-
-    def _build_plane_page(self) -> None:
-        self.plane_view = plots.make_view()
-        self.plane_map = plots.ImagePlot(self.plane_view, "Every path on one loss surface", "α  (along d₁)",
-                                         "β  (along d₂)", cmap="viridis", bar_label="log₁₀ training loss",
-                                         row=0, col=0)
-        self.contours = pg.PlotDataItem(connect="pairs", pen=pg.mkPen((255, 255, 255, 120), width=1))
-        self.plane_map.plot.addItem(self.contours)
-        self.plane_map.bar.axis.enableAutoSIPrefix(False)
-        self.plane_map.plot.legend = legend_below(self.plane_view, row=1, col=0, columns=len(RULES))
-        self.path_curves: dict[str, pg.PlotDataItem] = {}
-        self.path_ends: dict[str, pg.ScatterPlotItem] = {}
-        for rule in RULES:
-            c = plots.curve(self.plane_map.plot, COLOR[rule], RULE_SHORT[rule], width=2.5)
-            c.setShadowPen(pg.mkPen((255, 255, 255, 200), width=5))
-            self.path_curves[rule] = c
-            end = pg.ScatterPlotItem(size=13, symbol=SYMBOL[rule], pen=pg.mkPen("w", width=1.5))
-            end.setZValue(5)
-            self.plane_map.plot.addItem(end)
-            self.path_ends[rule] = end
-        self.start_marker = pg.ScatterPlotItem(size=14, symbol="o", pen=pg.mkPen("k", width=2),
-                                               brush=pg.mkBrush(255, 255, 255))
-        self.start_marker.setZValue(6)
-        self.plane_map.plot.addItem(self.start_marker)
-        # Black on a pale box: legible on every colour of the surface, in every theme.
-        self.start_label = pg.TextItem("θ₀", color=(0, 0, 0), fill=pg.mkBrush(255, 255, 255, 190),
-                                       anchor=(-0.35, 1.15))
-        self.start_label.setZValue(6)
-        self.plane_map.plot.addItem(self.start_label)
-
-        self.curv_view = plots.make_view()
-        # λmax: the largest eigenvalue of the Hessian of the training loss.
-        self.curv_plot = plots.add_plot(self.curv_view, "λmax at the end", "", "λmax (dashed: θ₀)", row=0, col=0)
-        self.curv_plot.setMouseEnabled(x=False, y=False)
-        self.curv_bars = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=0.6)
-        self.curv_plot.addItem(self.curv_bars)
-        self.curv_start = plots.guide_line(self.curv_plot, 0.0, key="plot_fg")
-        self.curv_start.setVisible(False)
-        self.plane_caption = plots.caption("", scale=0.9)
-        plots.note(self.plane_map.plot, "The plane through θ₀ and the rules' end points: computed after training",
-                   items=(self.plane_map.image,))
-        plots.note(self.curv_plot, "Each rule's λmax: measured after training")
-
-        right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        right.addWidget(self.plane_view)
-        right.addWidget(self.curv_view)
-        right.setStretchFactor(0, 5)
-        right.setStretchFactor(1, 2)
-        right.setChildrenCollapsible(False)
-        self.plane_view.setMinimumSize(200, 160)
-        self.curv_view.setMinimumSize(140, 120)
-        page = QtWidgets.QWidget()
-        lay = QtWidgets.QVBoxLayout(page)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(2)
-        lay.addWidget(right, 1)
-        lay.addWidget(self.plane_caption)
-        self.plane_split = right
-        self.plane_page = page
-
-    def _build_table_page(self) -> None:
-        self.table = QtWidgets.QTableWidget(0, len(TABLE_COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(len(TABLE_COLUMNS) - 1, QtWidgets.QHeaderView.ResizeMode.Stretch)
-
     # -- style -----------------------------------------------------------------------------------
     def _restyle(self) -> None:
-        self.start_label.setFont(manager().font(1.0, bold=True))
+        self.plane_page.restyle()
+        self.training_page.restyle()
         fm = self.fontMetrics()
         for key, e in self.fields.items():
             e.setFixedWidth(fm.horizontalAdvance("0" * (5 if key != "evolution.population" else 4)) + 14)
         for rule in RULES:
             col = manager().color(COLOR[rule])
-            self.path_ends[rule].setBrush(pg.mkBrush(col))
-            self.map_points[rule].setPen(pg.mkPen(manager().color("plot_bg"), width=0.6))
             box = self.rule_boxes[rule]
             box.setStyleSheet(f"QCheckBox {{ color: {col.name()}; font-weight: bold; }}")
         self._draw_curvature()
@@ -501,9 +374,7 @@ class ParadigmsPanel(Panel):
     def _on_end(self) -> None:
         self.run_log.end("compare")
         self.running = False
-        self.loss_note.set_text(IDLE_NOTE)
-        if self.angle_note.text:  # no note while the plot asks for FA to be ticked
-            self.angle_note.set_text(IDLE_NOTE)
+        self.training_page.idle_notes()
         self.progress.finish()
         if not self.outcome:
             self.outcome = "done" if self.done is not None else "cancelled"
@@ -519,36 +390,8 @@ class ParadigmsPanel(Panel):
                                             "passes", "angle", "angle_all", "angle_step")} for r in cfg.rules}
         self.last_event, self.maps, self.diverged = {}, {}, {}
         self.plane = self.curvature = self.done = None
-        for c in list(self.loss_curves.values()) + list(self.path_curves.values()) + [self.angle_curve, self.contours]:
-            c.setData([], [])
-        for s in self.path_ends.values():
-            s.setData([], [])
-        self.start_marker.setData([], [])
-        self.start_label.setVisible(False)
-        self.plane_map.image.clear()
-        self.plane_caption.setText("The shared plane is fitted once every rule has finished.")
-        self.curv_bars.setOpts(x=np.zeros(0), height=np.zeros(0))
-        self.curv_start.setVisible(False)
-        # The legends list the rules of this run only.
-        for plot, curves in ((self.loss_plot, self.loss_curves), (self.plane_map.plot, self.path_curves)):
-            plot.legend.clear()
-            for rule in cfg.rules:
-                plot.legend.addItem(curves[rule], RULE_SHORT[rule])
-            manager().register_plot(plot)
-        for rule in RULES:
-            self.loss_curves[rule].setVisible(rule in cfg.rules)
-            self.path_curves[rule].setVisible(rule in cfg.rules)
-            self.map_images[rule].clear()
-            self.map_points[rule].setData([], [])
-        fa = "feedback_alignment" in cfg.rules
-        self.angle_hint.setText("" if fa else "Tick FA to measure\nits angle to the gradient")
-        self.angle_note.set_text("Waiting for FA's first step…" if fa else "")
-        self.loss_note.set_text("Starting…")
-        self.angle_hint.setPos(cfg.steps / 2, 50)
-        self.angle_plot.setXRange(0, cfg.steps, padding=0.02)
-        self.loss_plot.enableAutoRange()
-        self._set_map_mode(cfg.dataset)
-        self._layout_maps(list(cfg.rules))
+        self.training_page.clear(cfg.rules, cfg.steps, cfg.dataset)
+        self.plane_page.clear(cfg.rules)
         self.table.setRowCount(0)
         self.summary.setText("")
 
@@ -576,24 +419,18 @@ class ParadigmsPanel(Panel):
                 self.done = item
         if touched:
             self._draw_curves()
-            self._draw_angle()
+            self.training_page.draw_angle(self.history)
         for m in maps.values():
             self.maps[m.rule] = m
-            self._draw_map(m)
+            self.training_page.draw_map(m)
         if maps:
-            step = max(m.step for m in maps.values())
-            if self.run_config.dataset == "digits":
-                self.maps_caption.setText(f"Confusion matrices on the test set at step {step:,}: row = true digit, "
-                                          "colour = share of it predicted as each column; test accuracy in each title")
-            else:
-                self.maps_caption.setText(f"Decision maps at step {step:,} with the training points; test accuracy "
-                                          "in each title")
+            self.training_page.caption_maps(self.run_config.dataset, max(m.step for m in maps.values()))
         if plane is not None:
             self.plane = plane
             self._draw_plane()
         if progress is not None and self.running:
             self.progress.set_value(int(1000 * progress.fraction), progress.text)
-            self.loss_note.set_text(plots.progress_text(progress.text, progress.fraction))
+            self.training_page.loss_note.set_text(plots.progress_text(progress.text, progress.fraction))
         if touched:
             self.summary.setText(self._summary_text())
 
@@ -614,156 +451,18 @@ class ParadigmsPanel(Panel):
         self.last_event[ev.rule] = ev
 
     # -- drawing ---------------------------------------------------------------------------------
-    def _x_values(self, rule: str) -> np.ndarray:
-        mode = self.x_axis.currentData()
-        return np.asarray(self.history[rule]["step" if mode == "step" else mode], dtype=float)
-
     def _draw_curves(self) -> None:
-        mode = self.x_axis.currentData()
-        log_x = mode == "passes"
-        self.loss_plot.setLogMode(x=log_x, y=True)
-        self.loss_plot.setLabel("bottom", X_AXES[mode] + (" (log scale)" if log_x else ""))
-        shown = []
-        for rule, h in self.history.items():
-            x = self._x_values(rule)
-            y = np.asarray(h["train_loss"], dtype=float)
-            ok = np.isfinite(y) & (y > 0) & (x > 0 if log_x else np.isfinite(x))
-            self.loss_curves[rule].setData(x[ok], y[ok])
-            shown.append(y[ok])
-        values = np.concatenate(shown) if shown else np.empty(0)
-        if values.size:
-            # Half a decade of room above the start, where the legend sits.
-            lo, hi = float(values.min()), float(values.max())
-            self.loss_plot.setYRange(np.log10(lo / 1.5), np.log10(hi * 4), padding=0)
-
-    def _draw_angle(self) -> None:
-        h = self.history.get("feedback_alignment")
-        if h and h["angle"]:
-            self.angle_curve.setData(np.asarray(h["angle_step"], dtype=float), np.asarray(h["angle"]))
-
-    def _set_map_mode(self, dataset: str) -> None:
-        self._map_mode = "confusion" if dataset == "digits" else "points"
-        self._map_classes = 10 if dataset == "digits" else (3 if dataset == "blobs" else 2)
-        K = self._map_classes
-        if self._map_mode == "confusion":
-            self.map_bar.setColorMap(pg.colormap.get("viridis"))
-            self.map_bar.axis.setLabel("share of the row")
-            self.map_bar.setLevels((0.0, 1.0))
-        elif K == 2:
-            self.map_bar.setColorMap(plots.binary_colormap())
-            self.map_bar.axis.setLabel("P(class 1)")
-            self.map_bar.setLevels((0.0, 1.0))
-        else:
-            self.map_bar.setColorMap(plots.class_band_colormap(K))
-            self.map_bar.axis.setLabel("class (shade: confidence)")
-            self.map_bar.setLevels((0.0, float(K)))
-        ticks = [(float(i), str(i)) for i in range(0, K, 2 if K > 5 else 1)]
-        for plot in self.map_plots.values():
-            confusion = self._map_mode == "confusion"
-            plot.setLabel("bottom", "predicted" if confusion else "")
-            plot.setLabel("left", "true class" if confusion else "")
-            # Decision maps are pictures of the input plane: the colour bar says what they show,
-            # and small maps keep their room for the picture. (setLabel shows an axis: hide after.)
-            plot.showAxis("left", confusion)
-            plot.showAxis("bottom", confusion)
-            plot.getAxis("bottom").setTicks([ticks] if confusion else None)
-            plot.getAxis("left").setTicks([ticks] if confusion else None)
-            plot.invertY(confusion)
-            plot.setAspectLocked(True)
-            manager().register_plot(plot)
-
-    def _layout_maps(self, rules: list[str]) -> None:
-        """One map per rule of the run, left to right, then the colour bar."""
-        ci = self.maps_view.ci
-        for item in [self.map_bar] + [self.map_plots[r] for r in self._map_rules]:
-            if item in ci.items:
-                ci.removeItem(item)
-        for i, rule in enumerate(rules):
-            ci.addItem(self.map_plots[rule], row=0, col=i)
-            # Only the first confusion matrix names its rows: the others share them.
-            if self._map_mode == "confusion":
-                self.map_plots[rule].setLabel("left", "true class" if i == 0 else "")
-        ci.addItem(self.map_bar, row=0, col=len(rules))
-        for i in range(len(rules)):
-            ci.layout.setColumnStretchFactor(i, 1)
-        ci.layout.setColumnStretchFactor(len(rules), 0)
-        self._map_rules = list(rules)
-
-    def _draw_map(self, m: RuleMap) -> None:
-        plot, image = self.map_plots[m.rule], self.map_images[m.rule]
-        title = f"{RULE_SHORT[m.rule]} · {100 * m.test_acc:.1f}%"
-        plot._lab_title = title
-        manager().register_plot(plot)
-        if m.confusion is not None:
-            counts = m.confusion.astype(np.float64)
-            share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
-            K = share.shape[0]
-            image.setImage(share.astype(np.float32), autoLevels=False)
-            image.setRect(QtCore.QRectF(-0.5, -0.5, K, K))
-            plot.setRange(xRange=(-0.5, K - 0.5), yRange=(-0.5, K - 0.5), padding=0)
-        else:
-            C = m.probs.shape[-1]
-            if C == 2:
-                z = m.probs[..., 1]
-            else:
-                conf = m.probs.max(-1)
-                z = m.probs.argmax(-1) + 0.999 * (conf - 1.0 / C) / (1 - 1.0 / C)
-            xmin, xmax, ymin, ymax = m.extent
-            res = z.shape[0]
-            dx, dy = (xmax - xmin) / max(res - 1, 1), (ymax - ymin) / max(res - 1, 1)
-            image.setImage(z.astype(np.float32), autoLevels=False)
-            image.setRect(QtCore.QRectF(xmin - dx / 2, ymin - dy / 2, dx * res, dy * res))
-            plot.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
-            if m.points is not None and not self.map_points[m.rule].data.size:
-                # The training points, drawn once per run (they do not move).
-                self.map_points[m.rule].setData(m.points[:, 0], m.points[:, 1],
-                                                brush=plots.class_brushes(m.labels, C))
-        self.map_bar.setLevels(self.map_bar.levels())  # new images take the bar's levels and colours
+        self.training_page.draw_curves(self.history, self.x_axis.currentData())
 
     def _draw_plane(self) -> None:
-        p = self.plane
-        for rule, coords in p.paths.items():
-            self.path_curves[rule].setData(coords[:, 0], coords[:, 1])
-            self.path_ends[rule].setData([coords[-1, 0]], [coords[-1, 1]])
-        self.start_marker.setData([0.0], [0.0])
-        self.start_label.setPos(0.0, 0.0)
-        self.start_label.setVisible(True)
-        if p.Z is not None and p.alphas is not None:
-            z = np.log10(np.clip(p.Z, 1e-12, None))
-            finite = z[np.isfinite(z)]
-            levels = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-            # Z[i, j] is at (αᵢ, βⱼ): rows of the picture run along β.
-            extent = (float(p.alphas[0]), float(p.alphas[-1]), float(p.betas[0]), float(p.betas[-1]))
-            self.plane_map.set_image(z.T, extent, levels=levels)
-            if p.contours is not None and len(p.contours.segments):
-                self.contours.setData(p.contours.segments[:, 0], p.contours.segments[:, 1])
-        else:
-            pts = np.concatenate([c for c in p.paths.values()] + [np.zeros((1, 2))])
-            lo, hi = pts.min(0), pts.max(0)
-            self.plane_map.plot.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]), padding=0.1)
-        share = " · ".join(f"{RULE_SHORT[r]} {100 * v:.0f}%" for r, v in p.in_plane.items())
-        samples = f" Loss on {p.surface_samples:,} training samples." if p.surface_samples else ""
-        self.plane_caption.setText(
-            f"Plane through θ₀ (white circle) along the two principal directions of all paths, each path weighted "
-            f"equally: d₁ holds {100 * p.explained[0]:.0f}%, d₂ {100 * p.explained[1]:.0f}% of their squared "
-            f"displacement. Share of each path inside the plane: {share}.{samples}")
+        self.plane_page.draw_plane(self.plane)
         self._fill_table()
 
     def _draw_curvature(self) -> None:
         c = getattr(self, "curvature", None)
         if c is None:
             return
-        rules = [r for r in RULES if r in c.lambda_max]
-        x = np.arange(len(rules), dtype=float)
-        heights = np.array([c.lambda_max[r] for r in rules])
-        brushes = [pg.mkBrush(manager().color(COLOR[r])) for r in rules]
-        self.curv_bars.setOpts(x=x, height=heights, width=0.6, brushes=brushes, pen=None)
-        self.curv_plot.getAxis("bottom").setTicks([[(i, RULE_SHORT[r]) for i, r in enumerate(rules)]])
-        self.curv_start.setValue(c.lambda_max_start)
-        self.curv_start.setVisible(True)
-        top = max([c.lambda_max_start, *heights.tolist()]) if len(heights) else 1.0
-        self.curv_plot.setXRange(-0.6, len(rules) - 0.4, padding=0)
-        self.curv_plot.setYRange(0, 1.12 * top, padding=0)
+        self.plane_page.draw_curvature(c)
         self._fill_table()
 
     # -- the numbers -----------------------------------------------------------------------------
@@ -806,28 +505,7 @@ class ParadigmsPanel(Panel):
         return out
 
     def _fill_table(self) -> None:
-        rows = self.rows()
-        self.table.setRowCount(len(rows))
-        for i, r in enumerate(rows):
-            cells = [
-                RULE_LABELS[r["rule"]] + (" (diverged)" if r["diverged"] else ""),
-                fmt(r["train_loss"]),
-                f"{100 * r['test_acc']:.1f}%",
-                fmt(r["lambda_max"]) if "lambda_max" in r else "—",
-                f"{100 * r['in_plane']:.0f}%" if "in_plane" in r else "—",
-                f"{_seconds(r['seconds'])} · {r['passes_per_example']:,} passes",
-                r["note"],
-            ]
-            for j, text in enumerate(cells):
-                item = QtWidgets.QTableWidgetItem(text)
-                if j == 0:
-                    item.setForeground(QtGui.QBrush(manager().color(COLOR[r["rule"]])))
-                    font = item.font()
-                    font.setBold(True)
-                    item.setFont(font)
-                if 1 <= j <= 5:
-                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(i, j, item)
+        self.table.fill(self.rows())
 
     def _summary_text(self) -> str:
         cfg = self.run_config
@@ -926,6 +604,3 @@ class ParadigmsPanel(Panel):
             raise RuntimeError(f"the paradigms comparison did not finish: {self.error.text() or self.outcome}")
         QtWidgets.QApplication.processEvents()
 
-
-def _seconds(s: float) -> str:
-    return f"{s:.1f} s" if s >= 1 else f"{s:.2g} s"
