@@ -191,13 +191,21 @@ def full_hessian(loss_fn: LossFn, theta: torch.Tensor, max_params: int = 5000, c
     """
     theta = _on_device(theta, device)
     _check_size(int(theta.numel()), max_params, theta.element_size())
-    return last(full_hessian_iter(loss_fn, theta, max_params, chunk or 2048, mode))
+    return last(full_hessian_iter(loss_fn, theta, max_params, chunk or 2048, mode)).matrix
+
+
+@dataclass
+class FullHessian:
+    """The result of `full_hessian_iter`: the symmetrised P×P Hessian, where θ was."""
+
+    matrix: torch.Tensor
 
 
 def full_hessian_iter(loss_fn: LossFn, theta: torch.Tensor, max_params: int = 5000, chunk: int = 256,
-                      mode: str = "auto") -> Iterator[Progress | torch.Tensor]:
+                      mode: str = "auto") -> Iterator[Progress | FullHessian]:
     """`full_hessian` as a generator: the Hessian is built `chunk` columns at a time (each block
-    one batched product); yields a `Progress` (columns done of P) after each block, then H."""
+    one batched product); yields a `Progress` (columns done of P) after each block, then the
+    `FullHessian`."""
     theta = torch.as_tensor(theta).detach()
     P = int(theta.numel())
     _check_size(P, max_params, theta.element_size())
@@ -207,7 +215,7 @@ def full_hessian_iter(loss_fn: LossFn, theta: torch.Tensor, max_params: int = 50
     for i in range(0, P, chunk):
         H[i : i + chunk] = op(eye[i : i + chunk])  # rows of H are columns too (H is symmetric)
         yield Progress(min(P, i + chunk), P, "Hessian columns")
-    yield (H + H.T) / 2
+    yield FullHessian((H + H.T) / 2)
 
 
 # -- Lanczos -----------------------------------------------------------------------------------

@@ -149,7 +149,7 @@ def spectrum_snapshot(model: nn.Module, X: torch.Tensor, y: torch.Tensor, theta,
                 yield Progress(item.done, P + P // 4, f"full Hessian: column {item.done:,} of {P:,} "
                                                          f"(Hessian-vector products in batches of {s.hessian_chunk})")
             else:
-                H = item
+                H = item.matrix
         yield Progress(P, P + P // 4, f"eigenvalues of the {P:,}×{P:,} Hessian (eigvalsh)")
         evals, evecs = symmetric_eigh(H)
         lam = evals.cpu().numpy()
