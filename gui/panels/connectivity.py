@@ -117,8 +117,11 @@ class ConnectivityPanel(Panel):
         self.map_bezier = pg.PlotDataItem(pen=pg.mkPen((255, 255, 255, 240), width=3))
         self.map_points = pg.ScatterPlotItem(size=13, pen=pg.mkPen("k", width=1.5))
         self.map_labels = [pg.TextItem(t, color="w", anchor=(0.5, 1.4)) for t in ("A", "B", "bend")]
-        for item in (self.map_line, self.map_bezier, self.map_points, *self.map_labels):
+        for item in (self.map_line, self.map_bezier, self.map_points):
             self.map.plot.addItem(item)
+        for item in self.map_labels:
+            # A text item's bounds change with every redraw: counted in the range, it redrew forever.
+            self.map.plot.addItem(item, ignoreBounds=True)
         self.notes = [plots.note(self.path_plot, IDLE_NOTE),
                       plots.note(self.map.plot, IDLE_NOTE, items=(self.map.image,))]
 

@@ -47,7 +47,7 @@ class PlanePage(QtWidgets.QWidget):
         self.start_label = pg.TextItem("θ₀", color=(0, 0, 0), fill=pg.mkBrush(255, 255, 255, 190),
                                        anchor=(-0.35, 1.15))
         self.start_label.setZValue(6)
-        self.plane_map.plot.addItem(self.start_label)
+        self.plane_map.plot.addItem(self.start_label, ignoreBounds=True)  # a label never moves the range
 
         self.curv_view = plots.make_view()
         # λmax: the largest eigenvalue of the Hessian of the training loss.
