@@ -110,3 +110,4 @@ def intra_op_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         set_thread_count(before)
+

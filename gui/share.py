@@ -14,6 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from PySide6 import QtCore, QtGui, QtNetwork, QtWidgets
 
+from engine.priority import lower_thread_priority
+
 from .share_server import ShareLimits, ShareServer
 
 UPDATES_PER_SECOND = 3.0
@@ -72,7 +74,8 @@ class RoomShare(QtCore.QObject):
         self.window = window
         self.limits = limits or ShareLimits()
         self.server: ShareServer | None = None
-        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="share-encode")
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="share-encode",
+                                           initializer=lower_thread_priority)
         self._pending: Future | None = None
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(int(1000 / UPDATES_PER_SECOND))

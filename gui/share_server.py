@@ -24,6 +24,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from engine.priority import lower_thread_priority
+
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -166,6 +168,7 @@ class ShareServer:
 
     # -- the server -----------------------------------------------------------------------
     def _serve(self) -> None:
+        lower_thread_priority()  # the lecturer's window first; viewers may wait a frame
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:

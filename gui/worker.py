@@ -17,6 +17,8 @@ from typing import Any
 
 from PySide6 import QtCore
 
+from engine.priority import lower_thread_priority
+
 DRAIN_MS = 33
 
 
@@ -46,6 +48,7 @@ class Job(QtCore.QObject):
     # -- worker thread --------------------------------------------------------------------
     def _run(self) -> None:
         gen = None
+        lower_thread_priority()  # the GUI thread first: the window answers while this computes
         try:
             gen = self._factory()
             for item in gen:

@@ -1,7 +1,10 @@
-"""Intra-op thread counts change per thread, so a worker never disturbs another one computing."""
+"""Intra-op thread counts and CPU priority change per thread, so a worker never disturbs another
+one computing, nor the GUI thread."""
 
+import sys
 import threading
 
+import pytest
 import torch
 
 from engine.device import intra_op_threads, set_thread_count
@@ -61,3 +64,33 @@ def test_many_threads_changing_counts_while_others_multiply_do_not_crash():
     for t in workers:
         t.join(60)
     assert not errors
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_a_worker_lowers_its_own_priority_and_leaves_the_gui_threads_alone():
+    import os
+
+    from PySide6 import QtCore
+
+    from engine.priority import BACKGROUND_NICENESS
+    from gui.worker import Job
+
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: list[int] = []
+
+    def work():
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        child: list[int] = []  # threads it starts (a compute team) inherit its priority
+        t = threading.Thread(target=lambda: child.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        t.start()
+        t.join()
+        seen.extend(child)
+        yield
+
+    QtCore.QCoreApplication.instance() or QtCore.QCoreApplication([])
+    job = Job(work, name="priority").start()
+    assert job.wait(5.0)
+    job.finish_now()
+    expected = min(19, main_before + BACKGROUND_NICENESS)
+    assert seen == [expected, expected]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
