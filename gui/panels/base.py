@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,6 +14,20 @@ from engine.live import Frame, Probe
 
 from ..lab import Lab
 from ..worker import slicing
+
+
+def _merged(held: Frame | None, frames: list[Frame]) -> Frame:
+    """One frame standing for `held` and then `frames`: the newest frame, with every event and
+    history point recorded since the first, the newest finite weights and the newest value of
+    each probe, so a tab drawn from it later draws what it would have drawn from them all."""
+    seq = ([held] if held is not None else []) + list(frames)
+    newest = seq[-1]
+    theta = next((f.theta for f in reversed(seq) if f.theta is not None and not f.diverged), newest.theta)
+    probes: dict[str, Any] = {}
+    for f in seq:
+        probes.update(f.probes)
+    return replace(newest, theta=theta, probes=probes,
+                   events=[e for f in seq for e in f.events], history=[p for f in seq for p in f.history])
 
 
 @dataclass
@@ -54,6 +68,9 @@ class Panel(QtWidgets.QWidget):
         # until it is whole; the window then catches it up (`catch_up`).
         self.constructed = not slicing()
         self._missed_announcement = False
+        # Frames that arrived while another tab was shown, merged into one (see `_hold`): a
+        # hidden tab does not draw 30 times a second; it catches up when it is shown again.
+        self._held: Frame | None = None
         if self.uses_experiment:
             lab.frames.connect(self._frames)
             lab.weights_reset.connect(self._weights_reset)
@@ -67,16 +84,21 @@ class Panel(QtWidgets.QWidget):
     def set_active(self, active: bool) -> None:
         self.active = active
         self.lab.set_probes(self.slug, self.probes() if active else {})
+        if active and self._held is not None:
+            held, self._held = self._held, None
+            self._frames([held])
         if active and self.uses_experiment and not self.lab.running:
             self.lab.refresh()
 
     def _weights_reset(self) -> None:
+        self._held = None  # frames of the old run
         if self.constructed:
             self.on_reset()
         else:
             self._missed_announcement = True
 
     def _rebuilt(self) -> None:
+        self._held = None
         if self.constructed:
             self.on_rebuilt()
         else:
@@ -94,6 +116,9 @@ class Panel(QtWidgets.QWidget):
 
     def _frames(self, frames: list[Frame]) -> None:
         if not self.constructed:
+            return
+        if not self.active and not self.lab.sync:
+            self._held = _merged(self._held, frames)
             return
         if not self.lab.replaying:
             self.on_frames(frames)
