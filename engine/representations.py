@@ -21,14 +21,18 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from torch import nn
 
-from .device import pick_device
+from .data import Dataset
+from .device import intra_op_threads, pick_device
+from .experiment import ExperimentConfig, build_model
 from .params import model_device, set_flat_params
+from .progress import Progress
+from .training import Trainer
 
 # A new "layer" starts at every module of these kinds; whatever follows it up to the next one
 # (activation, pooling, dropout, normalisation) belongs to it, so a hidden layer is read after
@@ -663,10 +667,51 @@ def probe_layers(model: nn.Module, X_train, y_train, X_test, y_test, theta=None,
         yield ProbeResult(name, i, len(names), int(tr.shape[1]), acc_tr, acc_te)
 
 
+@dataclass
+class SeedProbes:
+    """The probes of one seed's network: the run's settings trained for `steps` from that seed."""
+
+    seed: int
+    steps: int
+    results: list[ProbeResult]
+    diverged: bool = False
+
+
+def probes_over_seeds(config: ExperimentConfig, dataset: Dataset, seeds: Sequence[int], steps: int,
+                      X_train, y_train, X_test, y_test) -> Iterator[Progress | SeedProbes]:
+    """For each seed: build the network of `config` with that seed, train it `steps` steps on
+    `dataset` with the config's optimiser (and the seed's batch order), and probe every layer on
+    the given inputs. Yields `Progress` while training and one `SeedProbes` per seed, in order.
+
+    The seeds run one after another, not batched: each is the engine's `Trainer` with its own
+    optimiser state and batch order, and a probe is a logistic regression fitted per layer.
+    """
+    every = max(1, steps // 20)
+    total = len(seeds) * steps
+    # Toy-data networks are a few thousand weights: one thread is as fast as two, and leaves the
+    # other core to the window.
+    threads = 1 if len(dataset.input_shape) == 1 else None
+    for k, seed in enumerate(seeds):
+        cfg = replace(config, seed=int(seed), device="cpu")  # the probes read activations on the CPU
+        with intra_op_threads(threads):
+            trainer = Trainer(build_model(cfg, dataset), dataset, cfg.train_config())
+            for step in range(steps):
+                event = trainer.step()
+                if event.diverged:
+                    break
+                if (step + 1) % every == 0 and step + 1 < steps:
+                    yield Progress(k * steps + step + 1, total, f"seed {seed}: training, step {step + 1:,}")
+        yield Progress(k * steps + steps, total, f"seed {seed}: fitting the probes")
+        model = trainer.model.eval()
+        yield SeedProbes(int(seed), trainer.step_count,
+                         list(probe_layers(model, X_train, y_train, X_test, y_test)), trainer.diverged)
+
+
 __all__ = [
     "single_threaded_blas", "LAYER_TYPES", "LayerPoint", "layer_points", "layer_activations",
     "PCABasis", "pca_basis", "pca", "explained_variance", "components_for_variance", "align_basis",
     "intrinsic_dimension_pca", "intrinsic_dimension_twonn", "twonn_from_squared_distances",
     "linear_cka", "cka_from_grams", "cka_matrix", "neural_collapse_nc1", "linear_probe", "fixed_subset",
     "LayerInfo", "GeometryFrame", "RepresentationWatcher", "ProbeResult", "probe_layers",
+    "SeedProbes", "probes_over_seeds",
 ]

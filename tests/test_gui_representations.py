@@ -168,3 +168,47 @@ def test_a_cnn_on_image_data_gets_conv_blocks_and_the_256_wide_layer(tmp_path, m
     with pytest.raises(ValueError, match="no layer 'fc9'"):
         run_headless(tmp_path / "bad", tab="representations", steps=5, quick=True, config=cfg,
                      options={"layer": "fc9"})
+
+
+def test_probes_over_two_seeds_draw_a_band_and_the_claims_verdict(window, qtbot):
+    from test_gui_spread import _check_caption
+
+    from engine.claims import representations as rep_claims
+    from engine.claims import verdict
+    from engine.representations import SeedProbes, probes_over_seeds
+
+    lab = window.lab
+    panel = _open(window, qtbot)
+    page = panel.probes_page
+    config = ExperimentConfig.from_dict({**rep_claims.SPIRALS, "n": 300, "hidden": [16, 16]})
+    lab.apply_config(config)
+    wait_idle(qtbot, lab)
+    lab.play(max_steps=120)
+    qtbot.waitUntil(lambda: lab.state == "idle" and panel._probe_step == 120 and not panel.jobs.running("probes"),
+                    timeout=30000)
+    page.probe_seeds.setValue(2)
+    qtbot.waitUntil(lambda: page.seed_probes_done() and not panel.jobs.running("probe-seeds"), timeout=30000)
+    runs = page.probes_by_seed()
+    assert [s for s, _ in runs] == [0, 1] and runs[0][1] == panel._probe_results
+    # Seed 0 retrained by the seeds' own code lands on the run's probes: "the same settings".
+    again = [i for i in probes_over_seeds(lab.experiment.config, lab.experiment.dataset, [0], 120, *page.inputs)
+             if isinstance(i, SeedProbes)][0]
+    assert np.allclose([r.test_acc for r in again.results], [r.test_acc for r in runs[0][1]], atol=0.02)
+    # The band's dots sit on the test bars, one per layer and seed, at the measured accuracies.
+    acc = np.array([[r.test_acc for r in results] for _, results in runs])
+    assert not np.array_equal(acc[0], acc[1])
+    x, y = page.probe_band.points.data["x"], page.probe_band.points.data["y"]
+    assert np.allclose(x, np.tile(np.arange(acc.shape[1]) + 0.19, 2)) and np.allclose(y, acc.ravel())
+    assert page.probe_band.fill.isVisible()
+    # The caption is the claim record's verdict on the two seeds' numbers.
+    results = [(s, rep_claims.probe_numbers(r), rep_claims.PROBES.holds(rep_claims.probe_numbers(r)))
+               for s, r in runs]
+    data = panel.data()["probe_claim"]
+    _check_caption(rep_claims.PROBES, data, page.probe_verdict.text(), 2)
+    assert data["verdict"] == verdict(rep_claims.PROBES, results)
+    print("probe numbers per seed:", [(s, n) for s, n, _ in results])
+    window.resize(1400, 900)
+    qtbot.wait(50)
+    page.grab().save("/tmp/seeds_probes.png")
+    page.probe_seeds.setValue(1)
+    assert not page.probe_verdict.isVisible() and len(page.probe_band.points.data) == 0

@@ -10,7 +10,7 @@ double_descent_networks, double_descent_epoch_wise); this module runs the jobs a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtWidgets
 from engine.claims import Claim, Numbers, verdict
 from engine.claims import double_descent as dd_claims
 from engine.data import TOY_NAMES, toy_dataset
+from engine.device import intra_op_threads
 from engine.double_descent import (
     EpochPoint,
     EpochWiseConfig,
@@ -43,6 +44,22 @@ from .double_descent_networks import DEFAULT_WIDTHS, NetworksPage, parse_widths
 from .double_descent_random_features import RandomFeaturesPage
 
 QUICK_WIDTHS = (4, 12, 64)
+
+
+@dataclass
+class SeedWidth:
+    """What the network sweep of a further seed (1 … N−1) delivered: a trained width or progress."""
+
+    seed: int
+    item: SweepPoint | SweepProgress
+
+
+@dataclass
+class SeedCurve:
+    """One seed's epoch-wise curve."""
+
+    seed: int
+    points: list[EpochPoint]
 
 
 @dataclass
@@ -97,6 +114,12 @@ class DoubleDescentPanel(Panel):
     epoch_fast = page_attribute("epoch_page", "epoch_fast")
     epoch_slow = page_attribute("epoch_page", "epoch_slow")
     epoch_marks = page_attribute("epoch_page", "epoch_marks")
+    epoch_seeds = page_attribute("epoch_page", "epoch_seeds")
+    epoch_band = page_attribute("epoch_page", "epoch_band")
+    epoch_verdict = page_attribute("epoch_page", "epoch_verdict")
+    net_seeds = page_attribute("networks_page", "net_seeds")
+    net_band = page_attribute("networks_page", "net_band")
+    net_verdict = page_attribute("networks_page", "net_verdict")
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
@@ -109,6 +132,12 @@ class DoubleDescentPanel(Panel):
         self.sweeps_drawn = 0
         self._started = False
         self.rf_seed_sweeps: list[SeedSweep] = []
+        self.net_seed_points: dict[int, list[SweepPoint]] = {}  # seeds 1 … N−1 (seed 0 is net_points)
+        self.net_seed_count = 1
+        self.epoch_seed_curves: list[SeedCurve] = []
+        self.epoch_seed_count = 1
+        self.net_settings: dict[str, Any] = {}
+        self.net_counts: list[int] = []
         self.rf_page = RandomFeaturesPage()
         self.networks_page = NetworksPage()
         self.epoch_page = EpochWisePage()
@@ -236,6 +265,8 @@ class DoubleDescentPanel(Panel):
         return self.networks_page.settings()
 
     def run_networks(self, settings: dict[str, Any] | None = None) -> None:
+        """Train the sweep from seed 0, then (× N seeds) from seeds 1 … N−1, in one job: every
+        seed's widths appear as they finish."""
         settings = settings or self.network_settings()
         if settings is None:
             return
@@ -246,12 +277,17 @@ class DoubleDescentPanel(Panel):
         config = TrainConfig(optimizer="adam", lr=3e-3, batch_size=0, steps=settings["steps"], loss="mse",
                              device="cpu")
         widths = settings["widths"]
+        n_seeds = int(settings.get("seeds", 1))
         self.net_points = []
+        self.net_seed_points = {}
+        self.net_seed_count = n_seeds
+        self.net_settings = dict(settings)
         self.net_threshold = (n_train, k)
         # Fix the x range to every width to come (and the threshold); y follows the data.
         counts = [one_hidden_layer_params(ds.in_features, w, k) for w in widths] + [n_train * k]
+        self.net_counts = counts[:-1]
         self.networks_page.begin(n_train * k, counts)
-        total = len(widths) * settings["steps"]
+        total = n_seeds * len(widths) * settings["steps"]
         self.net_progress.start(f"training width {widths[0]} …", total)
         self.net_run.setEnabled(False)
         noise = settings["label_noise"]
@@ -261,14 +297,30 @@ class DoubleDescentPanel(Panel):
                                  f"p = n·k = {n_train * k:,}.")
         self.run_log.begin("networks", {"settings": settings, "n_train": n_train, "k": k, "counts": counts,
                                         "summary": self.net_summary.text()})
-        self.jobs.start("networks", lambda: width_sweep(ds, widths, config, seed=0, label_noise=noise,
-                                                        progress_every=every),
-                        self._network_items, on_end=self._networks_ended,
+        if n_seeds > 1:
+            self.networks_page.show_verdict(f"training the sweep on {n_seeds} seeds, one after the other …")
+
+        def work():
+            # One thread: these networks are too small for a second one to help, and on a small
+            # machine two thread teams slow each other down many times over. The seeds are not
+            # batched: each is the engine's Trainer run exactly as the claim record measures it
+            # (its own initial weights, wrong labels and Adam state), and the widths differ in shape.
+            with intra_op_threads(1):
+                yield from width_sweep(ds, widths, config, seed=0, label_noise=noise, progress_every=every)
+                for seed in range(1, n_seeds):
+                    for item in width_sweep(ds, widths, config, seed=seed, label_noise=noise, progress_every=every):
+                        yield SeedWidth(seed, item)
+
+        self.jobs.start("networks", work, self._network_items, on_end=self._networks_ended,
                         on_error=lambda text: self.net_summary.setText(text))
 
     def _network_items(self, items: list) -> None:
-        self.run_log.add("networks", items)
-        steps = self.net_steps.value()
+        seed_items = [i for i in items if isinstance(i, SeedWidth)]
+        items = [i for i in items if not isinstance(i, SeedWidth)]
+        if items:
+            self.run_log.add("networks", items)  # a recording holds seed 0, the main curve
+        steps = int(self.net_settings.get("steps", self.net_steps.value()))
+        per_seed = len(self.net_counts) * steps
         for item in items:
             if isinstance(item, SweepProgress):
                 self.networks_page.show_progress(item)
@@ -276,15 +328,82 @@ class DoubleDescentPanel(Panel):
                 self.net_points.append(item)
                 self.net_progress.set_value((item.index + 1) * steps,
                                             f"width {item.width} done ({item.index + 1}/{item.total})")
-        self._draw_networks()
+        for wrapped in seed_items:
+            item, seed = wrapped.item, wrapped.seed
+            if isinstance(item, SweepProgress):
+                self.net_progress.set_value(seed * per_seed + item.index * item.steps + item.step,
+                                            f"seed {seed}: training width {item.width} "
+                                            f"({item.index + 1}/{item.total}), step {item.step:,}")
+            else:
+                self.net_seed_points.setdefault(seed, []).append(item)
+                self.net_progress.set_value(seed * per_seed + (item.index + 1) * item.steps,
+                                            f"seed {seed}: width {item.width} done ({item.index + 1}/{item.total})")
+        if items:
+            self._draw_networks()
+        if self.net_seed_count > 1:
+            self._draw_network_seeds()
 
     def _draw_networks(self) -> None:
         self.networks_page.draw(self.net_points, self.net_threshold)
 
+    def network_seed_points(self) -> dict[int, list[SweepPoint]]:
+        """Each seed's trained widths so far: seed 0 is the main curve."""
+        out = {0: list(self.net_points)} if self.net_points else {}
+        out.update(self.net_seed_points)
+        return out
+
+    def _draw_network_seeds(self) -> None:
+        by_seed = self.network_seed_points()
+        if not by_seed or not self.net_counts:
+            return
+        loss = np.full((self.net_seed_count, len(self.net_counts)), np.nan)
+        for seed, points in by_seed.items():
+            for p in points:
+                if not p.diverged:
+                    loss[seed, p.index] = p.test_loss
+        self.networks_page.draw_seeds(self.net_counts, loss)
+        self._update_network_verdict()
+
+    def network_claim(self, settings: dict[str, Any] | None = None) -> Claim | None:
+        """The claim record of the sweep: the preset's data (100 digits, 20% wrong labels) from
+        4 to 256 units; none for other settings, whose numbers it does not speak of."""
+        s = settings if settings is not None else self.net_settings
+        if not s:
+            return None
+        ok = (s["dataset"] == "digits" and s["n_train"] == 100 and abs(s["label_noise"] - 0.2) < 1e-9
+              and s["widths"][0] == 4 and s["widths"][-1] == 256)
+        return dd_claims.NETWORKS if ok else None
+
+    def network_seed_results(self) -> list[tuple[int, Numbers, bool]]:
+        """The seeds whose every width is trained, measured and judged as the claim record does."""
+        claim = self.network_claim()
+        if claim is None:
+            return []
+        n, k = self.net_threshold
+        numbers = [(seed, dd_claims.network_numbers(points, n * k))
+                   for seed, points in sorted(self.network_seed_points().items())
+                   if len(points) == len(self.net_counts)]
+        return seed_results(claim, numbers)
+
+    def _update_network_verdict(self) -> None:
+        claim = self.network_claim()
+        if claim is None:
+            self.networks_page.show_verdict(
+                "No claim is stated for these settings: the preset's is for 100 digits with 20% wrong labels, "
+                "widths from 4 to 256.")
+            return
+        results = self.network_seed_results()
+        if not results:
+            return
+        text = spread_caption(claim, results)
+        if len(results) < self.net_seed_count:
+            text = f"{len(results)} of {self.net_seed_count} seeds done so far. " + text
+        self.networks_page.show_verdict(text)
+
     def _networks_ended(self) -> None:
         self.run_log.end("networks")
         self.networks_page.ended()
-        diverged = [p.width for p in self.net_points if p.diverged]
+        diverged = sorted({p.width for points in self.network_seed_points().values() for p in points if p.diverged})
         if diverged:
             self.lab.message.emit(f"Widths {diverged} diverged and are not drawn.", 6000)
 
@@ -303,11 +422,56 @@ class DoubleDescentPanel(Panel):
         self.run_log.begin("epoch", config)
         self.jobs.start("epoch", lambda: epoch_wise_curve(config), self._epoch_items,
                         on_error=lambda text: self.epoch_summary.setText(text))
+        self.run_epoch_seeds(config)
 
     def _epoch_items(self, items: list[EpochPoint]) -> None:
         self.run_log.add("epoch", items)
         self.epoch_points.extend(items)
         self.epoch_page.draw(self.epoch_points)
+
+    def run_epoch_seeds(self, config: EpochWiseConfig) -> None:
+        """The same gradient descent on seeds 0 … N−1 (each a new draw of data, teacher and noise)."""
+        self.epoch_seed_curves = []
+        self.epoch_band.clear()
+        n_seeds = int(self.epoch_page.epoch_seeds.value())
+        self.epoch_seed_count = n_seeds
+        if n_seeds == 1:
+            self.jobs.cancel("epoch-seeds")
+            self.epoch_page.show_verdict("")
+            return
+        self.epoch_page.show_verdict(f"computing the curve on {n_seeds} seeds …")
+
+        def work():
+            # One seed at a time, not batched: a seed's exact curve is one 70×70 eigendecomposition
+            # and takes well under a second, so a batch would save little and the figure would no
+            # longer fill in seed by seed.
+            for seed in range(n_seeds):
+                yield SeedCurve(seed, list(epoch_wise_curve(replace(config, seed=seed))))
+
+        self.jobs.start("epoch-seeds", work, self._epoch_seed_items,
+                        on_error=lambda text: self.epoch_page.show_verdict(text))
+
+    def _epoch_seed_items(self, items: list[SeedCurve]) -> None:
+        self.epoch_seed_curves.extend(items)
+        curves = self.epoch_seed_curves
+        steps = np.array([p.step for p in curves[0].points], dtype=np.float64)
+        errors = np.full((self.epoch_seed_count, len(steps)), np.nan)
+        for c in curves:
+            errors[c.seed] = [p.test_error for p in c.points]
+        self.epoch_page.draw_seeds(steps, errors)
+        self._update_epoch_verdict()
+
+    def epoch_seed_results(self) -> list[tuple[int, Numbers, bool]]:
+        """Each seed's first minimum, peak and second minimum, judged by the claim record."""
+        return seed_results(dd_claims.EPOCH_WISE,
+                            [(c.seed, dd_claims.epoch_numbers(c.points)) for c in self.epoch_seed_curves])
+
+    def _update_epoch_verdict(self) -> None:
+        results = self.epoch_seed_results()
+        text = spread_caption(dd_claims.EPOCH_WISE, results)
+        if len(results) < self.epoch_seed_count:
+            text = f"{len(results)} of {self.epoch_seed_count} seeds done so far. " + text
+        self.epoch_page.show_verdict(text)
 
     # -- panel protocol ----------------------------------------------------------------------
     def set_active(self, active: bool) -> None:
@@ -392,11 +556,13 @@ class DoubleDescentPanel(Panel):
             self._draw_sweep(sweep.items[-1])
         net = runs.get("networks")
         self.net_points = []
+        self.net_seed_points, self.net_seed_count = {}, 1  # a recording holds seed 0 only
         self.net_plot.clear()
         if net is not None:
             s = net.settings
             n_train, k, counts = int(s["n_train"]), int(s["k"]), list(s["counts"])
             self.net_threshold = (n_train, k)
+            self.net_counts, self.net_settings = counts[:-1], dict(s.get("settings", {}))
             self.networks_page.begin(n_train * k, counts)
             self.net_summary.setText(str(s.get("summary", "")))
             with self.run_log.muted():
@@ -434,11 +600,24 @@ class DoubleDescentPanel(Panel):
             out["rf_test_error"] = self.sweep.test_error
             out["rf_train_error"] = self.sweep.train_error
             out["rf_weight_norm"] = self.sweep.weight_norm
+        net_results = self.network_seed_results()
+        if net_results and self.net_seed_count > 1:
+            claim = self.network_claim()
+            out["network_claim"] = {"name": claim.name, "verdict": verdict(claim, net_results),
+                                    "seeds": [{"seed": sd, **n, "holds": ok} for sd, n, ok in net_results]}
+        if self.net_seed_count > 1 and self.net_points:
+            out["net_seed_test_loss"] = {str(seed): [p.test_loss for p in points]
+                                         for seed, points in sorted(self.network_seed_points().items())}
         if self.net_points:
             out["networks"] = [vars(p) for p in self.net_points]
             out["network_threshold"] = {"n": self.net_threshold[0], "k": self.net_threshold[1]}
             for name in ("n_params", "train_error", "test_error", "train_loss", "test_loss", "weight_norm"):
                 out[f"net_{name}"] = np.array([getattr(p, name) for p in self.net_points])
+        epoch_results = self.epoch_seed_results()
+        if epoch_results and self.epoch_seed_count > 1:
+            claim = dd_claims.EPOCH_WISE
+            out["epoch_claim"] = {"name": claim.name, "verdict": verdict(claim, epoch_results),
+                                  "seeds": [{"seed": sd, **n, "holds": ok} for sd, n, ok in epoch_results]}
         if self.epoch_points:
             out["epoch_wise"] = epoch_wise_shape(self.epoch_points)
             out["epoch_steps"] = np.array([p.step for p in self.epoch_points])

@@ -13,8 +13,9 @@ from engine.double_descent import EpochPoint, EpochWiseConfig, epoch_wise_shape
 
 from .. import plots
 from ..panel_tools import ValueSlider, log_axes, place_legend
+from ..spread import SeedBand, SeedCount, caption_label
 from ..style import manager
-from .double_descent_common import NOISE_VALUES, positive
+from .double_descent_common import FLOOR, NOISE_VALUES, positive
 
 SLOW_SCALE_VALUES = (0.01, 0.012, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3)
 
@@ -33,7 +34,15 @@ class EpochWisePage(QtWidgets.QWidget):
         controls.addWidget(self.slow_scale, 0, 0)
         controls.addWidget(self.epoch_noise, 0, 1)
         controls.addWidget(self.fast_count, 1, 0)
+        self.epoch_seeds = SeedCount("Draw the data, teacher and label noise again for seeds 1, 2, … and run the "
+                                     "same gradient descent on each; the band is the mean ± s.d. of their test "
+                                     "errors.")
+        seeds_row = QtWidgets.QHBoxLayout()
+        seeds_row.addStretch(1)
+        seeds_row.addWidget(self.epoch_seeds)
+        controls.addLayout(seeds_row, 1, 1)
         self.epoch_summary = plots.caption("")
+        self.epoch_verdict = caption_label()
         self.epoch_view = plots.make_view()
         self.epoch_plot = plots.add_plot(self.epoch_view, "Gradient descent on fast and slow features",
                                          "step (= epoch, full batch)", "mean squared error", legend=True,
@@ -47,17 +56,31 @@ class EpochWisePage(QtWidgets.QWidget):
         self.epoch_marks = pg.ScatterPlotItem(size=11, symbol="d", pen=pg.mkPen("k", width=1))
         self.epoch_plot.addItem(self.epoch_marks)
         plots.note(self.epoch_plot, "Computing gradient descent on fast and slow features…")
+        self.epoch_band = SeedBand(self.epoch_plot, 1, "test, each seed", floor=FLOOR)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(controls)
         layout.addWidget(self.epoch_summary)
+        layout.addWidget(self.epoch_verdict)
         layout.addWidget(self.epoch_view, 1)
         for s in (self.slow_scale, self.epoch_noise, self.fast_count):
             s.value_changed.connect(lambda _v: self.settings_changed.emit())
+        self.epoch_seeds.valueChanged.connect(lambda _v: self.settings_changed.emit())
 
     def config(self) -> EpochWiseConfig:
         return replace(EpochWiseConfig(), slow_scale=self.slow_scale.value(), noise=self.epoch_noise.value(),
                        fast_features=int(self.fast_count.value()))
+
+    def draw_seeds(self, steps: np.ndarray, test_error: np.ndarray) -> None:
+        """Each seed's test error at the curve's steps (step 0 left out: the log axis has no 0) as
+        points, with their mean ± s.d. band; `test_error` is (seeds, steps)."""
+        steps = np.asarray(steps, dtype=np.float64)
+        later = steps > 0
+        self.epoch_band.set_data(steps[later], np.asarray(test_error)[:, later])
+
+    def show_verdict(self, text: str) -> None:
+        self.epoch_verdict.setText(text)
+        self.epoch_verdict.setVisible(bool(text))
 
     def draw(self, points: list[EpochPoint]) -> None:
         """The curves so far, and the minima and peak once the test error has them."""

@@ -13,7 +13,8 @@ from engine.double_descent import SweepPoint, SweepProgress
 
 from .. import plots
 from ..panel_tools import JobProgress
-from .double_descent_common import DescentPlot, positive
+from ..spread import SeedBand, SeedCount, caption_label
+from .double_descent_common import FLOOR, DescentPlot, positive
 
 DEFAULT_WIDTHS = (2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64, 128, 256)
 NETWORKS_NOTE = "Press Run sweep: each width trains in turn and appears as it finishes"
@@ -68,6 +69,8 @@ class NetworksPage(QtWidgets.QWidget):
         self.net_error.setProperty("role", "error")
         self.net_error.setVisible(False)
         self.net_run = QtWidgets.QPushButton("Run sweep")
+        self.net_seeds = SeedCount("Train the whole sweep again from seeds 1, 2, … (new initial weights and new "
+                                   "wrong labels); the band is the mean ± s.d. of their test losses.")
         self.net_progress = JobProgress()
         form = QtWidgets.QGridLayout()
         for i, (label, w) in enumerate((("Data", self.net_dataset), ("Train samples", self.net_n),
@@ -76,7 +79,10 @@ class NetworksPage(QtWidgets.QWidget):
             form.addWidget(w, i // 2, 2 * (i % 2) + 1)
         form.addWidget(QtWidgets.QLabel("Widths"), 2, 0)
         form.addWidget(self.net_widths, 2, 1, 1, 2)
-        form.addWidget(self.net_run, 2, 3)
+        run_row = QtWidgets.QHBoxLayout()
+        run_row.addWidget(self.net_seeds)
+        run_row.addWidget(self.net_run, 1)
+        form.addLayout(run_row, 2, 3)
         form.setColumnStretch(1, 1)
         form.setColumnStretch(3, 1)
         self.net_summary = plots.caption("One hidden layer (ReLU), full-batch Adam on the squared loss, one network "
@@ -90,12 +96,15 @@ class NetworksPage(QtWidgets.QWidget):
         self.net_train_err = self.net_plot.add_curve("train_error", 4, "train error (0–1)")
         self.net_plot.plot.setRange(xRange=(2, 4.3), yRange=(-4, 0.2), padding=0)  # until the first width
         self.net_plot.note.set_text(NETWORKS_NOTE)
+        self.net_band = SeedBand(self.net_plot.plot, 1, "test loss, each seed", floor=FLOOR)
+        self.net_verdict = caption_label()
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(form)
         layout.addWidget(self.net_error)
         layout.addWidget(self.net_progress)
         layout.addWidget(self.net_summary)
+        layout.addWidget(self.net_verdict)
         layout.addWidget(self.net_view, 1)
 
     def settings(self) -> dict[str, Any] | None:
@@ -108,11 +117,13 @@ class NetworksPage(QtWidgets.QWidget):
         self.net_error.setVisible(False)
         return {"dataset": self.net_dataset.currentText(), "n_train": self.net_n.value(),
                 "label_noise": self.net_noise.value() / 100.0, "steps": self.net_steps.value(),
-                "widths": sorted(set(widths))}
+                "widths": sorted(set(widths)), "seeds": int(self.net_seeds.value())}
 
     def begin(self, threshold: int, counts: list[int]) -> None:
         """Empty plot for a new sweep: the threshold p = n·k marked, x fixed to every count to come."""
         self.net_plot.clear()
+        self.net_band.clear()
+        self.net_verdict.setVisible(False)
         self.net_plot.set_thresholds(threshold)
         self.net_plot.plot.setXRange(np.log10(min(counts) / 1.3), np.log10(max(counts) * 1.3), padding=0)
         self.net_plot.plot.enableAutoRange(axis="y")
@@ -142,6 +153,17 @@ class NetworksPage(QtWidgets.QWidget):
                                  f"{worst.test_loss:.3g} at width {worst.width} (p = {worst.n_params:,}); "
                                  f"widest so far: test loss {pts[-1].test_loss:.3g}, test error "
                                  f"{100 * pts[-1].test_error:.0f}%." + _interpolates_from(pts))
+
+    def draw_seeds(self, counts: list[int], test_loss: np.ndarray) -> None:
+        """Each seed's test loss at every width (NaN where a seed has not reached it, or diverged)
+        as points, with their mean ± s.d. band; `test_loss` is (seeds, widths)."""
+        test_loss = np.asarray(test_loss, dtype=np.float64)
+        reached = np.isfinite(test_loss).any(0)  # widths no seed has trained yet stay out
+        self.net_band.set_data(np.asarray(counts, dtype=np.float64)[reached], test_loss[:, reached])
+
+    def show_verdict(self, text: str) -> None:
+        self.net_verdict.setText(text)
+        self.net_verdict.setVisible(bool(text))
 
     def ended(self) -> None:
         self.net_plot.note.set_text(NETWORKS_NOTE)

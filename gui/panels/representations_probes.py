@@ -1,5 +1,6 @@
 """The Representations tab's Probes page: a logistic-regression probe on every layer's frozen
-features, fitted in a job on a copy of the network, drawn as train/test accuracy by depth."""
+features, fitted in a job on a copy of the network, drawn as train/test accuracy by depth; with
+× N seeds, the same settings trained from further seeds and probed, drawn as a band over layers."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from engine.representations import ProbeResult, fixed_subset, probe_layers
+from engine.claims import Claim, Numbers, verdict
+from engine.claims import representations as rep_claims
+from engine.progress import Progress
+from engine.representations import ProbeResult, SeedProbes, fixed_subset, probe_layers, probes_over_seeds
 
 from .. import plots
 from ..jobs import PanelJobs, weak
 from ..lab import Lab
+from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
 from ..style import manager
 from .representations_common import fill_page, layer_ticks, legend_outside
 
@@ -23,7 +28,8 @@ PROBE_NOTE = "Press Fit probes, or train: probes are fitted when training stops"
 
 
 class ProbesPage(QtWidgets.QWidget):
-    """Fits through the tab's `jobs` (key "probes"); the newest weights come from `lab`."""
+    """Fits through the tab's `jobs` (keys "probes", and "probe-seeds" for × N seeds); the newest
+    weights come from `lab`."""
 
     def __init__(self, lab: Lab, jobs: PanelJobs, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -34,8 +40,11 @@ class ProbesPage(QtWidgets.QWidget):
         self.probe_progress.setTextVisible(True)
         self.probe_cancel = QtWidgets.QPushButton("Cancel")
         self.probe_status = plots.caption("")
+        self.probe_seeds = SeedCount("Also train the same settings from the next seeds, as many steps as this run, "
+                                     "and probe each; dots: every seed's test accuracy, band: their mean ± s.d.")
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.fit_button)
+        row.addWidget(self.probe_seeds)
         row.addWidget(self.probe_progress, 1)
         row.addWidget(self.probe_cancel)
         row.addWidget(self.probe_status, 2)
@@ -62,9 +71,13 @@ class ProbesPage(QtWidgets.QWidget):
         self.probe_caption = plots.caption(
             "A probe is logistic regression on a layer's frozen features: train accuracy on the training "
             "inputs, test accuracy on held-out ones.")
-        fill_page(self, row, self.probe_view, self.probe_caption)
+        # Dark dots and band: in the test bars' own colour they would vanish into the bars.
+        self.probe_band = SeedBand(self.probe_plot, "plot_fg", "test, each seed")
+        self.probe_verdict = caption_label()
+        fill_page(self, row, self.probe_verdict, self.probe_view, self.probe_caption)
         self.fit_button.clicked.connect(self.fit_probes)
         self.probe_cancel.clicked.connect(self._cancel_probes)
+        self.probe_seeds.valueChanged.connect(lambda _v: self._seed_count_changed())
 
         self.template = None  # a copy of the network, copied again for each fit
         self.inputs: tuple | None = None  # (X train, y train, X test, y test) the probes use
@@ -74,6 +87,9 @@ class ProbesPage(QtWidgets.QWidget):
         self.step: int | None = None
         self.layer_names: list[str] = []
         self._pending: list[ProbeResult] = []
+        self.seed_probes: list[SeedProbes] = []  # the further seeds' probes (the run itself is `results`)
+        self.seed_settings: tuple | None = None  # (first seed, step, seeds wanted) they were fitted for
+        self.seed_dataset = ""
 
     def rebuild(self) -> None:
         """A new dataset or network: a new template and new probe inputs."""
@@ -104,6 +120,7 @@ class ProbesPage(QtWidgets.QWidget):
             self.again = True
             return
         # Each fit writes θ into its own copy: a stopped fit may still be finishing a layer.
+        self._forget_seeds()
         model = copy.deepcopy(self.template)
         (Xtr, ytr, Xte, yte), theta, step = self.inputs, f.theta, f.step
         self._pending = []
@@ -142,6 +159,8 @@ class ProbesPage(QtWidgets.QWidget):
             full = n == self.results[-1].n_layers
             self.probe_status.setText(f"fitted at step {step:,} on {sizes[0]:,} train / {sizes[1]:,} test inputs"
                                       + ("" if full else f" (cancelled after {n} layers)"))
+            if full and not self.again:
+                self.fit_seeds()
         if self.again:
             self.again = False
             self.fit_probes()
@@ -152,7 +171,120 @@ class ProbesPage(QtWidgets.QWidget):
             self.jobs.stop("probes")
             self.probe_progress.setFormat("stopping after this layer…")
 
+    # -- × N seeds -----------------------------------------------------------------------------
+    def fit_seeds(self) -> None:
+        """Train the run's settings from seeds s + 1 … s + N − 1 (s: the run's seed) for as many
+        steps as the probed run, probe each, and draw every seed with the band (a job)."""
+        self.jobs.cancel("probe-seeds", forget=True)
+        self.seed_probes = []
+        self.probe_band.clear()
+        n_seeds = int(self.probe_seeds.value())
+        if n_seeds == 1:
+            self.seed_settings = None
+            self.probe_verdict.hide()
+            return
+        full = bool(self.results) and len(self.results) == self.results[-1].n_layers
+        if not full or self.step is None or self.inputs is None:
+            self.seed_settings = None
+            self.probe_verdict.setText("The other seeds are trained and probed once this run's probes are fitted.")
+            self.probe_verdict.show()
+            return
+        exp = self.lab.experiment
+        config, dataset, step = exp.config, exp.dataset, int(self.step)
+        first = int(config.seed)
+        seeds = [first + k for k in range(1, n_seeds)]
+        self.seed_settings = (first, step, n_seeds)
+        self.seed_dataset = config.dataset
+        which = f"seeds {seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
+        self.probe_verdict.setText(f"training {which} for {step:,} steps each, then probing …")
+        self.probe_verdict.show()
+        Xtr, ytr, Xte, yte = self.inputs
+        self._draw_seeds()
+        self.jobs.start("probe-seeds", lambda: probes_over_seeds(config, dataset, seeds, step, Xtr, ytr, Xte, yte),
+                        weak(self._seed_items), on_error=weak(self._seed_failed))
+
+    def _seed_count_changed(self) -> None:
+        if self.jobs.running("probes"):
+            return  # the fit under way starts the other seeds when it ends
+        self.fit_seeds()
+
+    def _forget_seeds(self) -> None:
+        """A new fit: the other seeds' probes were for the previous one."""
+        self.jobs.cancel("probe-seeds", forget=True)
+        self.seed_probes, self.seed_settings = [], None
+        self.probe_band.clear()
+        if int(self.probe_seeds.value()) > 1:
+            self.probe_verdict.setText("The other seeds are trained and probed once this run's probes are fitted.")
+        else:
+            self.probe_verdict.hide()
+
+    def _seed_items(self, items: list) -> None:
+        for item in items:
+            if isinstance(item, SeedProbes):
+                self.seed_probes.append(item)
+            elif isinstance(item, Progress) and not self.seed_probes_done():
+                self.probe_status.setText(f"× seeds: {item.what} ({100 * item.fraction:.0f}%)")
+        self._draw_seeds()
+        self._update_verdict()
+        if self.seed_probes_done():
+            self.probe_status.setText(f"fitted at step {self.step:,} on seeds {self.seed_settings[0]}–"
+                                      f"{self.seed_settings[0] + self.seed_settings[2] - 1}")
+
+    def _seed_failed(self, text: str) -> None:
+        self.probe_verdict.setText(f"The other seeds failed: {text}")
+        self.probe_verdict.show()
+
+    def seed_probes_done(self) -> bool:
+        return self.seed_settings is not None and len(self.seed_probes) == self.seed_settings[2] - 1
+
+    def probes_by_seed(self) -> list[tuple[int, list[ProbeResult]]]:
+        """(seed, probes) of the run itself and of every further seed fitted so far."""
+        if self.seed_settings is None or not self.results:
+            return []
+        return [(self.seed_settings[0], list(self.results))] + [(s.seed, s.results) for s in self.seed_probes]
+
+    def _draw_seeds(self) -> None:
+        runs = self.probes_by_seed()
+        if not runs:
+            self.probe_band.clear()
+            return
+        n_layers = self.results[-1].n_layers
+        acc = np.full((self.seed_settings[2], n_layers), np.nan)
+        for k, (_, results) in enumerate(runs):
+            for r in results:
+                acc[k, r.index] = r.test_acc
+        fitted = np.isfinite(acc).any(0)
+        self.probe_band.set_data((np.arange(n_layers) + 0.19)[fitted], acc[:, fitted])  # on the test bars
+
+    def claim(self) -> Claim | None:
+        """The preset's claim speaks of two spirals: none for other data."""
+        return rep_claims.PROBES if self.seed_dataset == "spirals" else None
+
+    def seed_results(self) -> list[tuple[int, Numbers, bool]]:
+        """Each seed's probe on the inputs and on the last hidden layer, judged by the claim record."""
+        claim = self.claim()
+        if claim is None:
+            return []
+        return seed_results(claim, [(s, rep_claims.probe_numbers(r)) for s, r in self.probes_by_seed()])
+
+    def _update_verdict(self) -> None:
+        if self.seed_settings is None:
+            return
+        claim, wanted = self.claim(), self.seed_settings[2]
+        if claim is None:
+            self.probe_verdict.setText("No claim is stated for this data (the preset's is for two spirals); "
+                                       "the dots show each seed's test accuracy.")
+            self.probe_verdict.show()
+            return
+        results = self.seed_results()
+        text = spread_caption(claim, results)
+        if len(results) < wanted:
+            text = f"{len(results)} of {wanted} seeds done so far. " + text
+        self.probe_verdict.setText(text)
+        self.probe_verdict.show()
+
     def stop_job(self) -> None:
+        self._forget_seeds()
         if self.jobs.running("probes"):
             self.again = False
             self.jobs.cancel("probes", forget=True)  # a new fit may start while this one stops
@@ -214,7 +346,16 @@ class ProbesPage(QtWidgets.QWidget):
         """The fitted probes, for the tab's export (empty before a fit)."""
         if not self.results:
             return {}
-        return {"probes": {"step": self.step, "chance": self.chance,
+        out: dict[str, Any] = {}
+        runs = self.probes_by_seed()
+        if len(runs) > 1:
+            out["probe_seeds"] = {str(s): [r.test_acc for r in results] for s, results in runs}
+        results = self.seed_results()
+        if results and len(runs) > 1:
+            claim = self.claim()
+            out["probe_claim"] = {"name": claim.name, "verdict": verdict(claim, results),
+                                  "seeds": [{"seed": sd, **n, "holds": ok} for sd, n, ok in results]}
+        return out | {"probes": {"step": self.step, "chance": self.chance,
                            "layers": [r.layer for r in self.results],
                            "train_acc": [r.train_acc for r in self.results],
                            "test_acc": [r.test_acc for r in self.results]}}
