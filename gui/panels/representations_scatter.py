@@ -125,6 +125,7 @@ class LiveScatter(QtCore.QObject):
         self.main_view.setToolTip("Each layer's features projected on two principal axes; the axis labels give "
                                   "the share of the layer's variance along each. Hover a point for its class.")
         self.scatter = ClassScatter(self.scatter_plot, size=7, hover=True)
+        plots.note(self.scatter_plot, "Computing each layer's features for these points…")
         self.scree_plot = plots.add_plot(self.main_view, "", "principal axis", "variance", row=1, col=0)
         self.scree_bars = pg.BarGraphItem(x=[0], height=[0], width=0.7, brush=manager().color(0),
                                           pen=pg.mkPen(None))
