@@ -10,7 +10,6 @@ import numpy as np
 from ..critical import SURFACES, NetworkCriticalConfig, descent_paths, network_critical_points_iter
 from ..device import intra_op_threads
 from ..hessian import last
-from ..representations import single_threaded_blas
 from . import Claim, Numbers, register
 
 # The preset's set-up: start near the stable axis of x² − y², η = 0.05, β = 0.9; a run has escaped
@@ -45,9 +44,7 @@ register(Claim(
 def measure_index_vs_loss(seed: int) -> Numbers:
     """The Saddles tab's search (`network_critical_points_iter`, its default settings) with the seed
     drawing the data, the initial weights and the starts: how the index follows the loss."""
-    # 32 parameters: one thread is fastest, for torch's kernels and for its BLAS (with two BLAS
-    # threads on a busy 2-core machine the many tiny solves run several times slower).
-    with intra_op_threads(1), single_threaded_blas():
+    with intra_op_threads(1):  # 32 parameters and many tiny solves: one thread is fastest
         result = last(network_critical_points_iter(replace(NetworkCriticalConfig(), seed=seed)))
     points = result.points  # sorted by loss
     index = [p.index for p in points]
