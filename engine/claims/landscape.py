@@ -131,7 +131,7 @@ register(Claim(
     name="landscape-early-late",
     text=("At step 10 the loss along a filter-normalised direction (dashed grey profile) changes by less than "
           "a factor of 2 over ±1. After 3,000 steps the loss at θ is over 500 times lower and rises more than "
-          "a thousandfold along the same range: θ sits near the floor of a deep bowl, whose lowest point on "
+          "a thousandfold along d₁ within ±1: θ sits near the floor of a deep bowl, whose lowest point on "
           "the plane is within a factor of 2 of the loss at θ."),
     measure=measure_early_late,
     holds=lambda n: (n["early_spread"] < 2 and n["early_centre"] > 500 * n["late_centre"]
