@@ -94,9 +94,36 @@ def set_thread_count(n: int) -> None:
         torch.set_num_threads(n)
 
 
+# MKL (torch's BLAS and LAPACK on x86) keeps its own thread count. Once anything has called
+# `torch.set_num_threads` (test set-ups, command-line tools), MKL uses that count whatever the
+# calling thread's OpenMP team size is: a "one thread" block then still runs its many small solves
+# on two MKL threads, several times slower on a busy 2-core machine. MKL's thread-local setting
+# limits the calling thread only, like the OpenMP one.
+_mkl: ctypes.CDLL | None | bool = False  # False: not looked up yet; None: not available
+
+
+def _mkl_runtime() -> ctypes.CDLL | None:
+    """torch's CPU library where it carries MKL's thread-local setter (C entry, argument by value)."""
+    global _mkl
+    if _mkl is False:
+        _mkl = None
+        lib_dir = Path(torch.__file__).parent / "lib"
+        for path in sorted(lib_dir.glob("libtorch_cpu.*")) + sorted(lib_dir.glob("torch_cpu.dll")):
+            try:
+                lib = ctypes.CDLL(str(path))
+                lib.MKL_Set_Num_Threads_Local.argtypes = [ctypes.c_int]
+            except (OSError, AttributeError):
+                continue
+            lib.MKL_Set_Num_Threads_Local.restype = ctypes.c_int
+            _mkl = lib
+            break
+    return _mkl  # type: ignore[return-value]
+
+
 @contextmanager
 def intra_op_threads(n: int | None) -> Iterator[None]:
-    """Use at most n intra-op threads in the calling thread for the block (None: leave as is).
+    """Use at most n intra-op threads in the calling thread for the block (None: leave as is):
+    torch's OpenMP team and, where torch uses MKL, MKL's own count for this thread.
 
     A surface computed beside a training run on a small machine should take one core and leave
     the other to training: two thread teams on two cores slow both down many times over.
@@ -106,8 +133,13 @@ def intra_op_threads(n: int | None) -> Iterator[None]:
         return
     before = torch.get_num_threads()
     set_thread_count(n)
+    mkl = _mkl_runtime()
+    # The thread's previous setting comes back (0: none of its own, MKL's global count applies).
+    mkl_before = mkl.MKL_Set_Num_Threads_Local(max(1, int(n))) if mkl is not None else 0
     try:
         yield
     finally:
+        if mkl is not None:
+            mkl.MKL_Set_Num_Threads_Local(mkl_before)
         set_thread_count(before)
 

@@ -94,3 +94,18 @@ def test_a_worker_lowers_its_own_priority_and_leaves_the_gui_threads_alone():
     expected = min(19, main_before + BACKGROUND_NICENESS)
     assert seen == [expected, expected]
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
+
+
+def test_one_thread_block_also_limits_mkl_after_an_explicit_thread_count():
+    # torch.set_num_threads fixes MKL's count process-wide; a one-thread block must still run its
+    # BLAS and LAPACK calls on one thread (else small solves crawl on a busy 2-core machine).
+    from engine.device import _mkl_runtime
+
+    mkl = _mkl_runtime()
+    if mkl is None or torch.get_num_threads() < 2:
+        return  # no MKL in this torch build, or one thread anyway
+    torch.set_num_threads(torch.get_num_threads())
+    outer = mkl.MKL_Get_Max_Threads()
+    with intra_op_threads(1):
+        assert mkl.MKL_Get_Max_Threads() == 1
+    assert mkl.MKL_Get_Max_Threads() == outer

@@ -1,10 +1,15 @@
-"""Claims of the saddle presets: how long gradient descent and momentum take to leave x² − y²."""
+"""Claims of the saddle presets: how long gradient descent and momentum take to leave x² − y², and
+how the index of a tiny network's critical points follows their loss."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from ..critical import SURFACES, descent_paths
+from ..critical import SURFACES, NetworkCriticalConfig, descent_paths, network_critical_points_iter
+from ..device import intra_op_threads
+from ..hessian import last
 from . import Claim, Numbers, register
 
 # The preset's set-up: start near the stable axis of x² − y², η = 0.05, β = 0.9; a run has escaped
@@ -32,4 +37,32 @@ register(Claim(
     measure=measure_saddle_escape,
     holds=lambda n: 50 <= n["gd_steps"] <= 75 and 0.3 <= n["ratio"] <= 0.5,
     summary=lambda n: f"GD {n['gd_steps']:.0f} steps vs momentum {n['momentum_steps']:.0f} (×{n['ratio']:.2f})",
+))
+
+
+# -- the tiny network's critical points (Dauphin et al.): index against loss ------------------------
+def measure_index_vs_loss(seed: int) -> Numbers:
+    """The Saddles tab's search (`network_critical_points_iter`, its default settings) with the seed
+    drawing the data, the initial weights and the starts: how the index follows the loss."""
+    with intra_op_threads(1):  # 32 parameters and many tiny solves: one thread is fastest
+        result = last(network_critical_points_iter(replace(NetworkCriticalConfig(), seed=seed)))
+    points = result.points  # sorted by loss
+    index = [p.index for p in points]
+    return {"points": float(len(points)), "minima": float(sum(p.kind == "minimum" for p in points)),
+            "spearman": result.index_loss_correlation(), "lowest_loss_index": index[0] if index else float("nan"),
+            "smallest_index": min(index, default=float("nan"))}
+
+
+register(Claim(
+    name="curvature-index-vs-loss",
+    text=("Critical points of a 2-6-2 tanh network (32 parameters), found by minimising ‖∇L‖² from many "
+          "starts: the higher the loss, the larger the index, the fraction of negative Hessian eigenvalues "
+          "(Spearman ρ ≥ 0.4), and none has a smaller index than the lowest-loss one. Most, often all, "
+          "are saddles."),
+    measure=measure_index_vs_loss,
+    holds=lambda n: (n["points"] >= 5 and n["spearman"] >= 0.4 and n["lowest_loss_index"] <= n["smallest_index"]
+                     and n["minima"] < n["points"] / 2),
+    summary=lambda n: (f"{n['points']:.0f} critical points, {n['minima']:.0f} minima; Spearman ρ(index, loss) "
+                       f"{n['spearman']:.2f}; index at the lowest loss {n['lowest_loss_index']:.3f}, "
+                       f"smallest {n['smallest_index']:.3f}"),
 ))
