@@ -34,10 +34,19 @@ def make_app(argv: list[str] | None = None, offscreen: bool = False) -> QtWidget
     return app
 
 
-def run_gui(argv: list[str] | None = None) -> int:
+def run_gui(argv: list[str] | None = None, leave_process: bool = False) -> int:
+    """The window, until it is closed. With `leave_process` (the app's own entry point) the process
+    ends as soon as the event loop does: the window has saved its settings and stopped every
+    worker by then, and what is left, the interpreter tearing down torch, scipy and thousands of
+    Qt objects, takes half a second or more on a laptop for nothing a user can see."""
     app = make_app(argv)
     from .main_window import MainWindow
 
     win = MainWindow(remember=True)
     win.show()
-    return app.exec()
+    code = app.exec()
+    if leave_process:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

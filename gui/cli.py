@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None, started: float | None = None) -> int:
         return 0
     from .app import run_gui
 
-    return run_gui()
+    return run_gui(leave_process=True)
 
 
 def _sweep_argv(argv: list[str]) -> list[str] | None:

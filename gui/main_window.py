@@ -594,6 +594,7 @@ class MainWindow(QtWidgets.QMainWindow):
         qs.setValue("window/geometry", self.saveGeometry())
         qs.setValue("window/splitter", self.split.saveState())
         qs.setValue("session/last", json.dumps(self.session_settings()))
+        qs.sync()  # on disk now: the app leaves without the interpreter's slow teardown
 
     # -- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:

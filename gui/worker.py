@@ -207,6 +207,7 @@ def import_in_background(modules: list[str], stop: threading.Event | None = None
     import importlib
 
     def run() -> None:
+        lower_thread_priority()
         for name in modules:
             if stop is not None and stop.is_set():
                 return

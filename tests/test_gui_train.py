@@ -203,41 +203,49 @@ def test_closing_mid_run_is_clean(qtbot, qtlog):
 
 CLOSE_MID_RUN = """
 import time
-from PySide6 import QtCore
-from gui.app import make_app
+from PySide6 import QtCore, QtWidgets
+from gui.app import make_app, run_gui
 from gui.main_window import MainWindow
 
-app = make_app(offscreen=True)
-win = MainWindow()
-win.show()
+
+def window():
+    return next(w for w in QtWidgets.QApplication.topLevelWidgets() if isinstance(w, MainWindow))
 
 
 def close():
+    win = window()
     assert win.lab.running and win.lab.experiment.step_count > 10
     print(f"closing {time.time():.6f}", flush=True)
     win.close()
 
 
 def play():
-    win.lab.play()
+    window().lab.play()
     QtCore.QTimer.singleShot(1500, close)
 
 
+make_app(offscreen=True)
 QtCore.QTimer.singleShot(1500, play)
-app.exec()
+run_gui(leave_process=True)  # as main.py runs the window
 """
 
 
-def test_closing_mid_run_ends_the_process_within_a_second():
-    """The whole program, not only the window: worker stopped, event loop left, interpreter gone."""
+def test_closing_mid_run_ends_the_process_within_a_second(tmp_path):
+    """The whole program, not only the window: worker stopped, event loop left, process gone, and
+    the window's settings saved (it remembers them, as the app does)."""
+    import os
+
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-c", CLOSE_MID_RUN], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=env)
     out, err = proc.communicate(timeout=120)
     ended = time.time()
     assert proc.returncode == 0, err
     closing = float(next(line for line in out.splitlines() if line.startswith("closing")).split()[1])
     assert ended - closing < 1.0, f"{ended - closing:.2f} s from close to exit"
     assert "QThread" not in err and "Traceback" not in err, err
+    saved = list(tmp_path.rglob("Saddle Lab*.conf"))
+    assert saved and "session" in saved[0].read_text(), "the settings were not written before the process ended"
 
 
 def test_self_test_command():
