@@ -26,7 +26,7 @@ CHANGES = {
     "double-descent": ("steps", lambda p: p.net_steps.setValue(900), "double-descent-ridge"),
     "implicit": ("margin_steps", lambda p: p.margin_steps.setCurrentIndex(0), "implicit-factorization"),
     "ntk": ("page", lambda p: p.pages.setCurrentIndex(1), "ntk-wide-net-is-kernel-regression"),
-    "paradigms": ("steps", lambda p: p.steps.setValue(300), "paradigms-shared-plane"),
+    "paradigms": ("steps", lambda p: p.steps.setValue(400), "paradigms-shared-plane"),
 }
 needs_mri = pytest.mark.skipif(not hasattr(data_module, "mri_phantoms"), reason="no MRI phantoms here")
 
