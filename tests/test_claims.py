@@ -24,6 +24,7 @@ def test_verdict_states_a_comparison_only_when_every_seed_holds():
     c = Claim("demo", "a beats b", measure=lambda s: {"a": 1.0}, holds=lambda n: n["a"] > 0)
     assert verdict(c, [(1, {"a": 1.0}, True), (2, {"a": 2.0}, True)]).startswith("holds on all 2 seeds")
     assert verdict(c, [(1, {"a": 1.0}, True), (2, {"a": -1.0}, False)]).startswith("within noise")
+    assert verdict(c, [(1, {"a": -1.0}, False), (2, {"a": -2.0}, False)]).startswith("does not hold")
 
 
 @pytest.mark.slow

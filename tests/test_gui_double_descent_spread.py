@@ -49,7 +49,7 @@ def test_network_sweep_over_two_seeds(window, qtbot):
     assert data["verdict"] == verdict(dd_claims.NETWORKS, results)
     # 40 steps are too few for a peak at p = n·k: on each seed the 4-unit network is the worst.
     assert all(nums["peak_at"] < 0.75 and nums["peak_loss"] == nums["narrowest_loss"] for _, nums in expected)
-    assert panel.net_verdict.text().startswith("within noise: it held on 0 of 2 seeds")
+    assert panel.net_verdict.text().startswith("does not hold on any of the 2 seeds")
     window.resize(1400, 900)
     qtbot.wait(50)
     panel.grab().save("/tmp/seeds_dd_networks.png")

@@ -10,7 +10,8 @@ in this package) defines claims with `register`; each `Claim` has
 - `seeds`: the held-out seeds the claims suite checks (seeds no other test or preset uses).
 
 `verdict(claim, results)` turns per-seed numbers into the caption a spread view shows: the
-comparison is stated only when it holds on every seed, else it says it is within noise.
+comparison is stated only when it holds on every seed; else it says it is within noise (it held
+on some seeds) or that it does not hold (on none).
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def verdict(claim: Claim, results: Sequence[tuple[int, Numbers, bool]]) -> str:
     n = len(results)
     if held == n:
         return f"holds on all {n} seed{'s' if n > 1 else ''}: {claim.text}"
+    if held == 0:
+        return f"does not hold on any of the {n} seed{'s' if n > 1 else ''}, so the run does not show “{claim.text}”"
     return (f"within noise: it held on {held} of {n} seeds, so the run does not show "
             f"“{claim.text}”")
 
