@@ -39,6 +39,21 @@ class GuiThreadCollector(QtCore.QObject):
 
 
 _collector: GuiThreadCollector | None = None
+_frozen = False
+
+
+def freeze_long_lived() -> None:
+    """Exempt every object alive now from later collections (`gc.freeze`), once per process.
+
+    Called once the app has started and imported what its tabs use: the half million objects of
+    torch, scipy, scikit-learn and Qt's wrappers live until the app ends, yet a full collection
+    walked them all, 0.1–0.25 s of GUI-thread time every few minutes of training. Frozen, they
+    are no longer walked; anything they hold is still freed by reference counting.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
 
 
 def collect_on_gui_thread(app: QtCore.QCoreApplication) -> GuiThreadCollector:

@@ -14,6 +14,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from engine.experiment import ExperimentConfig
 
 from . import startup
+from .collector import freeze_long_lived
 from .experiment_bar import ExperimentBar
 from .export import export_all, install_exporters
 from .lab import PREPARING, Lab
@@ -129,7 +130,8 @@ class MainWindow(QtWidgets.QMainWindow):
         # What tabs import on first use (scikit-learn, SciPy, the engine), loaded meanwhile off the
         # GUI thread: importing it there held the window still for seconds.
         self._imports_stop = threading.Event()
-        QtCore.QTimer.singleShot(600, lambda: import_in_background(_modules_to_preload(), self._imports_stop))
+        QtCore.QTimer.singleShot(600, lambda: import_in_background(_modules_to_preload(), self._imports_stop,
+                                                                   then=freeze_long_lived))
 
     # -- tabs built on demand -----------------------------------------------------------------
     @property

@@ -201,9 +201,11 @@ def event_loop_turn() -> None:
     _slicing["since"] = time.perf_counter()
 
 
-def import_in_background(modules: list[str], stop: threading.Event | None = None) -> threading.Thread:
+def import_in_background(modules: list[str], stop: threading.Event | None = None,
+                         then: Callable[[], None] | None = None) -> threading.Thread:
     """Import modules in a worker thread (the heavy libraries a tab loads on first use, such as
-    scikit-learn: seconds on a slow machine that the GUI thread would otherwise stand still for)."""
+    scikit-learn: seconds on a slow machine that the GUI thread would otherwise stand still for);
+    `then` runs in that thread once all are imported."""
     import importlib
 
     def run() -> None:
@@ -215,6 +217,8 @@ def import_in_background(modules: list[str], stop: threading.Event | None = None
                 importlib.import_module(name)
             except Exception:  # the tab that needs it reports the problem when it is opened
                 pass
+        if then is not None:
+            then()
 
     thread = threading.Thread(target=run, name="saddle-lab-imports", daemon=True)
     thread.start()
