@@ -18,6 +18,8 @@ import pyqtgraph.exporters as pg_exporters
 from pyqtgraph.parametertree import Parameter
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
+from .reveal import reveal_now
+
 
 class QtSvgExporter(pg_exporters.Exporter):
     Name = "SVG vector graphics (Qt)"
@@ -66,6 +68,7 @@ def install_exporters() -> None:
 
 def save_png(widget: QtWidgets.QWidget, path: Path, scale: float = 1.0) -> Path:
     """The widget as it is drawn, optionally at `scale` times its size (sharper, not bigger text)."""
+    reveal_now()
     if scale == 1.0:
         pix = widget.grab()
     else:

@@ -20,6 +20,8 @@ from engine.experiment import IMAGE_CLASSES, ExperimentConfig
 from engine.image_folder import iter_image_folder
 from engine.phantoms import iter_mri_phantoms, phantoms_cached
 
+from .panel_tools import ProgressBar
+
 if TYPE_CHECKING:  # the bar calls these hooks; they only read and drive it
     from .experiment_bar import ExperimentBar
 
@@ -74,7 +76,7 @@ class FolderLoad(QtWidgets.QWidget):
         super().__init__(parent)
         self.title = "Reading images"
         self.label = QtWidgets.QLabel("Reading images…")
-        self.progress = QtWidgets.QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(True)
         self.cancel = QtWidgets.QPushButton("Cancel")

@@ -25,6 +25,7 @@ from .panels.base import Panel
 from .presentation import Presentation
 from .presets import Preset, load_presets
 from .recording import Recorder, ReplayController
+from .reveal import reveal_gradually
 from .start_page import StartPage, presets_by_topic
 from .style import THEMES, manager
 from .worker import import_in_background, sliced
@@ -396,7 +397,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self._current = widget if isinstance(widget, Panel) else None
         slug = self._current.slug if self._current is not None else "start"
         if self._current is not None:
-            self._current.set_active(True)
+            if self._build_in_slices:  # what a tab starts when shown (a run, its first plots) in slices too
+                reveal_gradually(self._current)
+                with sliced():
+                    self._current.set_active(True)
+            else:
+                self._current.set_active(True)
         self.lesson.show_lesson(slug, self.lesson_presets(slug), self.run_preset)
         self._show_bar(self._current is None or self._current.uses_experiment)
 

@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from engine.recording import Recording
 
 from .panels import panel_class, slugs
+from .reveal import reveal_now
 
 MAX_WIDTH = 1400
 
@@ -46,6 +47,7 @@ def tabs_in(rec: Recording, window) -> list[str]:
 
 
 def _jpeg_data_url(widget: QtWidgets.QWidget) -> str:
+    reveal_now()
     image = widget.grab().toImage()
     if image.width() > MAX_WIDTH:
         image = image.scaledToWidth(MAX_WIDTH, QtCore.Qt.TransformationMode.SmoothTransformation)

@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtGui, QtNetwork, QtWidgets
 
 from engine.priority import lower_thread_priority
 
+from .reveal import reveal_now
 from .share_server import ShareLimits, ShareServer
 
 UPDATES_PER_SECOND = 3.0
@@ -139,6 +140,7 @@ class RoomShare(QtCore.QObject):
             pix = screen.grabWindow(top.winId(), corner.x(), corner.y(), widget.width(), widget.height())
             if not pix.isNull() and pix.width() > 1:
                 return pix.toImage()
+        reveal_now()
         return widget.grab().toImage()
 
     def _caption(self, widget: QtWidgets.QWidget) -> tuple[str, str]:

@@ -14,6 +14,8 @@ import pyqtgraph as pg
 import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from .worker import event_loop_turn
+
 
 def _alive(obj) -> bool:
     """False once Qt has deleted the C++ side (a closed window's plots)."""
@@ -126,6 +128,7 @@ class StyleManager(QtCore.QObject):
     def register_plot(self, plot: pg.PlotItem) -> None:
         self._plots.add(plot)
         self._style_plot(plot)
+        event_loop_turn()  # restyling a dozen plots is a slice of work like building them
 
     def register_curve(self, item, key: str | int, width: float = 2.0,
                        pen_style=QtCore.Qt.PenStyle.SolidLine) -> None:

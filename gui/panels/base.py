@@ -13,6 +13,7 @@ from PySide6 import QtWidgets
 from engine.live import Frame, Probe
 
 from ..lab import Lab
+from ..reveal import reveal_now
 from ..worker import slicing
 
 
@@ -199,6 +200,7 @@ def write_outputs(panel: Panel, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     QtWidgets.QApplication.processEvents()
+    reveal_now()
     for name, widget in panel.figures().items():
         path = out / f"{name}.png"
         pix = widget.grab()

@@ -26,7 +26,7 @@ from engine.device import intra_op_threads
 
 from .. import plots
 from ..jobs import PanelJobs
-from ..panel_tools import fields_box, legend_under
+from ..panel_tools import ProgressBar, fields_box, legend_under
 from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
 from .base import HeadlessContext, Panel
 
@@ -79,7 +79,7 @@ class ConnectivityPanel(Panel):
         self.run.setToolTip("Train both networks, then fit the curve (in the background)")
         self.cancel = QtWidgets.QPushButton("Cancel")
         self.cancel.setEnabled(False)
-        self.progress = QtWidgets.QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setMaximumWidth(260)
         self.progress.hide()
         self.error = QtWidgets.QLabel("")

@@ -42,7 +42,7 @@ from engine.sweep import SavedSurface, saved_surface
 
 from .. import plots
 from ..jobs import PanelJobs, weak
-from ..panel_tools import fields_box, legend_under
+from ..panel_tools import ProgressBar, fields_box, legend_under
 from ..style import manager
 from ..surface3d import Surface3D, opengl_problem
 from .base import HeadlessContext, Panel
@@ -160,7 +160,7 @@ class LandscapePanel(Panel):
         self.pin = QtWidgets.QPushButton("Pin profile")
         self.pin.setCheckable(True)
         self.pin.setToolTip("Keep the current profile along d₁ as a dashed grey reference (click again to drop it)")
-        self.progress = QtWidgets.QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setMaximumWidth(190)
         self.cancel = QtWidgets.QPushButton("Cancel")

@@ -36,7 +36,7 @@ from engine.pruning import (
 
 from .. import plots
 from ..jobs import PanelJobs
-from ..panel_tools import legend_below
+from ..panel_tools import ProgressBar, legend_below
 from ..run_log import RunLog
 from ..spread import SeedCount, caption_label, seed_results, spread_caption
 from ..style import manager
@@ -142,7 +142,7 @@ class LotteryPanel(Panel):
         self.run = QtWidgets.QPushButton("Run IMP")
         self.run.setToolTip("train, prune, rewind, repeat: every round with its controls")
         self.cancel = QtWidgets.QPushButton("Cancel")
-        self.progress_bar = QtWidgets.QProgressBar()
+        self.progress_bar = ProgressBar()
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setFormat("idle")
         self.progress_bar.setValue(0)

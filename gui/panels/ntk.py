@@ -33,7 +33,7 @@ from engine.ntk import (
 from .. import plots
 from ..experiment_bar import parse_positive
 from ..jobs import PanelJobs
-from ..panel_tools import FlowLayout, fields_box
+from ..panel_tools import FlowLayout, ProgressBar, fields_box
 from ..run_log import RunLog
 from ..spread import SeedCount, caption_label, seed_results, spread_caption
 from ..style import manager
@@ -184,7 +184,7 @@ class NTKPanel(Panel):
         self.sweep_button = QtWidgets.QPushButton("Sweep widths")
         self.sweep_button.setToolTip("train one network per width and plot how far each kernel moved")
         self.cancel_button = QtWidgets.QPushButton("Cancel")
-        self.progress = QtWidgets.QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
         self.progress.setMinimumWidth(120)

@@ -28,6 +28,7 @@ from engine.representations import (
 
 from .. import plots
 from ..jobs import PanelJobs, weak
+from ..worker import sliced
 from .base import HeadlessContext, Panel, page_attribute
 from .representations_cka import CkaPage
 from .representations_collapse import CollapsePage
@@ -277,7 +278,8 @@ class RepresentationsPanel(Panel):
         self._geometry = g
         names = g.names
         if names != self._layer_names:
-            self._set_layers(g)
+            with sliced():  # a plot per layer: the event loop gets turns between them
+                self._set_layers(g)
         if self._nc_steps and self._nc_steps[-1] == g.step:
             self._nc_values[-1] = np.array([g.nc1[n] for n in names])
         elif not self._nc_steps or g.step > self._nc_steps[-1]:

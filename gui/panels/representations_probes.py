@@ -19,6 +19,7 @@ from engine.representations import ProbeResult, SeedProbes, fixed_subset, probe_
 from .. import plots
 from ..jobs import PanelJobs, weak
 from ..lab import Lab
+from ..panel_tools import ProgressBar
 from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
 from ..style import manager
 from .representations_common import fill_page, layer_ticks, legend_outside
@@ -36,7 +37,7 @@ class ProbesPage(QtWidgets.QWidget):
         self.lab, self.jobs = lab, jobs
         self.fit_button = QtWidgets.QPushButton("Fit probes")
         self.fit_button.setToolTip("Train a logistic-regression probe on every layer's features now")
-        self.probe_progress = QtWidgets.QProgressBar()
+        self.probe_progress = ProgressBar()
         self.probe_progress.setTextVisible(True)
         self.probe_cancel = QtWidgets.QPushButton("Cancel")
         self.probe_status = plots.caption("")
