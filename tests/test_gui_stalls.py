@@ -98,3 +98,29 @@ def test_run_gd_on_saddles_leaves_the_gui_thread_free(window, qtbot):
     assert click_cpu_ms < 100, f"Run GD took {click_cpu_ms:.0f} ms of GUI work before returning"
     s = monitor.summary()
     assert s["max_cpu"] < 150, f"drawing the runs took {s['max_cpu']:.0f} ms of GUI work in one turn: {s}"
+
+
+def test_a_shown_tab_paints_its_plot_views_one_per_turn(window, qtbot):
+    """Opening a tab of several plot views: the first paints at once, the others are let in one
+    per event-loop turn, all within a fraction of a second; a picture taken meanwhile
+    (`reveal_now`) has them all."""
+    import pyqtgraph as pg
+
+    from gui import reveal
+
+    window.show_panel("lottery")
+    window.show_panel("train")
+    qtbot.waitUntil(lambda: reveal.pending() == 0, timeout=5000)
+    panel = window.show_panel("lottery")
+    views = [v for v in panel.findChildren(pg.GraphicsView) if v.isVisibleTo(panel)]
+    assert len(views) >= 2
+    held = [v for v in views if not v.updatesEnabled()]
+    assert len(held) == len(views) - 1 == reveal.pending(), "all but the first view wait their turn"
+    qtbot.waitUntil(lambda: reveal.pending() == 0, timeout=3000)
+    assert all(v.updatesEnabled() for v in views)
+
+    window.show_panel("train")
+    window.show_panel("lottery")
+    assert reveal.pending() > 0
+    reveal.reveal_now()
+    assert reveal.pending() == 0 and all(v.updatesEnabled() for v in views)
