@@ -67,8 +67,12 @@ def test_a_phone_sized_browser_sees_the_figure_update_while_the_app_trains(windo
 
 
 VIEWERS = textwrap.dedent("""
-    import asyncio, json, sys, time
+    import asyncio, json, os, sys, time
     import aiohttp
+
+    # In a lecture the viewers are the students' phones and laptops. Simulated on the lecturer's
+    # own machine, they yield its CPU to the app, as their own devices would leave it alone.
+    os.nice(10)
 
     async def viewer(session, url, counts, i):
         async with session.get(url) as resp:
