@@ -53,11 +53,10 @@ class TrainPanel(Panel):
         self.test_pts.setVisible(False)
         self.no_map = plots.caption("", scale=1.1)
         self.no_map.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        self.images = ImageModeView()
+        self._images: ImageModeView | None = None  # made when an image dataset is first shown
         self.left = QtWidgets.QStackedWidget()
         self.left.addWidget(self.map_view)
         self.left.addWidget(self.no_map)
-        self.left.addWidget(self.images)
 
         # Right: curves.
         self.curve_view = plots.make_view()
@@ -160,6 +159,17 @@ class TrainPanel(Panel):
             self.images.set_predictions(preds)
         self.frames_drawn += 1
 
+    @property
+    def images(self) -> ImageModeView:
+        """The sample grid, confusion matrix and class accuracy of an image dataset."""
+        if self._images is None:
+            self._images = ImageModeView()
+            self.left.addWidget(self._images)
+        return self._images
+
+    def _showing_images(self) -> bool:
+        return self._images is not None and self.left.currentWidget() is self._images
+
     def _draw_map(self, dmap: DecisionMap) -> None:
         self._map = dmap
         C = dmap.probs.shape[-1]
@@ -184,7 +194,7 @@ class TrainPanel(Panel):
 
     # -- export -----------------------------------------------------------------------------
     def figures(self) -> dict[str, QtWidgets.QWidget]:
-        if self.left.currentWidget() is self.images:
+        if self._showing_images():
             return {"train-predictions": self.images, "train-curves": self.curve_view}
         return {"train-decision-map": self.left, "train-curves": self.curve_view}
 
@@ -194,7 +204,7 @@ class TrainPanel(Panel):
         if self._map is not None:
             out["decision_probs"] = self._map.probs
             out["decision_extent"] = np.asarray(self._map.extent)
-        if self.left.currentWidget() is self.images:
+        if self._showing_images():
             out.update(self.images.data())
         return out
 
