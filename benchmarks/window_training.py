@@ -1,7 +1,8 @@
 """Training speed in the window: steps per second with the real window on the Train tab, against
 the engine's training loop with no Qt at all, measured in the same run.
 
-Headless: `live_training` on an `Experiment` of the same settings, no views, no probes.
+Headless: `live_training` on an `Experiment` of the same settings, as `main.py --headless` trains
+it: the run's history recorded and the Train tab's probes computed, no views.
 Window: the real MainWindow (offscreen, 1920×1080) on the Train tab, Play, steps counted over a
 fixed time while the event loop draws every frame. The two take turns for a few rounds and the
 median of the rounds' ratios is reported, so a change in the machine's load biases neither side.
@@ -49,7 +50,14 @@ def headless_rate(config: ExperimentConfig, seconds: float, experiment: Experime
 
 
 def _loop_rate(exp: Experiment, seconds: float) -> float:
-    gen = live_training(exp)
+    # What `main.py --headless` trains with on the Train tab: the run's history (λmax, trace,
+    # NC1, within their budget) and the tab's probes, from step 0 as the window's round starts.
+    from engine.history import HistoryRecorder, default_probes
+    from gui.panels.train import TrainPanel
+
+    exp.reset()
+    probes = TrainPanel.probes(None)  # the tab's probes do not depend on the tab's state
+    gen = live_training(exp, probes, frame_interval=0.05, history=HistoryRecorder(default_probes()))
     try:
         next(gen)  # warm-up: first kernels, allocator
         start, t0 = exp.step_count, time.perf_counter()

@@ -106,10 +106,14 @@ def step_thread_count(experiment: Experiment) -> int | None:
 
 def live_training(experiment: Experiment, probes: ProbeSource | None = None,
                   frame_interval: float = 1 / 30, max_steps: int | None = None,
-                  min_steps_per_frame: int = 1, history: HistoryRecorder | None = None) -> Iterator[Frame]:
+                  min_steps_per_frame: int = 1, history: HistoryRecorder | None = None,
+                  spare_threads: int = 0) -> Iterator[Frame]:
     """Train until closed (or `max_steps` more steps), yielding a frame about every
     `frame_interval` seconds with all step events since the last frame, and the points
     `history` recorded meanwhile (it measures after each step, within its time budget).
+    `spare_threads`: intra-op threads left to the caller (a window's GUI thread needs a core
+    of its own: a thread team sharing cores with it waits at every barrier for the one that was
+    descheduled, 3× slower on two cores).
 
     Ends after a frame with `diverged=True` if the run diverges.
     """
@@ -120,7 +124,7 @@ def live_training(experiment: Experiment, probes: ProbeSource | None = None,
     rate_t, rate_steps, rate = t_frame, 0, 0.0
     # A small network's steps run on one intra-op thread; the caller's count is back at every yield.
     outer_threads = torch.get_num_threads()
-    step_threads = step_thread_count(experiment) or outer_threads
+    step_threads = step_thread_count(experiment) or max(1, outer_threads - spare_threads)
     recorded = history.measure(experiment) if history is not None else []  # step 0, if not yet
     while max_steps is None or done < max_steps:
         set_thread_count(step_threads)

@@ -172,8 +172,8 @@ class Lab(QtCore.QObject):
             return
         steps = max_steps if max_steps is not None else self.max_steps
         exp = self.experiment
-        self._run_exclusive(lambda: live_training(exp, self.probes, max_steps=steps,
-                                                  history=self.history_recorder), "train")
+        self._run_exclusive(lambda: live_training(exp, self.probes, max_steps=steps, history=self.history_recorder,
+                                                  spare_threads=1), "train")
 
     def pause(self) -> None:
         if self._train_job is not None:
