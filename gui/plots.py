@@ -60,7 +60,18 @@ def class_band_colormap(n_classes: int) -> pg.ColorMap:
 
 
 class TidyAxis(pg.AxisItem):
-    """An axis whose log mode labels only 1, 2 and 5 × 10ᵏ, so minor ticks do not pile up."""
+    """An axis whose log mode marks only 1, 2 and 5 × 10ᵏ, so minor ticks do not pile up."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802 - pyqtgraph's name
+        # Within each decade only 2× and 5× get a tick and a grid line (pyqtgraph draws all of
+        # 2×…9×): the unlabelled ones were most of the lines repainted with every frame.
+        levels = super().logTickValues(minVal, maxVal, size, stdTicks)
+        out = []
+        for spacing, values in levels:
+            if spacing is None:
+                values = [v for v in values if _mantissa_in(v, (2.0, 5.0))]
+            out.append((spacing, values))
+        return out
 
     def tickStrings(self, values, scale, spacing):
         if not self.logMode:
@@ -75,6 +86,11 @@ class TidyAxis(pg.AxisItem):
             out.append(f"{x:.0f}" if 1 <= x < 1e5 else f"{x:.0e}".replace("e-0", "e-").replace("e+0", "e")
                        if x < 1e-3 or x >= 1e5 else f"{x:g}")
         return out
+
+
+def _mantissa_in(log10_value: float, mantissas: tuple[float, ...]) -> bool:
+    m = 10 ** (log10_value - np.floor(log10_value + 1e-9))
+    return any(abs(m - k) < 0.05 for k in mantissas)
 
 
 MIN_TITLE_WIDTH = 80  # px: below this a title wraps no further

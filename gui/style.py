@@ -130,6 +130,13 @@ class StyleManager(QtCore.QObject):
         self._style_plot(plot)
         event_loop_turn()  # restyling a dozen plots is a slice of work like building them
 
+    def set_title(self, plot: pg.PlotItem, title: str) -> None:
+        """A registered plot's new title, in the current style (its axes are left as they are:
+        restyling them with every new title redrew all their labels)."""
+        plot._lab_title = title
+        plot.setTitle(title, color=self.style.colors.plot_fg, size=f"{self.style.point_size * 1.15:.1f}pt",
+                      bold=True)
+
     def register_curve(self, item, key: str | int, width: float = 2.0,
                        pen_style=QtCore.Qt.PenStyle.SolidLine) -> None:
         self._curves = [c for c in self._curves if c[0]() is not None]
@@ -150,6 +157,9 @@ class StyleManager(QtCore.QObject):
     def _style_axis(self, ax: pg.AxisItem) -> None:
         fg = self.style.colors.plot_fg
         ax.setTickFont(self.font())
+        # Major and minor ticks only: the third level (every tenth of a major step) doubled the
+        # grid lines each axis paints, and an axis is repainted with every frame of its plot.
+        ax.setStyle(maxTickLevel=1)
         ax.setPen(pg.mkPen(fg, width=max(1.0, self.style.line_scale)))
         ax.setTextPen(pg.mkPen(fg))
         ax.labelStyle = {"color": fg, "font-size": f"{self.style.point_size:.1f}pt"}

@@ -733,9 +733,7 @@ class LotteryPanel(Panel):
         picture = title.startswith("Input")
         self.mask_image.plot.setAspectLocked(picture)
         self.mask_image.plot.autoRange(padding=0.02)
-        self.mask_image.plot.setTitle(title)
-        self.mask_image.plot._lab_title = title
-        manager().register_plot(self.mask_image.plot)
+        manager().set_title(self.mask_image.plot, title)
 
     def _image_shape(self) -> tuple[int, int] | None:
         cfg = self.run_config or self.config

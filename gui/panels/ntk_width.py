@@ -91,8 +91,7 @@ class WidthPage(QtWidgets.QSplitter):
 
     def show_result(self, r: WidthResult) -> None:
         """The fit, the kernels and the spectrum of one width's result."""
-        self.fit_plot._lab_title = f"Fit at width {r.width:,}"
-        manager().register_plot(self.fit_plot)
+        manager().set_title(self.fit_plot, f"Fit at width {r.width:,}")
         self.kernel_curve.setData(r.x_plot, r.f_kernel)
         self.truth_curve.setData(r.x_plot, r.y_true)
         self.net_curve.setData(r.x_plot, r.f_network)

@@ -202,8 +202,7 @@ class TrainingPage(QtWidgets.QSplitter):
     def draw_map(self, m: RuleMap) -> None:
         plot, image = self.map_plots[m.rule], self.map_images[m.rule]
         title = f"{RULE_SHORT[m.rule]} · {100 * m.test_acc:.1f}%"
-        plot._lab_title = title
-        manager().register_plot(plot)
+        manager().set_title(plot, title)
         if m.confusion is not None:
             counts = m.confusion.astype(np.float64)
             share = counts / np.maximum(counts.sum(1, keepdims=True), 1)

@@ -248,9 +248,7 @@ class SaddlesPanel(Panel):
         for item in self.crit_items.values():
             item.setData([], [])
         s = SURFACES[name]
-        self.map.plot.setTitle(f"{s.title}:  {s.formula}")
-        self.map.plot._lab_title = f"{s.title}:  {s.formula}"
-        plots.manager().register_plot(self.map.plot)
+        plots.manager().set_title(self.map.plot, f"{s.title}:  {s.formula}")
         self.start_marker.setData([self.start[0]], [self.start[1]])
 
         def work():
