@@ -28,6 +28,8 @@ class TrainPanel(Panel):
 
     def __init__(self, lab, parent=None):
         super().__init__(lab, parent)
+        self._pending_map: DecisionMap | None = None  # the newest map not drawn yet
+        self._curves_turn = True
         self.show_test = QtWidgets.QCheckBox("Show test points")
         self.log_loss = QtWidgets.QCheckBox("Log-scale loss")
         self.log_loss.setChecked(True)
@@ -134,11 +136,32 @@ class TrainPanel(Panel):
 
     def on_reset(self) -> None:
         self.banner.hide()
+        self._pending_map = None
         for c in (self.batch_curve, self.train_loss, self.test_loss, self.train_acc, self.test_acc):
             c.setData([], [])
         self.summary.setText("")
 
     def on_frames(self, frames: list[Frame]) -> None:
+        dmap = next((f.probes["decision"] for f in reversed(frames) if f.probes.get("decision")), None)
+        if dmap is not None:
+            self._pending_map = dmap
+        # While training, the curves and the map take turns: each view is then repainted in an
+        # event-loop turn of its own (both at once made a 50 ms turn of the GUI thread).
+        if not (self.lab.running and not self.lab.sync):
+            self._draw_curves()
+            self._draw_pending_map()
+        elif self._curves_turn or self._pending_map is None:
+            self._draw_curves()
+            self._curves_turn = False
+        else:
+            self._draw_pending_map()
+            self._curves_turn = True
+        preds = next((f.probes["predictions"] for f in reversed(frames) if f.probes.get("predictions")), None)
+        if preds is not None:
+            self.images.set_predictions(preds)
+        self.frames_drawn += 1
+
+    def _draw_curves(self) -> None:
         h = self.lab.history
         if h.steps:
             self.batch_curve.setData(np.asarray(h.steps), _positive(h.batch_loss))
@@ -151,13 +174,11 @@ class TrainPanel(Panel):
             self.summary.setText(
                 f"loss {h.train_loss[-1]:.3f} train / {h.test_loss[-1]:.3f} test    "
                 f"accuracy {100 * h.train_acc[-1]:.1f}% train / {100 * h.test_acc[-1]:.1f}% test")
-        dmap = next((f.probes["decision"] for f in reversed(frames) if f.probes.get("decision")), None)
-        if dmap is not None:
+
+    def _draw_pending_map(self) -> None:
+        if self._pending_map is not None:
+            dmap, self._pending_map = self._pending_map, None
             self._draw_map(dmap)
-        preds = next((f.probes["predictions"] for f in reversed(frames) if f.probes.get("predictions")), None)
-        if preds is not None:
-            self.images.set_predictions(preds)
-        self.frames_drawn += 1
 
     @property
     def images(self) -> ImageModeView:
@@ -183,6 +204,9 @@ class TrainPanel(Panel):
             self.map.set_image(z, dmap.extent, levels=(0.0, float(C)))
 
     def _state_note(self, state: str) -> None:
+        if state != "running" and self.constructed:  # what the last frames of a run left for later
+            self._draw_curves()
+            self._draw_pending_map()
         every = self.lab.experiment.config.eval_every
         text = f"Training… the first evaluation comes at step {every}" if state == "running" else IDLE_NOTE
         for n in self.curve_notes:
