@@ -533,6 +533,13 @@ class CurvaturePanel(Panel):
 
     def _update_threshold(self) -> None:
         cfg = self.lab.experiment.config
+        # Called with every frame: only new settings or new points can move the line or λmax.
+        recorded_points = self.lab.run_history.points.get("curvature", [])
+        key = (cfg.optimizer, cfg.lr, cfg.momentum, len(self.series["lambda_max"]),
+               recorded_points[-1].step if recorded_points else -1, len(recorded_points))
+        if key == getattr(self, "_threshold_key", None):
+            return
+        self._threshold_key = key
         if cfg.optimizer != "sgd":
             self.threshold_line.hide()
             self.series_note.setText("No 2/η line for Adam: it rescales each parameter's step.")
