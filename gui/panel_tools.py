@@ -16,8 +16,31 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
+from superqt import QFlowLayout
 
 from .style import manager
+
+
+class RowFlow(QFlowLayout):
+    """superqt's flow layout, remembering its height for a width until its items change: Qt asks
+    again at every layout request (a label's new text), and each answer laid the row out anew,
+    about 80 times a second on a tab with a live status line."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self._heights: dict[int, int] = {}
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt's name
+        h = self._heights.get(width)
+        if h is None:
+            if len(self._heights) > 16:
+                self._heights.clear()
+            h = self._heights[width] = super().heightForWidth(width)
+        return h
+
+    def invalidate(self) -> None:
+        self._heights.clear()
+        super().invalidate()
 
 
 class ProgressBar(QtWidgets.QProgressBar):

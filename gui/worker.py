@@ -84,6 +84,7 @@ class Job(QtCore.QObject):
     def stop(self) -> None:
         """Ask the generator to stop at its next yield (does not wait)."""
         self._stop.set()
+        self._timer.setInterval(DRAIN_MS)
 
     def wait(self, timeout: float | None = None) -> bool:
         if self._thread.is_alive():
@@ -107,7 +108,9 @@ class Job(QtCore.QObject):
             self.gui_load = 0.6 * self.gui_load + 0.4 * used
         self._marks = (wall, cpu)
         interval = self._timer.interval()
-        if self.gui_load > GUI_SHARE:
+        if self._stop.is_set() or self._finished.is_set():
+            interval = DRAIN_MS  # the last items and the end promptly, as before pacing
+        elif self.gui_load > GUI_SHARE:
             interval = min(MAX_DRAIN_MS, int(interval * 1.3) + 1)
         elif self.gui_load < 0.6 * GUI_SHARE:
             interval = max(DRAIN_MS, int(interval / 1.2))

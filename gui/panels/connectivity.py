@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
-from superqt import QFlowLayout
 
 from engine.claims import Numbers
 from engine.claims import connectivity as connectivity_claims
@@ -26,7 +25,7 @@ from engine.device import intra_op_threads
 
 from .. import plots
 from ..jobs import PanelJobs
-from ..panel_tools import ProgressBar, fields_box, legend_under
+from ..panel_tools import ProgressBar, RowFlow, fields_box, legend_under
 from ..spread import SeedBand, SeedCount, caption_label, seed_results, spread_caption
 from .base import HeadlessContext, Panel
 
@@ -88,7 +87,7 @@ class ConnectivityPanel(Panel):
 
 
         self.controls = QtWidgets.QWidget()
-        flow = QFlowLayout(self.controls)
+        flow = RowFlow(self.controls)
         flow.setContentsMargins(0, 0, 0, 0)
         self.pairs = SeedCount("Also train the pairs (A + 2, B + 2), (A + 4, B + 4), …: every pair's straight line "
                                "and Bezier curve, with the mean ± s.d. over pairs.")

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
-from superqt import QFlowLayout
 
 from engine.device import intra_op_threads
 from engine.landscape import (
@@ -42,7 +41,7 @@ from engine.sweep import SavedSurface, saved_surface
 
 from .. import plots
 from ..jobs import PanelJobs, weak
-from ..panel_tools import ProgressBar, fields_box, legend_under
+from ..panel_tools import ProgressBar, RowFlow, fields_box, legend_under
 from ..style import manager
 from ..surface3d import Surface3D, opengl_problem
 from .base import HeadlessContext, Panel
@@ -173,7 +172,7 @@ class LandscapePanel(Panel):
 
         # The controls flow onto more rows when the window is narrow or the text large.
         self.controls = QtWidgets.QWidget()
-        flow = QFlowLayout(self.controls)
+        flow = RowFlow(self.controls)
         flow.setContentsMargins(0, 0, 0, 0)
         for w in (fields_box("Axes", self.axes), fields_box("Mode", self.mode), self.recentre,
                   fields_box("Range", self.span), fields_box("Grid", self.resolution), fields_box("Seed", self.seed),

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
-from superqt import QFlowLayout
 
 from engine.claims import verdict
 from engine.claims.sharpness import SHARP_VS_FLAT, numbers_from_reports
@@ -35,7 +34,7 @@ from engine.sharpness import (
 
 from .. import plots
 from ..jobs import PanelJobs
-from ..panel_tools import TaskBar, fmt, labelled, set_title
+from ..panel_tools import RowFlow, TaskBar, fmt, labelled, set_title
 from .base import HeadlessContext, Panel
 
 COLUMNS = ("batch", "steps", "epochs", "train loss", "test loss", "loss gap", "train acc", "test acc",
@@ -102,7 +101,7 @@ class SharpnessPanel(Panel):
         # The controls flow onto more rows when the window is narrow or the text large (a row
         # of them set the whole window's least width past a 1280-pixel projector).
         controls = QtWidgets.QWidget()
-        row = QFlowLayout(controls)
+        row = RowFlow(controls)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(labelled("Batch sizes", self.batches, "comma-separated; 'full' is full-batch gradient descent"))
         row.addWidget(labelled("η", self.lr, "the one learning rate every run uses"))
