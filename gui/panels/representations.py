@@ -135,6 +135,7 @@ class RepresentationsPanel(Panel):
         self._kick_timer.setSingleShot(True)
         self._kick_timer.timeout.connect(self._schedule)
         self._layer_names: list[str] = []
+        self._setting_layers = False
         self._nc_steps: list[int] = []
         self._nc_values: list[np.ndarray] = []
         self._labels = np.zeros(0, dtype=np.int64)
@@ -219,8 +220,8 @@ class RepresentationsPanel(Panel):
     # -- live geometry ------------------------------------------------------------------------
     def on_frames(self, frames) -> None:
         if (self.active and self._geometry is not None and self.analysis.currentIndex() == 2
-                and any(p.name == "nc1" for f in frames for p in f.history)):
-            self._draw_collapse()  # new points of the run's history
+                and not self._setting_layers and any(p.name == "nc1" for f in frames for p in f.history)):
+            self._draw_collapse()  # new points of the run's history (the layers' curves must exist)
         if self.lab.sync:  # headless: computed at checkpoints instead (see headless())
             return
         frame = next((f for f in reversed(frames) if f.theta is not None), None)
@@ -278,8 +279,14 @@ class RepresentationsPanel(Panel):
         self._geometry = g
         names = g.names
         if names != self._layer_names:
-            with sliced():  # a plot per layer: the event loop gets turns between them
-                self._set_layers(g)
+            # A plot per layer: the event loop gets turns between them, in which frames may come;
+            # they draw nothing of the layers until all are made (`_setting_layers`).
+            self._setting_layers = True
+            try:
+                with sliced():
+                    self._set_layers(g)
+            finally:
+                self._setting_layers = False
         if self._nc_steps and self._nc_steps[-1] == g.step:
             self._nc_values[-1] = np.array([g.nc1[n] for n in names])
         elif not self._nc_steps or g.step > self._nc_steps[-1]:

@@ -54,6 +54,8 @@ class CollapsePage(QtWidgets.QWidget):
             ok = np.isfinite(col) & (col > 0)
             c.setData(steps[ok], col[ok])
         shown = vals[np.isfinite(vals) & (vals > 0)]
+        if self.zero_line is None:  # no layers yet
+            return
         if zero is not None and shown.size:
             self.zero_line.setData([zero, zero], [shown.min(), shown.max()])
         else:
