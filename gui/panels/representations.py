@@ -28,7 +28,6 @@ from engine.representations import (
 
 from .. import plots
 from ..jobs import PanelJobs, weak
-from ..worker import sliced
 from .base import HeadlessContext, Panel, page_attribute
 from .representations_cka import CkaPage
 from .representations_collapse import CollapsePage
@@ -279,12 +278,11 @@ class RepresentationsPanel(Panel):
         self._geometry = g
         names = g.names
         if names != self._layer_names:
-            # A plot per layer: the event loop gets turns between them, in which frames may come;
-            # they draw nothing of the layers until all are made (`_setting_layers`).
+            # In one turn: the pages' own draws assume every layer's items exist (made in slices,
+            # frames and job results arriving meanwhile drew into half-made pages).
             self._setting_layers = True
             try:
-                with sliced():
-                    self._set_layers(g)
+                self._set_layers(g)
             finally:
                 self._setting_layers = False
         if self._nc_steps and self._nc_steps[-1] == g.step:
