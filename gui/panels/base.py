@@ -18,17 +18,18 @@ from ..worker import slicing
 
 
 def _merged(held: Frame | None, frames: list[Frame]) -> Frame:
-    """One frame standing for `held` and then `frames`: the newest frame, with every event and
-    history point recorded since the first, the newest finite weights and the newest value of
-    each probe, so a tab drawn from it later draws what it would have drawn from them all."""
+    """One frame standing for `held` and then `frames`: the newest frame, with every history
+    point recorded since the first, the newest finite weights and the newest value of each probe,
+    so a tab drawn from it later draws what it would have drawn from them all. Step events are
+    the newest frame's only: the Lab keeps every one, and a tab hidden through a long run would
+    otherwise hold a list of them all."""
     seq = ([held] if held is not None else []) + list(frames)
     newest = seq[-1]
     theta = next((f.theta for f in reversed(seq) if f.theta is not None and not f.diverged), newest.theta)
     probes: dict[str, Any] = {}
     for f in seq:
         probes.update(f.probes)
-    return replace(newest, theta=theta, probes=probes,
-                   events=[e for f in seq for e in f.events], history=[p for f in seq for p in f.history])
+    return replace(newest, theta=theta, probes=probes, history=[p for f in seq for p in f.history])
 
 
 @dataclass
