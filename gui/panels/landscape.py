@@ -893,5 +893,6 @@ class LandscapePanel(Panel):
     # -- for tests and the rate check -----------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self.jobs.running("surface")
+        """A surface is computing, or one is due and waits for its pace timer."""
+        return self.jobs.running("surface") or (self._dirty and self._timer.isActive())
 
