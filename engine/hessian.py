@@ -24,6 +24,7 @@ import torch
 from torch.func import grad, vjp, vmap
 
 from .forward_ad import jvp
+from .layerwise_hessian import LayerwiseHessian, layerwise_hessian
 from .progress import Progress
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
@@ -62,12 +63,20 @@ def _on_device(theta: torch.Tensor, device: str | torch.device | None) -> torch.
     return theta
 
 
+def _transformed(t: torch.Tensor) -> bool:
+    """Whether t is seen through an outer torch.func transform (vmap, grad, …): the layer-wise
+    products are written for plain tensors and would not carry the outer transform's derivative."""
+    return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
+
+
 class HessianOperator:
     """v ↦ H(θ)·v for a fixed θ, on one vector (P,) or a block of vectors (n, P).
 
-    `mode`: "reverse" (vjp of grad), "forward" (jvp of grad) or "auto" (reverse; on this CPU build it
-    was the faster of the two and has no first-call cost; "forward" falls back to reverse the first
-    time an operation lacks a forward-mode rule). `chunk` bounds how many
+    `mode`: "reverse" (vjp of grad), "forward" (jvp of grad) or "auto": the layer-wise products of
+    `engine.layerwise_hessian` when the loss comes from `engine.params.loss_function` on a chain of
+    known layers (no autograd graph; several times cheaper per vector), else reverse (on this CPU
+    build the faster of the two autograd ways, with no first-call cost; "forward" falls back to
+    reverse the first time an operation lacks a forward-mode rule). `chunk` bounds how many
     vectors one `vmap` call pushes through at once (memory grows with it).
     `matvecs` counts the Hessian-vector products computed so far.
     """
@@ -85,6 +94,32 @@ class HessianOperator:
         self._grad = grad(loss_fn)
         self._graph: tuple[torch.Tensor, torch.Tensor] | None = None  # (θ leaf, ∇L built with create_graph)
         self._graph_failed = False
+        self._layerwise: LayerwiseHessian | None = None
+        self._layerwise_tried = mode != "auto"
+
+    @property
+    def layerwise(self) -> LayerwiseHessian | None:
+        """The layer-wise products for this loss and θ, built on first use; None where the model
+        or the loss does not allow them (or they failed once, e.g. inside another transform)."""
+        if not self._layerwise_tried:
+            self._layerwise_tried = True
+            if not _transformed(self.theta):
+                self._layerwise = layerwise_hessian(self.loss_fn, self.theta, self.chunk)
+        return self._layerwise
+
+    def quadratic_forms(self, V: torch.Tensor) -> torch.Tensor:
+        """vᵀHv for each row of V (n, P): layer-wise where possible (a forward pass per vector, no
+        backward), else from the products H·v."""
+        V = V.to(self.theta.dtype).reshape(-1, self.size)
+        lw = self.layerwise if not _transformed(V) else None
+        if lw is not None:
+            try:
+                out = lw.quadratic_forms(V)
+                self.matvecs += len(V)
+                return out
+            except (RuntimeError, NotImplementedError):
+                self._layerwise = None
+        return (self(V) * V).sum(1)
 
     @property
     def size(self) -> int:
@@ -151,6 +186,14 @@ class HessianOperator:
         if V.shape[-1] != self.size or V.ndim not in (1, 2):
             raise ValueError(f"expected vectors of length {self.size}, got shape {tuple(V.shape)}")
         n = 1 if V.ndim == 1 else V.shape[0]
+        lw = self.layerwise if not _transformed(V) else None
+        if lw is not None:
+            try:
+                out = lw.hvp(V)
+                self.matvecs += n
+                return out
+            except (RuntimeError, NotImplementedError):
+                self._layerwise = None  # e.g. inside an outer torch.func transform: autograd still works
         if self.mode in ("reverse", "auto"):
             out = self._reverse_any(V)
         else:
@@ -599,7 +642,8 @@ def hessian_trace(loss_fn: LossFn, theta: torch.Tensor, n_probes: int = 64, seed
                   probes: torch.Tensor | None = None) -> float:
     """tr H ≈ mean of vᵀHv over Rademacher vectors v (Hutchinson), the probes batched by `vmap`
     `chunk` at a time (default: 32 on a GPU; one by one on the CPU, where a batched product costs
-    more per vector than a single one). `probes` (n, P) replaces the random ones."""
+    more per vector than a single one). Each vᵀHv is a layer-wise second-order forward pass where
+    the model allows it (`HessianOperator.quadratic_forms`). `probes` (n, P) replaces the random ones."""
     theta = _on_device(theta, device)
     if probes is not None:
         probes = torch.as_tensor(probes).to(theta.device, theta.dtype).reshape(-1, theta.numel())
@@ -612,8 +656,7 @@ def hessian_trace(loss_fn: LossFn, theta: torch.Tensor, n_probes: int = 64, seed
     V = rademacher(n_probes, op.size, seed, theta.dtype, theta.device) if probes is None else probes
     total = 0.0
     for i in range(0, n_probes, chunk):
-        block = V[i : i + chunk]
-        total += float((op(block) * block).sum(1).double().sum())
+        total += float(op.quadratic_forms(V[i : i + chunk]).double().sum())
     return total / n_probes
 
 

@@ -78,6 +78,8 @@ class SmallCNN(nn.Module):
     fc2's 256 outputs are the feature space the lessons talk about.
     """
 
+    forward_runs_layer_chain = True  # `forward` is `layer_chain()` applied in turn
+
     def __init__(self, in_channels: int, n_classes: int, size: int = 64, channels=(16, 32, 64)):
         super().__init__()
         if size < 8:
@@ -91,6 +93,7 @@ class SmallCNN(nn.Module):
             c_in, s = c, s // 2
         self.features = nn.Sequential(OrderedDict(blocks))
         self.pool = nn.AdaptiveAvgPool2d(4 if s >= 4 else s)
+        self.flatten = nn.Flatten(1)
         flat = c_in * min(s, 4) ** 2
         self.fc1 = nn.Linear(flat, 256)
         self.act1 = nn.ReLU()
@@ -106,9 +109,14 @@ class SmallCNN(nn.Module):
                 nn.init.zeros_(m.bias)
         nn.init.normal_(self.out.weight, std=0.01)
 
+    def layer_chain(self) -> list[nn.Module]:
+        """The layers in the order the forward pass applies them (read by the layer-wise Hessian)."""
+        return [*self.features, self.pool, self.flatten, self.fc1, self.act1, self.fc2, self.act2, self.out]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.features(x)).flatten(1)
-        return self.out(self.act2(self.fc2(self.act1(self.fc1(x)))))
+        for layer in self.layer_chain():
+            x = layer(x)
+        return x
 
 
 def small_cnn(in_channels: int, n_classes: int, size: int = 64) -> nn.Module:

@@ -98,6 +98,9 @@ def loss_function(
     def L(theta: torch.Tensor) -> torch.Tensor:
         return loss_value(forward(theta, X), y, loss)
 
+    # What the loss is made of, so curvature routines can take the layer-wise path
+    # (`engine.layerwise_hessian`) where the model allows it.
+    L.structure = (model, X, y, loss)
     return L
 
 

@@ -135,7 +135,7 @@ def test_products_through_the_kept_gradient_graph_equal_fresh_ones(trained_mlp):
     L, theta, H, _ = trained_mlp
     V = torch.randn(4, theta.numel(), generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     for chunk in (None, 1, 3):
-        op = HessianOperator(L, theta, chunk=chunk)
+        op = HessianOperator(L, theta, mode="reverse", chunk=chunk)  # "auto" takes the layer-wise path
         assert torch.allclose(op(V), V @ H, atol=1e-10) and op._graph is not None, chunk
     fresh = torch.stack([torch.func.vjp(grad(L), theta)[1](v)[0] for v in V])
     assert torch.allclose(HessianOperator(L, theta)(V), fresh, atol=1e-12)
