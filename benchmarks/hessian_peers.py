@@ -15,7 +15,9 @@ Project: `engine.hessian.eigenpairs` (Lanczos with full re-orthogonalisation, st
 rule on the Ritz values, `criterion="value"`, at the same `tol`; the residuals ‖Hv − λv‖ it reports
 are Lanczos's estimates, and the benchmark checks them against fresh products outside the timing)
 and `engine.hessian.hessian_trace` on exactly the probe vectors PyHessian drew (replayed from the
-same seed), so both traces are the same estimator and must agree.
+same seed), so both traces are the same estimator and must agree. Both networks are chains of
+layers, so the engine's products are the layer-wise ones (`engine.layerwise_hessian`): H·v for
+Lanczos, and for the trace vᵀHv from a forward pass per probe, with no backward pass at all.
 
 Agreement: every eigenvalue and the trace within 1e-3 (relative). Both run on one intra-op thread
 (the machine may be shared; CPU seconds are reported beside wall seconds). Prints one JSON line
