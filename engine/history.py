@@ -23,6 +23,7 @@ import torch
 
 from .experiment import Experiment
 from .hessian import rademacher
+from .layerwise_hessian import layerwise_hessian
 from .params import loss_function, set_flat_params
 from .representations import fixed_subset, layer_activations, neural_collapse_nc1
 from .spectrum import SpectrumSettings, analysis_subset
@@ -210,7 +211,8 @@ class CurvatureTracker:
 
     λmax and λmin each come from a short Lanczos run started at the top (bottom) Ritz vector of
     the last measurement (a random vector the first time); tr H from `trace_probes` fixed
-    Rademacher vectors, so the curve is smooth in θ. All Hessian-vector products reuse one
+    Rademacher vectors, so the curve is smooth in θ. The Hessian-vector products are the
+    layer-wise ones (`engine.layerwise_hessian`) where the network allows, else they reuse one
     gradient graph (double backward). `residual_max` / `residual_min` are the Ritz residuals
     ‖Hv − λv‖ that Lanczos yields for free, so each point's precision is on record.
     """
@@ -245,17 +247,22 @@ class CurvatureTracker:
 
     def __call__(self, experiment: Experiment) -> dict[str, float]:
         self._prepare(experiment)
-        theta = experiment.theta().detach().clone().requires_grad_(True)
+        theta = experiment.theta().detach().clone()
         if not torch.isfinite(theta).all():
             return {}
-        with torch.enable_grad():
-            g = torch.autograd.grad(self._loss(theta), theta, create_graph=True)[0]
+        layerwise = layerwise_hessian(self._loss, theta)
+        if layerwise is not None:
+            hvp = layerwise.hvp  # the network is a chain of known layers: no autograd graph at all
+        else:
+            theta.requires_grad_(True)
+            with torch.enable_grad():
+                g = torch.autograd.grad(self._loss(theta), theta, create_graph=True)[0]
 
-        def hvp(v: torch.Tensor) -> torch.Tensor:
-            # One vector at a time: on small networks a batched double backward costs more per
-            # vector than separate ones. The gradient of gᵀv, not grad_outputs=v: the latter
-            # imports sympy (seconds) on its first use.
-            return torch.autograd.grad(g @ v, theta, retain_graph=True)[0]
+            def hvp(v: torch.Tensor) -> torch.Tensor:
+                # One vector at a time: on small networks a batched double backward costs more per
+                # vector than separate ones. The gradient of gᵀv, not grad_outputs=v: the latter
+                # imports sympy (seconds) on its first use.
+                return torch.autograd.grad(g @ v, theta, retain_graph=True)[0]
 
         # From random vectors (a new run) a few steps would land far inside the spectrum; on a
         # big network (a CNN) a long first run would hold training up for seconds.
