@@ -474,6 +474,9 @@ class PlaneLoss:
             self._rest_names = {k for k, _ in split.rest.named_parameters()}
             rest_buffers = {k for k, _ in split.rest.named_buffers()}
             self._rest_buffers = {"rest." + k: v for k, v in self.buffers.items() if k in rest_buffers}
+            # Batch statistics in training mode see the whole batch: no blocks then.
+            self._batch_statistics = any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d,
+                                                        nn.SyncBatchNorm)) for m in model.modules())
             per_image = _activation_floats(model, X)
             n_blocks = -(-len(X) * per_image // _REST_BLOCK_FLOATS)
             self._block = max(1, -(-len(X) // max(1, n_blocks)))
@@ -535,7 +538,7 @@ class PlaneLoss:
             self._blockwise.train(self.model.training)
         return functional_call(self._blockwise, (rest, self._rest_buffers),
                                (lambda start, count: self._cut(kernel, start, count), self.y, self.loss,
-                                self._block))
+                                len(self.y) if self._batch_statistics and self.model.training else self._block))
 
     def losses_on_plane(self, theta: torch.Tensor, dirs: Sequence[torch.Tensor],
                         coords: torch.Tensor) -> torch.Tensor:

@@ -184,14 +184,28 @@ class _InputSkip(torch.nn.Module):
         return self.head((x + torch.relu(self.conv(x))).flatten(1))
 
 
+class _ConvBatchNorm(torch.nn.Module):
+    """Batch normalisation after the first convolution, in training mode: batch statistics."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.norm = torch.nn.BatchNorm2d(4)
+        self.head = torch.nn.Linear(4 * 4 * 4, 3)
+
+    def forward(self, x):
+        return self.head(F.max_pool2d(torch.relu(self.norm(self.conv(x))), 2).flatten(1))
+
+
 @pytest.mark.parametrize("make, shape, split", [
     (lambda: small_cnn(1, 3, 16), (1, 16, 16), (True, True)),  # conv → ReLU → 2×2 max-pool: all cut
     (_ConvNoPool, (3, 10, 10), (True, False)),
     (_InputSkip, (3, 10, 10), None),
+    (_ConvBatchNorm, (1, 8, 8), (False, False)),  # blocks would change the batch statistics: one block
 ])
 def test_plane_loss_surface_equals_the_per_point_loop(make, shape, split, monkeypatch):
     torch.manual_seed(0)
-    model = make().eval()
+    model = make()
     n = 7
     X, y = torch.randn(n, *shape), torch.randint(0, 3, (n,))
     theta = flat_params(model)
