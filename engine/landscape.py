@@ -346,8 +346,11 @@ def _pool_before_relu(gm: torch.fx.GraphModule) -> None:
         pool = _only_user(relu) if _is_relu(gm, relu) and relu.args else None
         if pool is None or _max_pool(gm, pool) is None or pool.args[0] is not relu or len(pool.args) != 1:
             continue
+        source = relu.args[0]
+        if not isinstance(source, torch.fx.Node) or _only_user(source) is not relu:
+            continue  # an in-place ReLU would be seen by the source's other users
         with graph.inserting_after(pool):
-            new_pool = graph.call_module(pool.target, (relu.args[0],))
+            new_pool = graph.call_module(pool.target, (source,))
         with graph.inserting_after(new_pool):
             new_relu = graph.call_function(torch.relu, (new_pool,))
         pool.replace_all_uses_with(new_relu)
