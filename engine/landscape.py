@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
+from .device import intra_op_threads
 from .params import LOSSES, flat_params, loss_function, loss_value, model_device, unflatten
 from .progress import Progress
 
@@ -438,7 +440,7 @@ def _split_first_layer(model: nn.Module, X: torch.Tensor) -> _FirstLayerSplit | 
 
 
 class _BlockwiseRest(nn.Module):
-    """The rest of the network, run on blocks of images and averaged: one module, so that one
+    """The rest of the network, run on blocks of images: one module, so that one
     `functional_call` puts a point's parameters in place for every block."""
 
     def __init__(self, rest: nn.Module):
@@ -446,12 +448,12 @@ class _BlockwiseRest(nn.Module):
         self.rest = rest
 
     def forward(self, cut: Callable[[int, int], torch.Tensor], y: torch.Tensor, loss: str,
-                block: int) -> torch.Tensor:
-        n = len(y)
+                start: int, stop: int, block: int) -> torch.Tensor:
+        """Σ over images start … stop−1 of their loss (each block's mean × its size)."""
         total = None
-        for i in range(0, n, block):
-            b = min(block, n - i)
-            part = loss_value(self.rest(cut(i, b)), y[i : i + b], loss) * (b / n)
+        for i in range(start, stop, block):
+            b = min(block, stop - i)
+            part = loss_value(self.rest(cut(i, b)), y[i : i + b], loss) * b
             total = part if total is None else total + part
         return total
 
@@ -473,7 +475,7 @@ class PlaneLoss:
         self.split = split
         self._columns: torch.Tensor | None = None
         if split is not None:  # the first layer's parameters and buffers are not the rest's
-            self._blockwise = _BlockwiseRest(split.rest)
+            self._blockwise = [_BlockwiseRest(split.rest)]  # one per worker thread
             self._rest_names = {k for k, _ in split.rest.named_parameters()}
             rest_buffers = {k for k, _ in split.rest.named_buffers()}
             self._rest_buffers = {"rest." + k: v for k, v in self.buffers.items() if k in rest_buffers}
@@ -537,11 +539,39 @@ class PlaneLoss:
         bias = weight.new_zeros(len(weight)) if bias is None else bias
         kernel = torch.cat([weight, bias[:, None]], 1).t()
         rest = _channels_last_params({"rest." + k: v for k, v in params.items() if k in self._rest_names})
-        if self._blockwise.training != self.model.training:
-            self._blockwise.train(self.model.training)
-        return functional_call(self._blockwise, (rest, self._rest_buffers),
-                               (lambda start, count: self._cut(kernel, start, count), self.y, self.loss,
-                                len(self.y) if self._batch_statistics and self.model.training else self._block))
+        n = len(self.y)
+        self._im2col()  # built here, once, before any worker reads it
+        if self._batch_statistics and self.model.training:
+            return self._images_loss(0, rest, kernel, 0, n, n) / n
+        # Two or more intra-op threads: as many workers, each on its share of the images with
+        # one thread of its own. They meet once per point; a thread team would meet at every
+        # small operation, and on a busy machine each meeting waits for a descheduled thread.
+        workers = max(1, min(torch.get_num_threads(), -(-n // self._block)))
+        if workers == 1:
+            return self._images_loss(0, rest, kernel, 0, n, self._block) / n
+        while len(self._blockwise) < workers:
+            self._blockwise.append(_BlockwiseRest(copy.deepcopy(self.split.rest)))
+        bounds = [n * k // workers for k in range(workers + 1)]
+
+        def share(k: int) -> torch.Tensor:
+            with intra_op_threads(1):
+                return self._images_loss(k, rest, kernel, bounds[k], bounds[k + 1], self._block)
+
+        with ThreadPoolExecutor(workers - 1) as pool:
+            others = [pool.submit(share, k) for k in range(1, workers)]
+            total = share(0)
+            for f in others:
+                total = total + f.result()
+        return total / n
+
+    def _images_loss(self, worker: int, rest: dict[str, torch.Tensor], kernel: torch.Tensor,
+                     start: int, stop: int, block: int) -> torch.Tensor:
+        """Σ of the loss over images start … stop−1 at one point, on worker's copy of the rest."""
+        module = self._blockwise[worker]
+        if module.training != self.model.training:
+            module.train(self.model.training)
+        return functional_call(module, (rest, self._rest_buffers),
+                               (lambda i, count: self._cut(kernel, i, count), self.y, self.loss, start, stop, block))
 
     def losses_on_plane(self, theta: torch.Tensor, dirs: Sequence[torch.Tensor],
                         coords: torch.Tensor) -> torch.Tensor:

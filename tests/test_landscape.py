@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from engine import landscape as ls
 from engine.data import Dataset, toy_dataset
-from engine.device import intra_op_threads
+from engine.device import intra_op_threads, set_thread_count
 from engine.experiment import Experiment, ExperimentConfig
 from engine.models import mlp, small_cnn
 from engine.params import flat_params, loss_function, set_flat_params
@@ -223,6 +223,14 @@ def test_plane_loss_surface_equals_the_per_point_loop(make, shape, split, monkey
     for chunk in (1, 5):
         Z = ls.loss_surface(L, theta, d1, d2, a, b, chunk=chunk)
         torch.testing.assert_close(Z, Z_loop, rtol=1e-5, atol=1e-6)
+    set_thread_count(2)  # two worker threads, each on its share of the image blocks
+    try:
+        Z = ls.loss_surface(L, theta, d1, d2, a, b, chunk=1)
+    finally:
+        set_thread_count(1)
+    torch.testing.assert_close(Z, Z_loop, rtol=1e-5, atol=1e-6)
+    if L.split is not None and not isinstance(model, _ConvBatchNorm):
+        assert len(L._blockwise) == 2  # the two workers did run
     line = ls.loss_line(L, theta, d2, b)
     torch.testing.assert_close(line, _loop_surface(model, theta, d1, d2, torch.zeros(1), b, X, y)[0],
                                rtol=1e-5, atol=1e-6)
