@@ -3,8 +3,11 @@
 The MRI phantoms' SmallCNN (64 px, 17 classes) on 256 training images, a 41×41 grid (1,681
 forward passes over the 256 images, about 9 TFLOP).
 
-- Project: `engine.landscape.loss_surface` with the loss of `surface_loss_function` (images and
-  convolution kernels channels-last), two filter-normalised directions.
+- Project: `engine.landscape.loss_surface` with the loss of `surface_loss_function`, two
+  filter-normalised directions. That loss is a `PlaneLoss`: the first convolution's im2col
+  matrix of the images is built once and shared by every grid point (one small matrix product
+  per point, its ReLU and 2×2 max-pool taken in cache), and the rest of the network runs
+  channels-last on cache-sized blocks of images.
 - Peer: loss-landscapes 3.0.6 (`pip install loss-landscapes`, the `bench` extra),
   `random_plane(model, Loss(...), steps=41, normalization="filter")` on the same model, data and
   grid size: it moves the model's weights in place point by point and runs the model's own
@@ -15,6 +18,7 @@ forward passes over the 256 images, about 9 TFLOP).
 Agreement: the engine's surface against the obvious loop (write θ + α·d₁ + β·d₂ into a model,
 one forward) at 16 grid points, within 1e-4 relative (the layouts sum in different orders).
 The peer's plane is its own random one, so only its values' finiteness is checked.
+Times are wall-clock and CPU (process) seconds; on a busy machine the CPU ratio is the steadier.
 Prints one JSON line; exits non-zero on disagreement, a ratio below 5 or a rate below 30% of
 the sgemm peak. `--resolution 9 --images 64` runs a quick version.
 """
@@ -48,11 +52,17 @@ def _sync(device: torch.device) -> None:
 
 
 def timed(fn, device: torch.device):
+    wall, out, _ = timed_cpu(fn, device)
+    return wall, out
+
+
+def timed_cpu(fn, device: torch.device):
+    """(wall s, output, CPU s of this process)."""
     _sync(device)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
     _sync(device)
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, out, time.process_time() - c0
 
 
 def forward_flops(model: torch.nn.Module, X: torch.Tensor) -> int:
@@ -125,13 +135,13 @@ def main(resolution: int = 41, images: int = 256, threads: int | None = None) ->
     chunk = points_per_chunk(model, X)
 
     loss_surface(L, theta, d1, d2, grid[:2], grid[:1], chunk)  # warm-up
-    project_s, Z = timed(lambda: loss_surface(L, theta, d1, d2, grid, grid, chunk), device)
+    project_s, Z, project_cpu_s = timed_cpu(lambda: loss_surface(L, theta, d1, d2, grid, grid, chunk), device)
 
     peer_model = model_for(ds).to(device).eval()
     peer_model.load_state_dict(model.state_dict())
     metric = Loss(torch.nn.CrossEntropyLoss(), X, y)
     torch.manual_seed(0)
-    peer_s, Z_peer = timed(lambda: random_plane(peer_model, metric, distance=1, steps=resolution,
+    peer_s, Z_peer, peer_cpu_s = timed_cpu(lambda: random_plane(peer_model, metric, distance=1, steps=resolution,
                                                 normalization="filter"), device)
 
     # The obvious loop at 16 grid points, for agreement.
@@ -151,6 +161,7 @@ def main(resolution: int = 41, images: int = 256, threads: int | None = None) ->
     out = {"name": f"landscape_cnn_surface_{resolution}x{resolution}_{images}_images", "project_s": project_s,
            "baseline_s": peer_s, "baseline": "loss-landscapes random_plane (filter normalisation)",
            "ratio": peer_s / project_s, "required_ratio": REQUIRED_RATIO,
+           "project_cpu_s": project_cpu_s, "baseline_cpu_s": peer_cpu_s, "cpu_ratio": peer_cpu_s / project_cpu_s,
            "agree": bool(rel < 1e-4 and torch.isfinite(torch.as_tensor(Z_peer)).all()), "max_rel_diff_vs_loop": rel,
            "achieved_gflops": rate, "peer_gflops": flops / peer_s / 1e9, "sgemm_gflops": sgemm, "conv_gflops": conv,
            "fraction_of_sgemm_peak": rate / sgemm, "fraction_of_conv_peak": rate / conv,

@@ -10,16 +10,21 @@ chunks; `landscape_events` strings the pieces together for the live view.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.fx
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from .params import flat_params, loss_function, loss_value, model_device, unflatten
+from .device import intra_op_threads
+from .params import LOSSES, flat_params, loss_function, loss_value, model_device, unflatten
 from .progress import Progress
 
 NORMS = ("filter", "layer", "none")
@@ -239,16 +244,7 @@ def points_per_chunk(model: nn.Module, X: torch.Tensor, budget: int = DEFAULT_BU
     Counts the activations one sample makes (a forward of one input with hooks) and sizes the
     chunk so that chunk × (N × activations + P) stays within `budget` floats.
     """
-    sizes: list[int] = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out.numel()))
-             for m in model.modules() if len(list(m.children())) == 0]
-    try:
-        with torch.no_grad():
-            model(X[:1])
-    finally:
-        for h in hooks:
-            h.remove()
-    per_point = len(X) * max(1, sum(sizes)) + sum(p.numel() for p in model.parameters())
+    per_point = len(X) * _activation_floats(model, X) + sum(p.numel() for p in model.parameters())
     return int(max(1, min(4096, budget // per_point)))
 
 
@@ -260,6 +256,9 @@ def default_chunk(n_params: int) -> int:
 def _losses_at(loss_fn: LossFn, theta: torch.Tensor, dirs: Sequence[torch.Tensor],
                coords: torch.Tensor) -> torch.Tensor:
     """loss_fn(θ + Σ_k coords[:, k]·dirs[k]) for every row of coords, in one batched call."""
+    on_plane = getattr(loss_fn, "losses_on_plane", None)
+    if on_plane is not None:  # a loss that knows a faster way through the plane (`PlaneLoss`)
+        return on_plane(theta, dirs, coords)
     thetas = theta.unsqueeze(0).expand(len(coords), -1)
     for k, d in enumerate(dirs):
         thetas = thetas + coords[:, k : k + 1] * d.unsqueeze(0)
@@ -275,21 +274,332 @@ def _channels_last(t: torch.Tensor) -> torch.Tensor:
         return t
 
 
+def _channels_last_params(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: _channels_last(v) if v.ndim == 4 else v for k, v in params.items()}
+
+
+# -- surfaces through the first layer --------------------------------------------------------
+# Every point of a surface runs the network on the same images X, and the first convolution
+# reads X alone: its im2col matrix (one row per output pixel, the kernel's receptive field) is
+# the same for every point and is built once per loss function. Per point the first layer is
+# then one matrix product with that point's kernel, giving channels-last outputs directly; a
+# ReLU and a 2×2 max-pool right after it are taken on the product while it is in cache (max-pool
+# first: ReLU is monotone, so the two commute). The rest of the network runs on blocks of
+# images whose activations stay near the cache, within one reparametrisation per point.
+_CUT_BLOCK_FLOATS = 1 << 19  # first-layer outputs per product: 2 MiB, about one core's L2
+_REST_BLOCK_FLOATS = 1 << 23  # activations per block of images through the rest: 32 MiB
+_MAX_COLUMNS_FLOATS = 1 << 25  # a bigger im2col matrix (128 MiB) is not kept: no split
+
+
+def _is_relu(gm: nn.Module, node: torch.fx.Node) -> bool:
+    if node.op == "call_module":
+        return isinstance(gm.get_submodule(node.target), nn.ReLU)
+    if node.op == "call_function":
+        return node.target in (torch.relu, torch.relu_, F.relu)
+    return node.op == "call_method" and node.target in ("relu", "relu_")
+
+
+def _max_pool(gm: nn.Module, node: torch.fx.Node) -> nn.MaxPool2d | None:
+    if node.op != "call_module":
+        return None
+    m = gm.get_submodule(node.target)
+    return m if isinstance(m, nn.MaxPool2d) and not m.return_indices else None
+
+
+def _is_plain_2x2_pool(m: nn.MaxPool2d) -> bool:
+    def pair(v):
+        return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    return (pair(m.kernel_size) == (2, 2) and pair(m.stride or m.kernel_size) == (2, 2)
+            and pair(m.padding) == (0, 0) and pair(m.dilation) == (1, 1) and not m.ceil_mode)
+
+
+def _only_user(node: torch.fx.Node) -> torch.fx.Node | None:
+    users = list(node.users)
+    return users[0] if len(users) == 1 else None
+
+
+def _max_2x2_nhwc(x: torch.Tensor, out: torch.Tensor) -> None:
+    """out = the 2×2 max-pool of x, both (N, H, W, C) contiguous: rows first (pairs of whole
+    image rows, long contiguous runs), then columns on the halved tensor."""
+    n, h, w, c = x.shape
+    rows = x.reshape(n, h // 2, 2, w * c)
+    half = torch.maximum(rows[:, :, 0], rows[:, :, 1]).view(n, h // 2, w // 2, 2, c)
+    torch.maximum(half[:, :, :, 0], half[:, :, :, 1], out=out)
+
+
+def _max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
+    """F.max_pool2d(x, 2); on a channels-last batch as two pairwise maxima over (N, H, W, C)
+    views, several times faster on the CPU than the pooling kernel (which also makes indices)."""
+    if x.dim() != 4 or x.shape[-1] % 2 or x.shape[-2] % 2 or x.is_contiguous() or not x.is_contiguous(
+            memory_format=torch.channels_last):
+        return F.max_pool2d(x, 2)
+    n, c, h, w = x.shape
+    out = x.new_empty(n, h // 2, w // 2, c)
+    _max_2x2_nhwc(x.permute(0, 2, 3, 1), out)
+    return out.permute(0, 3, 1, 2)
+
+
+def _pool_before_relu(gm: torch.fx.GraphModule) -> None:
+    """Rewrite every ReLU → MaxPool2d pair into MaxPool2d → ReLU (the same values: ReLU is
+    monotone), so the ReLU runs on the 4× smaller pooled tensor, and every plain 2×2 max-pool
+    into `_max_pool_2x2`."""
+    graph = gm.graph
+    for relu in list(graph.nodes):
+        pool = _only_user(relu) if _is_relu(gm, relu) and relu.args else None
+        if pool is None or _max_pool(gm, pool) is None or pool.args[0] is not relu or len(pool.args) != 1:
+            continue
+        source = relu.args[0]
+        if not isinstance(source, torch.fx.Node) or _only_user(source) is not relu:
+            continue  # an in-place ReLU would be seen by the source's other users
+        with graph.inserting_after(pool):
+            new_pool = graph.call_module(pool.target, (source,))
+        with graph.inserting_after(new_pool):
+            new_relu = graph.call_function(torch.relu, (new_pool,))
+        pool.replace_all_uses_with(new_relu)
+        graph.erase_node(pool)
+        graph.erase_node(relu)
+    for pool in list(graph.nodes):
+        m = _max_pool(gm, pool)
+        if m is None or not _is_plain_2x2_pool(m) or len(pool.args) != 1 or pool.kwargs:
+            continue
+        with graph.inserting_after(pool):
+            fast = graph.call_function(_max_pool_2x2, pool.args)
+        pool.replace_all_uses_with(fast)
+        graph.erase_node(pool)
+    graph.lint()
+    gm.recompile()
+
+
+@dataclass
+class _FirstLayerSplit:
+    """The network cut after its first convolution (and a ReLU / 2×2 max-pool right after it)."""
+
+    first: nn.Conv2d  # applied to the input alone
+    first_name: str
+    out_hw: tuple[int, int]  # its output's height and width
+    relu: bool  # a ReLU follows the first layer
+    pool: bool  # then a 2×2 max-pool (even output height and width)
+    rest: torch.fx.GraphModule  # the remaining network: its input is what the cut passes on
+
+
+def _activation_floats(model: nn.Module, X: torch.Tensor) -> int:
+    """Floats of every leaf module's output for one input (a forward of X[:1] with hooks)."""
+    sizes: list[int] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out.numel()))
+             for m in model.modules() if len(list(m.children())) == 0]
+    try:
+        with torch.no_grad():
+            model(X[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+    return max(1, sum(sizes))
+
+
+def _split_first_layer(model: nn.Module, X: torch.Tensor) -> _FirstLayerSplit | None:
+    """`model` as first convolution + rest, when its traced graph starts with a Conv2d (one
+    group, zero padding) that alone reads the input; None when it does not, when the im2col
+    matrix would be too big to keep, or when the model cannot be traced."""
+    try:
+        gm = torch.fx.symbolic_trace(copy.deepcopy(model))
+    except Exception:  # control flow on values, unsupported modules: keep the plain forward
+        return None
+    graph = gm.graph
+    inputs = [n for n in graph.nodes if n.op == "placeholder"]
+    if len(inputs) != 1 or X.ndim != 4:
+        return None
+    first = _only_user(inputs[0])
+    if first is None or first.op != "call_module" or first.args != (inputs[0],) or first.kwargs:
+        return None
+    conv = gm.get_submodule(first.target)
+    if (not isinstance(conv, nn.Conv2d) or conv.groups != 1 or conv.padding_mode != "zeros"
+            or isinstance(conv.padding, str)):
+        return None
+    with torch.no_grad():
+        out_hw = tuple(conv(X[:1]).shape[-2:])
+    if len(X) * out_hw[0] * out_hw[1] * conv.weight[0].numel() > _MAX_COLUMNS_FLOATS:
+        return None
+    cut, relu, pool = first, False, False
+    nxt = _only_user(first)
+    if nxt is not None and _is_relu(gm, nxt) and nxt.args[:1] == (first,):
+        cut, relu = nxt, True
+        nxt = _only_user(nxt)
+        m = _max_pool(gm, nxt) if nxt is not None else None
+        if (m is not None and nxt.args == (cut,) and not nxt.kwargs and _is_plain_2x2_pool(m)
+                and out_hw[0] % 2 == 0 and out_hw[1] % 2 == 0):
+            cut, pool = nxt, True
+    with graph.inserting_before(inputs[0]):
+        h_in = graph.placeholder("first_layer_out")
+    cut.replace_all_uses_with(h_in)
+    graph.eliminate_dead_code()
+    graph.erase_node(inputs[0])
+    _pool_before_relu(gm)
+    rest = torch.fx.GraphModule(gm, graph)
+    rest.train(model.training)
+    return _FirstLayerSplit(conv, first.target, out_hw, relu, pool, rest)
+
+
+class _BlockwiseRest(nn.Module):
+    """The rest of the network, run on blocks of images: one module, so that one
+    `functional_call` puts a point's parameters in place for every block."""
+
+    def __init__(self, rest: nn.Module):
+        super().__init__()
+        self.rest = rest
+
+    def forward(self, cut: Callable[[int, int], torch.Tensor], y: torch.Tensor, loss: str,
+                start: int, stop: int, block: int) -> torch.Tensor:
+        """Σ over images start … stop−1 of their loss (each block's mean × its size)."""
+        total = None
+        for i in range(start, stop, block):
+            b = min(block, stop - i)
+            part = loss_value(self.rest(cut(i, b)), y[i : i + b], loss) * b
+            total = part if total is None else total + part
+        return total
+
+
+class PlaneLoss:
+    """L(θ) on a fixed batch of images, which also evaluates planes through a first-layer split.
+
+    Called with θ it is the plain loss (channels-last images and kernels; differentiable, works
+    under vmap). `losses_on_plane` gives L(θ + Σ cₖ·dₖ) for rows of coefficients c: the first
+    convolution's im2col matrix of X is built once and shared by every point, and the network
+    runs image block by image block (see the comment above `_CUT_BLOCK_FLOATS`).
+    """
+
+    def __init__(self, model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str,
+                 split: _FirstLayerSplit | None):
+        self.model, self.y, self.loss = model, y, loss
+        self.X = X.contiguous(memory_format=torch.channels_last)
+        self.buffers = dict(model.named_buffers())
+        self.split = split
+        self._columns: torch.Tensor | None = None
+        if split is not None:  # the first layer's parameters and buffers are not the rest's
+            self._blockwise = [_BlockwiseRest(split.rest)]  # one per worker thread
+            self._rest_names = {k for k, _ in split.rest.named_parameters()}
+            rest_buffers = {k for k, _ in split.rest.named_buffers()}
+            self._rest_buffers = {"rest." + k: v for k, v in self.buffers.items() if k in rest_buffers}
+            # Batch statistics in training mode see the whole batch: no blocks then.
+            self._batch_statistics = any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d,
+                                                        nn.SyncBatchNorm)) for m in model.modules())
+            per_image = _activation_floats(model, X)
+            n_blocks = -(-len(X) * per_image // _REST_BLOCK_FLOATS)
+            self._block = max(1, -(-len(X) // max(1, n_blocks)))
+
+    def __call__(self, theta: torch.Tensor) -> torch.Tensor:
+        params = _channels_last_params(unflatten(self.model, theta))
+        return loss_value(functional_call(self.model, (params, self.buffers), (self.X,)), self.y, self.loss)
+
+    def _im2col(self) -> torch.Tensor:
+        """The first convolution's input patches and a column of ones (for the bias):
+        (N·H·W, C·kh·kw + 1). Rows in (n, h, w) order, or with the pool in (n, dy, dx, h/2, w/2)
+        order, so that the four pixels of each 2×2 window lie in four contiguous slabs."""
+        if self._columns is None:
+            conv, (h, w) = self.split.first, self.split.out_hw
+            cols = F.unfold(self.X, conv.kernel_size, conv.dilation, conv.padding, conv.stride)
+            n, k = cols.shape[:2]
+            cols = torch.cat([cols, cols.new_ones(n, 1, h * w)], 1)
+            if self.split.pool:
+                cols = cols.view(n, k + 1, h // 2, 2, w // 2, 2).permute(0, 3, 5, 2, 4, 1)
+            else:
+                cols = cols.transpose(1, 2)
+            self._columns = cols.reshape(-1, k + 1).contiguous()
+        return self._columns
+
+    def _cut(self, kernel: torch.Tensor, start: int, count: int) -> torch.Tensor:
+        """What the split passes on for images start … start+count−1: the first convolution
+        (kernel as (C·kh·kw + 1, C_out), its last row the bias), then its ReLU and 2×2 max-pool;
+        channels-last NCHW."""
+        split, columns = self.split, self._im2col()
+        (h, w), c = split.out_hw, kernel.shape[1]
+        rows_per_image = h * w
+        if not split.pool:
+            z = columns[start * rows_per_image : (start + count) * rows_per_image] @ kernel
+            if split.relu:
+                z.relu_()
+            return z.view(count, h, w, c).permute(0, 3, 1, 2)
+        window = rows_per_image // 4
+        out = columns.new_empty(count, window, c)
+        step = max(1, _CUT_BLOCK_FLOATS // (rows_per_image * c))
+        z = columns.new_empty(min(step, count) * rows_per_image, c)
+        for i in range(0, count, step):
+            b = min(step, count - i)
+            part = columns[(start + i) * rows_per_image : (start + i + b) * rows_per_image]
+            zb = torch.mm(part, kernel, out=z[: b * rows_per_image]).view(b, 4, window, c)
+            torch.maximum(zb[:, 0], zb[:, 1], out=zb[:, 0])
+            torch.maximum(zb[:, 2], zb[:, 3], out=zb[:, 2])
+            torch.maximum(zb[:, 0], zb[:, 2], out=out[i : i + b])
+        return out.relu_().view(count, h // 2, w // 2, c).permute(0, 3, 1, 2)
+
+    def _point_loss(self, theta: torch.Tensor) -> torch.Tensor:
+        params = unflatten(self.model, theta)
+        prefix = self.split.first_name + "."
+        weight = params[prefix + "weight"].reshape(self.split.first.out_channels, -1)
+        bias = params.get(prefix + "bias")
+        bias = weight.new_zeros(len(weight)) if bias is None else bias
+        kernel = torch.cat([weight, bias[:, None]], 1).t()
+        rest = _channels_last_params({"rest." + k: v for k, v in params.items() if k in self._rest_names})
+        n = len(self.y)
+        self._im2col()  # built here, once, before any worker reads it
+        if self._batch_statistics and self.model.training:
+            return self._images_loss(0, rest, kernel, 0, n, n) / n
+        # Two or more intra-op threads: as many workers, each on its share of the images with
+        # one thread of its own. They meet once per point; a thread team would meet at every
+        # small operation, and on a busy machine each meeting waits for a descheduled thread.
+        workers = max(1, min(torch.get_num_threads(), -(-n // self._block)))
+        if workers == 1:
+            return self._images_loss(0, rest, kernel, 0, n, self._block) / n
+        while len(self._blockwise) < workers:
+            self._blockwise.append(_BlockwiseRest(copy.deepcopy(self.split.rest)))
+        bounds = [n * k // workers for k in range(workers + 1)]
+
+        def share(k: int) -> torch.Tensor:
+            with intra_op_threads(1):
+                return self._images_loss(k, rest, kernel, bounds[k], bounds[k + 1], self._block)
+
+        with ThreadPoolExecutor(workers - 1) as pool:
+            others = [pool.submit(share, k) for k in range(1, workers)]
+            total = share(0)
+            for f in others:
+                total = total + f.result()
+        return total / n
+
+    def _images_loss(self, worker: int, rest: dict[str, torch.Tensor], kernel: torch.Tensor,
+                     start: int, stop: int, block: int) -> torch.Tensor:
+        """Σ of the loss over images start … stop−1 at one point, on worker's copy of the rest."""
+        module = self._blockwise[worker]
+        if module.training != self.model.training:
+            module.train(self.model.training)
+        return functional_call(module, (rest, self._rest_buffers),
+                               (lambda i, count: self._cut(kernel, i, count), self.y, self.loss, start, stop, block))
+
+    def losses_on_plane(self, theta: torch.Tensor, dirs: Sequence[torch.Tensor],
+                        coords: torch.Tensor) -> torch.Tensor:
+        """L(θ + Σ_k coords[:, k]·dirs[k]) for every row of coords: (len(coords),)."""
+        thetas = theta.unsqueeze(0).expand(len(coords), -1)
+        for k, d in enumerate(dirs):
+            thetas = thetas + coords[:, k : k + 1] * d.unsqueeze(0)
+        if self.split is None:
+            if len(coords) == 1:
+                return self(thetas[0]).reshape(1)
+            return vmap(self)(thetas)
+        # Point by point: each forward is already a large batch of images, and the layout
+        # tricks of the cut need real tensors, not vmap's.
+        return torch.stack([self._point_loss(t) for t in thetas])
+
+
 def surface_loss_function(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
                           loss: str = "cross_entropy") -> LossFn:
     """L(θ) on (X, y) for surfaces: `loss_function`, except that image batches (N, C, H, W) and
     the convolution kernels are laid out channels-last (NHWC), where oneDNN's CPU convolutions
-    run about twice as fast as in the default layout. Same values to float rounding."""
+    run about twice as fast as in the default layout, and that it is a `PlaneLoss`: a surface
+    shares the first convolution's im2col matrix among its points and runs the network on
+    cache-sized blocks of images. Same values to float rounding."""
     if X.ndim != 4:
         return loss_function(model, X, y, loss)
-    X_nhwc = X.contiguous(memory_format=torch.channels_last)
-    buffers = dict(model.named_buffers())
-
-    def L(theta: torch.Tensor) -> torch.Tensor:
-        params = {k: _channels_last(v) if v.ndim == 4 else v for k, v in unflatten(model, theta).items()}
-        return loss_value(functional_call(model, (params, buffers), (X_nhwc,)), y, loss)
-
-    return L
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    return PlaneLoss(model, X, y, loss, _split_first_layer(model, X))
 
 
 def _prepare(theta, dirs, values, device: Device = None):
@@ -809,7 +1119,8 @@ __all__ = ["random_direction", "orthogonal_directions", "pca_directions", "loss_
            "project_trajectory", "direction_pair", "direction_cosine", "orthogonalise",
            "orthogonalise_normalised",
            "hessian_directions", "hessian_available", "surface_levels", "refinement_strides",
-           "points_per_chunk", "surface_loss_function", "path_projection", "PathRecorder", "LandscapeSettings", "Plane",
+           "points_per_chunk", "surface_loss_function", "PlaneLoss",
+           "path_projection", "PathRecorder", "LandscapeSettings", "Plane",
            "LandscapeData", "LandscapeEvent", "landscape_events", "make_plane", "SurfaceGrid", "roughness",
            "SamplesUsed",
            "SurfaceProgress", "LineProfiles", "PathProjection", "data_from_experiment", "fit_span",

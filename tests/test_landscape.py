@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 
 from engine import landscape as ls
 from engine.data import Dataset, toy_dataset
-from engine.device import intra_op_threads
+from engine.device import intra_op_threads, set_thread_count
 from engine.experiment import Experiment, ExperimentConfig
 from engine.models import mlp, small_cnn
 from engine.params import flat_params, loss_function, set_flat_params
@@ -145,6 +146,105 @@ def test_channels_last_cnn_surface_equals_the_default_layout_point_by_point_and_
     for chunk in (1, 4):  # one point per call (channels-last), and batched by vmap (default layout)
         Z = ls.loss_surface(fast, theta, d1, d2, a, b, chunk=chunk)
         assert torch.allclose(Z, reference, rtol=1e-5, atol=1e-6), chunk
+
+
+def _loop_surface(model: torch.nn.Module, theta, d1, d2, a, b, X, y) -> torch.Tensor:
+    """The obvious loop: write θ + α·d₁ + β·d₂ into a copy of the module, one forward per point."""
+    loop_model = copy.deepcopy(model)
+    Z = torch.empty(len(a), len(b))
+    with torch.no_grad():
+        for i, ai in enumerate(a):
+            for j, bj in enumerate(b):
+                set_flat_params(loop_model, theta + ai * d1 + bj * d2)
+                Z[i, j] = F.cross_entropy(loop_model(X), y)
+    return Z
+
+
+class _ConvNoPool(torch.nn.Module):
+    """A first convolution followed by a ReLU but no max-pool, then a dense head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 5, 3, stride=2, padding=1)
+        self.head = torch.nn.Linear(5 * 5 * 5, 4)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.conv(x)).flatten(1))
+
+
+class _InputSkip(torch.nn.Module):
+    """The input is read twice (a skip around the first convolution): the plane cannot be cut."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+        self.head = torch.nn.Linear(3 * 10 * 10, 4)
+
+    def forward(self, x):
+        return self.head((x + torch.relu(self.conv(x))).flatten(1))
+
+
+class _ConvBatchNorm(torch.nn.Module):
+    """Batch normalisation after the first convolution, in training mode: batch statistics."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.norm = torch.nn.BatchNorm2d(4)
+        self.head = torch.nn.Linear(4 * 4 * 4, 3)
+
+    def forward(self, x):
+        return self.head(F.max_pool2d(torch.relu(self.norm(self.conv(x))), 2).flatten(1))
+
+
+@pytest.mark.parametrize("make, shape, split", [
+    (lambda: small_cnn(1, 3, 16), (1, 16, 16), (True, True)),  # conv → ReLU → 2×2 max-pool: all cut
+    (_ConvNoPool, (3, 10, 10), (True, False)),
+    (_InputSkip, (3, 10, 10), None),
+    (_ConvBatchNorm, (1, 8, 8), (False, False)),  # blocks would change the batch statistics: one block
+])
+def test_plane_loss_surface_equals_the_per_point_loop(make, shape, split, monkeypatch):
+    torch.manual_seed(0)
+    model = make()
+    n = 7
+    X, y = torch.randn(n, *shape), torch.randint(0, 3, (n,))
+    theta = flat_params(model)
+    d1, d2 = ls.orthogonal_directions(model, "layer", seed=3, theta=theta)
+    d1 = d1 + 0.1 * torch.randn_like(d1)  # biases move too, so the first layer's bias path counts
+    a, b = torch.linspace(-1.0, 1.0, 4), torch.linspace(-0.5, 1.5, 3)
+    # Blocks of 3 images through the rest and 2 images per first-layer product: every block
+    # boundary (and a short last block) is crossed.
+    monkeypatch.setattr(ls, "_REST_BLOCK_FLOATS", 3 * ls._activation_floats(model, X))
+    monkeypatch.setattr(ls, "_CUT_BLOCK_FLOATS", 2 * 16 * 16 * 16)
+    L = ls.surface_loss_function(model, X, y)
+    assert isinstance(L, ls.PlaneLoss)
+    assert (None if L.split is None else (L.split.relu, L.split.pool)) == split
+    Z_loop = _loop_surface(model, theta, d1, d2, a, b, X, y)
+    for chunk in (1, 5):
+        Z = ls.loss_surface(L, theta, d1, d2, a, b, chunk=chunk)
+        torch.testing.assert_close(Z, Z_loop, rtol=1e-5, atol=1e-6)
+    set_thread_count(2)  # two worker threads, each on its share of the image blocks
+    try:
+        Z = ls.loss_surface(L, theta, d1, d2, a, b, chunk=1)
+    finally:
+        set_thread_count(1)
+    torch.testing.assert_close(Z, Z_loop, rtol=1e-5, atol=1e-6)
+    if L.split is not None and not isinstance(model, _ConvBatchNorm):
+        assert len(L._blockwise) == 2  # the two workers did run
+    line = ls.loss_line(L, theta, d2, b)
+    torch.testing.assert_close(line, _loop_surface(model, theta, d1, d2, torch.zeros(1), b, X, y)[0],
+                               rtol=1e-5, atol=1e-6)
+    # The plain call (used by gradients and Hessian axes) is the same function.
+    assert abs(float(L(theta)) - float(loss_function(model, X, y)(theta))) <= 1e-5 * float(L(theta))
+
+
+def test_max_pool_before_relu_and_as_pairwise_maxima_is_the_pooling_layer():
+    torch.manual_seed(0)
+    x = torch.randn(3, 6, 8, 10).contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(ls._max_pool_2x2(x), F.max_pool2d(x, 2), rtol=0, atol=0)
+    torch.testing.assert_close(torch.relu(ls._max_pool_2x2(x)), F.max_pool2d(torch.relu(x), 2), rtol=0, atol=0)
+    odd = torch.randn(2, 4, 7, 6)  # odd height, default layout: the pooling layer itself
+    torch.testing.assert_close(ls._max_pool_2x2(odd), F.max_pool2d(odd, 2), rtol=0, atol=0)
 
 
 def test_batched_surface_equals_the_per_point_loop(trained):
