@@ -362,6 +362,17 @@ def _stackable_mlp(model: nn.Module) -> list[tuple[str, object]] | None:
     return plan
 
 
+# The backward of each activation a plain MLP may use, from (gradient, its input, its output):
+# the kernels autograd itself calls, so the hand-written backward gives autograd's numbers.
+_ACTIVATION_BACKWARD: dict[type, Callable[[torch.Tensor, torch.Tensor, torch.Tensor, nn.Module], torch.Tensor]] = {
+    nn.ReLU: lambda g, z, h, m: torch.ops.aten.threshold_backward(g, h, 0.0),
+    nn.Tanh: lambda g, z, h, m: torch.ops.aten.tanh_backward(g, h),
+    nn.Sigmoid: lambda g, z, h, m: torch.ops.aten.sigmoid_backward(g, h),
+    nn.GELU: lambda g, z, h, m: torch.ops.aten.gelu_backward(g, z, approximate=m.approximate),
+    nn.Identity: lambda g, z, h, m: g,
+}
+
+
 class _BatchOrder:
     """Minibatch indices for one network: a fresh permutation each epoch, the last incomplete
     batch dropped; the same sequence `engine.training.Trainer` draws for the same seed."""
@@ -428,6 +439,9 @@ class MaskedEnsemble:
             order.skip(int(k))
         self.state: dict[str, dict[str, torch.Tensor]] = {n: {} for n in self.names}
         self.member_steps = torch.zeros(self.size, device=self.device)  # optimiser steps taken
+        self._member_step_views = list(self.member_steps.unbind(0))  # each member's count, for fused Adam
+        self._grads: dict[str, torch.Tensor] | None = None
+        self._fused_lists: dict[tuple[int, ...], tuple[list[torch.Tensor], ...]] = {}
         self._plan = _stackable_mlp(self.template)
         self.step_count = 0
         self.start_loss: torch.Tensor | None = None
@@ -463,11 +477,16 @@ class MaskedEnsemble:
         their weights and optimiser state exactly); returns the minibatch losses (B,)."""
         idx = torch.stack([o.next() for o in self.orders]).to(self.device)
         Xb, yb = self.X_train[idx], self.y_train[idx]
-        losses = self.member_losses(self.forward(Xb), yb)
-        for p in self.params.values():
-            p.grad = None
-        losses.sum().backward()
-        self._optimizer_step(None if active is None else active.to(self.device))
+        if self._plan is not None:
+            losses, grads = self._mlp_losses_and_gradients(Xb, yb)
+        else:
+            losses = self.member_losses(self.forward(Xb), yb)
+            fresh = torch.autograd.grad(losses.sum(), [self.params[n] for n in self.names])
+            grads = self._gradient_buffers()
+            with torch.no_grad():
+                for n, g in zip(self.names, fresh):
+                    grads[n].copy_(g)
+        self._optimizer_step(grads, None if active is None else active.to(self.device))
         self.step_count += 1
         losses = losses.detach()
         if self.start_loss is None:
@@ -475,26 +494,75 @@ class MaskedEnsemble:
         return losses
 
     @torch.no_grad()
-    def _optimizer_step(self, active: torch.Tensor | None) -> None:
+    def _mlp_losses_and_gradients(self, X: torch.Tensor, y: torch.Tensor
+                                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Minibatch losses (B,) and the gradient of their sum for a plain MLP, the backward
+        written out (batched matmuls and autograd's own activation kernels) with no graph."""
+        h = X.flatten(2)
+        trace = []  # (kind, item, input, output) of each step
+        for kind, item in self._plan:
+            if kind == "linear":
+                W, b = self.params[f"{item}.weight"], self.params.get(f"{item}.bias")
+                out = torch.bmm(h, W.transpose(1, 2)) if b is None else torch.baddbmm(b.unsqueeze(1), h,
+                                                                                        W.transpose(1, 2))
+            else:
+                out = item(h)
+            trace.append((kind, item, h, out))
+            h = out
+        B, N, _ = h.shape
+        logp = torch.log_softmax(h, -1)
+        losses = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(1)
+        # d(mean cross-entropy)/d(logits) = (softmax − one-hot) / N, per member.
+        grad = logp.exp_()
+        grad.scatter_add_(-1, y.unsqueeze(-1), torch.full((B, N, 1), -1.0, dtype=grad.dtype, device=grad.device))
+        grad.mul_(1.0 / N)
+        grads = self._gradient_buffers()
+        for i, (kind, item, inp, out) in enumerate(reversed(trace)):
+            if kind == "act":
+                grad = _ACTIVATION_BACKWARD[type(item)](grad, inp, out, item)
+                continue
+            torch.bmm(grad.transpose(1, 2), inp, out=grads[f"{item}.weight"])
+            if f"{item}.bias" in grads:
+                torch.sum(grad, 1, out=grads[f"{item}.bias"])
+            if i < len(trace) - 1:  # the network's input needs no gradient
+                grad = torch.bmm(grad, self.params[f"{item}.weight"])
+        return losses, grads
+
+    def _gradient_buffers(self) -> dict[str, torch.Tensor]:
+        """One gradient tensor per stacked parameter, reused every step (fused Adam's per-member
+        slices of it are made once)."""
+        if self._grads is None:
+            self._grads = {n: torch.zeros_like(p, requires_grad=False) for n, p in self.params.items()}
+        return self._grads
+
+    @torch.no_grad()
+    def _optimizer_step(self, grads: dict[str, torch.Tensor], active: torch.Tensor | None) -> None:
         """torch.optim.SGD / Adam, written out over the stacked weights so that every member
         keeps its own step count (Adam's bias correction) and idle members stay untouched.
 
-        Pruned weights are re-zeroed after the update. Their gradient need not be masked
-        first: both optimisers are elementwise, so whatever a pruned entry's own optimiser
-        state holds never reaches a surviving weight."""
+        Pruned weights get zero gradients: they start at zero, and with a zero gradient (and
+        zero optimiser state) neither optimiser moves them, so they stay exactly zero. Adam on
+        the CPU or CUDA runs as one fused kernel over each member's tensors (each with its own
+        step count), in one pass instead of one per elementwise operation."""
         cfg = self.config
+        for n, m in self.masks.items():
+            if n in grads:
+                grads[n].mul_(m)  # gradients are fresh tensors of this step
         if active is None:
             self.member_steps += 1
         else:
             self.member_steps += active.to(self.member_steps.dtype)
         adam = cfg.optimizer == "adam"
+        if adam and self.device.type in ("cpu", "cuda"):
+            self._fused_adam(grads, active)
+            return
         if adam:
             beta1, beta2, eps = 0.9, 0.999, 1e-8
             t = self.member_steps.clamp(min=1)
             step_size = cfg.lr / (1 - beta1 ** t)  # (B,) per member, computed once per step
             inv_bc2 = 1 / torch.sqrt(1 - beta2 ** t)
         for n, p in self.params.items():
-            g = p.grad
+            g = grads.get(n)
             if g is None:
                 continue
             if cfg.weight_decay:
@@ -517,8 +585,30 @@ class MaskedEnsemble:
                         state["buf"] = torch.zeros_like(p)
                     g = state["buf"].mul_(cfg.momentum).add_(g)
                 p.sub_(g, alpha=cfg.lr)
-            if n in self.masks:
-                p.mul_(self.masks[n])
+
+    def _fused_adam(self, grads: dict[str, torch.Tensor], active: torch.Tensor | None) -> None:
+        """Adam for the members that step, as `torch._fused_adam_` over per-member slices."""
+        members = tuple(range(self.size)) if active is None else tuple(b for b, on in enumerate(active.tolist())
+                                                                       if on)
+        if not members:
+            return
+        lists = self._fused_lists.get(members)
+        if lists is None:
+            for n in self.names:
+                if not self.state[n]:
+                    self.state[n]["m"] = torch.zeros_like(self.params[n])
+                    self.state[n]["v"] = torch.zeros_like(self.params[n])
+            # Slices of the stacked tensors (all contiguous, updated in place): made once per
+            # set of stepping members, as the per-member step counts are.
+            lists = tuple([t[b] for t in tensors for b in members] for tensors in (
+                [self.params[n] for n in self.names], [grads[n] for n in self.names],
+                [self.state[n]["m"] for n in self.names], [self.state[n]["v"] for n in self.names]))
+            lists += ([self._member_step_views[b] for _ in self.names for b in members],)
+            self._fused_lists[members] = lists
+        params, gs, ms, vs, steps = lists
+        cfg = self.config
+        torch._fused_adam_(params, gs, ms, vs, [], steps, lr=cfg.lr, beta1=0.9, beta2=0.999,
+                           weight_decay=float(cfg.weight_decay or 0.0), eps=1e-8, amsgrad=False, maximize=False)
 
     @torch.no_grad()
     def evaluate(self, split: str = "test", chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
