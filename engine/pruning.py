@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
@@ -373,6 +372,13 @@ _ACTIVATION_BACKWARD: dict[type, Callable[[torch.Tensor, torch.Tensor, torch.Ten
 }
 
 
+def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """log_softmax over the last axis, written out: for a few classes ATen's kernel is several
+    times slower (and far slower with two threads) than these four elementwise steps."""
+    z = logits - logits.amax(-1, keepdim=True).detach()  # the shift changes no gradient
+    return z - z.exp().sum(-1, keepdim=True).log_()
+
+
 class _BatchOrder:
     """Minibatch indices for one network: a fresh permutation each epoch, the last incomplete
     batch dropped; the same sequence `engine.training.Trainer` draws for the same seed."""
@@ -468,8 +474,8 @@ class MaskedEnsemble:
         return torch.func.vmap(one)(dict(params), X)
 
     def member_losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        B, N, C = out.shape
-        return F.cross_entropy(out.reshape(B * N, C), y.reshape(B * N), reduction="none").view(B, N).mean(1)
+        """Each member's mean cross-entropy: out (B, N, classes), y (B, N) -> (B,)."""
+        return -_log_softmax(out).gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(1)
 
     # -- training ------------------------------------------------------------------------
     def step(self, active: torch.Tensor | None = None) -> torch.Tensor:
@@ -510,7 +516,7 @@ class MaskedEnsemble:
             trace.append((kind, item, h, out))
             h = out
         B, N, _ = h.shape
-        logp = torch.log_softmax(h, -1)
+        logp = _log_softmax(h)
         losses = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(1)
         # d(mean cross-entropy)/d(logits) = (softmax − one-hot) / N, per member.
         grad = logp.exp_()
@@ -587,24 +593,37 @@ class MaskedEnsemble:
                 p.sub_(g, alpha=cfg.lr)
 
     def _fused_adam(self, grads: dict[str, torch.Tensor], active: torch.Tensor | None) -> None:
-        """Adam for the members that step, as `torch._fused_adam_` over per-member slices."""
-        members = tuple(range(self.size)) if active is None else tuple(b for b, on in enumerate(active.tolist())
-                                                                       if on)
-        if not members:
+        """Adam for the members that step, as `torch._fused_adam_`: one call, one pass over the
+        weights. The kernel takes one step count per tensor, so each run of neighbouring members
+        with the same count goes in as one block of the stacked tensors (lottery_run places
+        members that start together side by side, which keeps the blocks few and large)."""
+        on = [True] * self.size if active is None else active.tolist()
+        counts = self.member_steps.tolist()
+        runs, b = [], 0
+        while b < self.size:
+            if not on[b]:
+                b += 1
+                continue
+            e = b + 1
+            while e < self.size and on[e] and counts[e] == counts[b]:
+                e += 1
+            runs.append((b, e))
+            b = e
+        if not runs:
             return
-        lists = self._fused_lists.get(members)
+        key = tuple(runs)
+        lists = self._fused_lists.get(key)
         if lists is None:
             for n in self.names:
                 if not self.state[n]:
                     self.state[n]["m"] = torch.zeros_like(self.params[n])
                     self.state[n]["v"] = torch.zeros_like(self.params[n])
-            # Slices of the stacked tensors (all contiguous, updated in place): made once per
-            # set of stepping members, as the per-member step counts are.
-            lists = tuple([t[b] for t in tensors for b in members] for tensors in (
+            # Blocks of the stacked tensors (contiguous, updated in place), made once per pattern.
+            lists = tuple([t[i:e] for t in tensors for i, e in runs] for tensors in (
                 [self.params[n] for n in self.names], [grads[n] for n in self.names],
                 [self.state[n]["m"] for n in self.names], [self.state[n]["v"] for n in self.names]))
-            lists += ([self._member_step_views[b] for _ in self.names for b in members],)
-            self._fused_lists[members] = lists
+            lists += ([self._member_step_views[i] for _ in self.names for i, _ in runs],)
+            self._fused_lists[key] = lists
         params, gs, ms, vs, steps = lists
         cfg = self.config
         torch._fused_adam_(params, gs, ms, vs, [], steps, lr=cfg.lr, beta1=0.9, beta2=0.999,
@@ -707,6 +726,12 @@ def lottery_run(config: LotteryConfig, dataset: Dataset | None = None,
                     member_masks.append(random_masks_like(masks[s], _reinit_seed(s, r) + 1))
                 # Rewound networks resume at step k; reinit trains from scratch, the full budget.
                 skips.append(0 if c == "reinit" else k)
+        # The ensemble holds members that start together side by side (its fused Adam takes
+        # each such block at once); results are still reported in the order above.
+        slots = sorted(range(len(members)), key=lambda i: skips[i] == 0)
+        report_order = sorted(range(len(slots)), key=slots.__getitem__)
+        members, states, member_masks, skips = ([xs[i] for i in slots]
+                                                for xs in (members, states, member_masks, skips))
         steps = [tcfg.steps - skip for skip in skips]
         total = max(steps)
         # One clock for the round: shorter (rewound) runs start later and stay frozen until
@@ -740,7 +765,8 @@ def lottery_run(config: LotteryConfig, dataset: Dataset | None = None,
         if r == 0:
             rewind_np = {s: _numpy_state(rewind_state[s]) for s in seeds}
         yield from _round_results(r, ens, members, masks, controls, steps, rewind_np, trained_ticket,
-                                  np.asarray(curve_steps), np.stack(curve_acc, 1), time.perf_counter() - t_round)
+                                  np.asarray(curve_steps), np.stack(curve_acc, 1), time.perf_counter() - t_round,
+                                  report_order)
 
 
 def _curve_point(ens: MaskedEnsemble, start_after: torch.Tensor, step: int) -> np.ndarray:
@@ -753,11 +779,13 @@ def _curve_point(ens: MaskedEnsemble, start_after: torch.Tensor, step: int) -> n
 def _round_results(r: int, ens: MaskedEnsemble, members: list[tuple[int, str]], masks: dict[int, Masks],
                    controls: list[str], steps: list[int], rewind_np: dict[int, dict[str, np.ndarray]],
                    trained_ticket: dict[int, dict[str, torch.Tensor]], curve_steps: np.ndarray,
-                   curve_acc: np.ndarray, seconds: float) -> Iterator[PruneRound]:
-    """The PruneRounds of a trained round; keeps each seed's trained ticket for the next pruning."""
+                   curve_acc: np.ndarray, seconds: float, order: Sequence[int]) -> Iterator[PruneRound]:
+    """The PruneRounds of a trained round, members taken in `order`; keeps each seed's trained
+    ticket for the next pruning."""
     test_loss, test_acc = ens.evaluate("test")
     train_loss, train_acc = ens.evaluate("train")
-    for b, (s, c) in enumerate(members):
+    for b in order:
+        s, c = members[b]
         trained = ens.member_state(b)
         own = masks[s] if c != "random" else {n: m[b].cpu() for n, m in ens.masks.items()}
         info = dict(round=r, remaining=remaining_fraction(own), train_acc=float(train_acc[b]),
