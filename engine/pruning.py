@@ -35,7 +35,7 @@ from torch.func import functional_call
 
 from . import data as data_module
 from .data import Dataset, toy_dataset
-from .device import pick_device
+from .device import intra_op_threads, pick_device
 from .models import ACTIVATIONS, mlp, small_cnn
 from .specs import ModelSpec, OptimSpec, SplitSpec
 from .training import TrainConfig, Trainer
@@ -412,7 +412,7 @@ class MaskedEnsemble:
     `torch.func.vmap` over `functional_call`. Each member's loss is its own mean cross-entropy
     and the gradient of their sum is each member's own; SGD / Adam are written out elementwise
     with a step count per member, so members never mix and a member can wait (frozen) while
-    others train. Masked weights are re-zeroed after every step: they stay exactly zero.
+    others train. Masked weights get zero gradients, so they stay exactly zero.
     Same weights and batches as `engine.training.Trainer`, same result.
     """
 
@@ -434,6 +434,8 @@ class MaskedEnsemble:
         with torch.no_grad():
             for n, m in self.masks.items():
                 self.params[n].mul_(m)
+        # Masks that keep every weight (the dense round) need no multiply each step.
+        self._gradient_masks = {n: m for n, m in self.masks.items() if not bool(m.all())}
         self.size = len(states)
         self.X_train = dataset.X_train.to(self.device)
         self.y_train = dataset.y_train.to(self.device)
@@ -449,6 +451,10 @@ class MaskedEnsemble:
         self._grads: dict[str, torch.Tensor] | None = None
         self._fused_lists: dict[tuple[int, ...], tuple[list[torch.Tensor], ...]] = {}
         self._plan = _stackable_mlp(self.template)
+        # A stacked MLP's operations each take about 0.1 ms on the CPU: a second intra-op
+        # thread gains nothing there, and on a busy 2-core machine waiting for it makes every
+        # operation many times slower. One thread, as for the other small networks.
+        self._threads = 1 if self.device.type == "cpu" and self._plan is not None else None
         self.step_count = 0
         self.start_loss: torch.Tensor | None = None
 
@@ -481,6 +487,10 @@ class MaskedEnsemble:
     def step(self, active: torch.Tensor | None = None) -> torch.Tensor:
         """One step of every member (or of the `active` ones, a (B,) bool; the others keep
         their weights and optimiser state exactly); returns the minibatch losses (B,)."""
+        with intra_op_threads(self._threads):
+            return self._step(active)
+
+    def _step(self, active: torch.Tensor | None) -> torch.Tensor:
         idx = torch.stack([o.next() for o in self.orders]).to(self.device)
         Xb, yb = self.X_train[idx], self.y_train[idx]
         if self._plan is not None:
@@ -548,18 +558,18 @@ class MaskedEnsemble:
 
         Pruned weights get zero gradients: they start at zero, and with a zero gradient (and
         zero optimiser state) neither optimiser moves them, so they stay exactly zero. Adam on
-        the CPU or CUDA runs as one fused kernel over each member's tensors (each with its own
-        step count), in one pass instead of one per elementwise operation."""
+        the CPU runs as one fused kernel over blocks of members (each block with its own step
+        count), in one pass instead of one per elementwise operation."""
         cfg = self.config
-        for n, m in self.masks.items():
+        for n, m in self._gradient_masks.items():
             if n in grads:
-                grads[n].mul_(m)  # gradients are fresh tensors of this step
+                grads[n].mul_(m)  # the step's own gradient buffers
         if active is None:
             self.member_steps += 1
         else:
             self.member_steps += active.to(self.member_steps.dtype)
         adam = cfg.optimizer == "adam"
-        if adam and self.device.type in ("cpu", "cuda"):
+        if adam and self.device.type == "cpu":
             self._fused_adam(grads, active)
             return
         if adam:
@@ -632,6 +642,10 @@ class MaskedEnsemble:
     @torch.no_grad()
     def evaluate(self, split: str = "test", chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
         """(loss (B,), accuracy (B,)) of every member on a whole split."""
+        with intra_op_threads(self._threads):
+            return self._evaluate(split, chunk)
+
+    def _evaluate(self, split: str, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         X, y = (self.X_test, self.y_test) if split == "test" else (self.X_train, self.y_train)
         total = torch.zeros(self.size, device=self.device)
         correct = torch.zeros(self.size, device=self.device)
