@@ -22,7 +22,10 @@ A third, "layers", is used whenever every parameter sits in a dense layer y = c_
 c_w·δ_k aᵀ of the layer's output gradient and its input, so the layer adds
 (c_w²·⟨a, a′⟩ + c_b²)·⟨δ_k, δ′_k⟩ to the kernel. One forward and K backward passes give every
 a and δ; no per-sample gradient is ever formed (the "structured derivatives" of Novak et al.
-2022). Its cost is N₁N₂·Σ(fan_in + fan_out) instead of N₁N₂·P.
+2022). Its cost is N₁N₂·Σ(fan_in + fan_out) instead of N₁N₂·P. For a plain MLP (an
+nn.Sequential of dense layers and tanh/ReLU/sigmoid/GELU/identity) the δ are pushed back by
+hand, δ_l = σ′(z_l) ⊙ c_w·δ_{l+1} W_{l+1}, with no autograd graph or hooks; any other
+arrangement of dense layers gets them from autograd.
 """
 
 from __future__ import annotations
@@ -113,8 +116,12 @@ def empirical_ntk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = 
     if len(x1) == 0 or len(x2) == 0:
         raise ValueError("the NTK needs at least one input on each side")
     forward = functional_forward(model)
-    with torch.no_grad():
-        n_out = int(forward(theta, x1[:1]).reshape(-1).numel())
+    chain = _dense_chain(model)
+    if chain is not None:  # a plain MLP: its last dense layer says how many outputs, no probe needed
+        n_out = next(m for m in reversed(chain) if isinstance(m, (nn.Linear, NTKLinear))).out_features
+    else:
+        with torch.no_grad():
+            n_out = int(forward(theta, x1[:1]).reshape(-1).numel())
     n1, n2, P = len(x1), len(x2), theta.numel()
     kernel_bytes = n1 * n2 * (n_out * n_out if per_output else 1) * FLOAT_BYTES
     if kernel_bytes > MAX_KERNEL_BYTES:
@@ -122,18 +129,19 @@ def empirical_ntk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = 
             f"the exact NTK on {n1:,} × {n2:,} inputs would take {kernel_bytes / 2**30:.1f} GB; use fewer "
             "inputs, or the matrix-free product ntk_matvec (K·v) with an iterative method such as "
             "Lanczos (scipy.sparse.linalg.eigsh) or conjugate gradients instead")
-    layers = _dense_layers(model)
+    # A plain MLP's dense layers own every parameter (its activations have none).
+    layers = _dense_layers(model) if chain is None else [m for m in chain if isinstance(m, (nn.Linear, NTKLinear))]
     if method == "layers":
         if layers is None:
             raise ValueError("method='layers' needs a network whose parameters all sit in Linear layers; "
                              "use 'jacobian' or 'ntvp'")
-        kernel = _ntk_by_layers(model, layers, theta, x1, None if same else x2, per_output)
+        kernel = _ntk_by_layers(model, layers, theta, x1, None if same else x2, per_output, chain)
         if kernel is None:
             raise ValueError("method='layers' needs each Linear layer applied once to (N, features) inputs")
         return kernel
     if method == "auto":
         kernel = None if layers is None else _ntk_by_layers(model, layers, theta, x1, None if same else x2,
-                                                            per_output)
+                                                            per_output, chain)
         if kernel is not None:
             return kernel
         method = ntk_method(n1, 0 if same else n2, n_out, P, per_output, max_bytes)
@@ -218,6 +226,89 @@ def _layer_scales(layer: nn.Module) -> tuple[float, float]:
     return 1.0, 0.0 if layer.bias is None else 1.0
 
 
+# Derivatives of the activations a plain MLP may use, from the activation's input z and output h,
+# so that a chain of dense layers needs no autograd for its output gradients δ (None: σ′ = 1).
+def _gelu_derivative(z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (1 + torch.erf(z * (1 / math.sqrt(2)))) + z * torch.exp(-0.5 * z * z) * (1 / math.sqrt(2 * math.pi))
+
+
+_ACTIVATION_DERIVATIVES: dict[type, Callable[[torch.Tensor, torch.Tensor], torch.Tensor | None]] = {
+    nn.Tanh: lambda z, h: torch.addcmul(torch.ones_like(h), h, h, value=-1),
+    nn.Sigmoid: lambda z, h: h * (1 - h),
+    nn.ReLU: lambda z, h: (h > 0).to(h.dtype),
+    nn.GELU: _gelu_derivative,
+    nn.Identity: lambda z, h: None,
+}
+
+
+def _dense_chain(model: nn.Module) -> list[nn.Module] | None:
+    """The steps of a plain MLP — an nn.Sequential of dense layers, each applied once, and
+    activations with a known derivative — in order; None for any other network."""
+    if type(model) is not nn.Sequential:
+        return None
+    steps = list(model)  # not children(): a module listed twice is applied twice
+    dense = [m for m in steps if isinstance(m, (nn.Linear, NTKLinear))]
+    if not dense or len({id(m) for m in dense}) != len(dense):
+        return None
+    for m in steps:
+        if isinstance(m, (nn.Linear, NTKLinear)):
+            continue
+        if type(m) not in _ACTIVATION_DERIVATIVES or (isinstance(m, nn.GELU) and m.approximate != "none"):
+            return None
+    return steps
+
+
+def _chain_factors(steps: list[nn.Module], model: nn.Module, theta: torch.Tensor, x: torch.Tensor
+                   ) -> tuple[list[tuple[torch.Tensor, torch.Tensor | None]], int]:
+    """`_layer_factors` for a plain MLP, by hand, and the number of outputs K: one forward pass,
+    then the output gradients pushed back layer by layer (δ_l = σ′(z_l) ⊙ c_w·δ_{l+1} W_{l+1}),
+    with no autograd graph. δ is None for a layer whose output is the network's (δ[k, n] = e_k)."""
+    views, offset = {}, 0
+    for p in model.parameters():
+        views[id(p)] = theta[offset : offset + p.numel()].view(p.shape)
+        offset += p.numel()
+    dense = [m for m in steps if isinstance(m, (nn.Linear, NTKLinear))]
+    first, n_out, n = dense[0], dense[-1].out_features, len(x)
+    trace = []  # (step, its input, its output)
+    h = x
+    for i, m in enumerate(steps):
+        if i == len(steps) - 1 and m is dense[-1]:
+            trace.append((m, h, None))  # the network's output itself is not needed
+            break
+        if m in dense:
+            c_w, c_b = _layer_scales(m)
+            w = views[id(m.weight)]
+            if m.bias is None:
+                out = torch.mm(h, w.T)
+                if c_w != 1.0:
+                    out.mul_(c_w)
+            else:
+                out = torch.addmm(views[id(m.bias)], h, w.T, beta=c_b, alpha=c_w)
+        else:
+            out = m(h)
+        trace.append((m, h, out))
+        h = out
+    grad = None  # ∂f_k/∂(current output), (K, N, width); None is the identity
+    factors = []
+    for m, inp, out in reversed(trace):
+        if m in dense:
+            factors.append((inp, grad))
+            if m is first:
+                break
+            w = views[id(m.weight)] * _layer_scales(m)[0]
+            grad = w[:, None, :].expand(n_out, n, w.shape[1]) if grad is None else torch.matmul(grad, w)
+            continue
+        slope = _ACTIVATION_DERIVATIVES[type(m)](inp, out)
+        if slope is None:
+            continue
+        if grad is None:
+            eye = torch.eye(n_out, dtype=out.dtype, device=out.device)
+            grad = eye[:, None, :] * slope
+        else:
+            grad = grad * slope
+    return factors[::-1], n_out
+
+
 def _layer_factors(model: nn.Module, layers: list[nn.Module], theta: torch.Tensor, x: torch.Tensor
                    ) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
     """Per dense layer: its inputs a (N, fan_in) and output gradients δ (K, N, fan_out), where
@@ -261,21 +352,40 @@ def _layer_factors(model: nn.Module, layers: list[nn.Module], theta: torch.Tenso
 
 
 def _ntk_by_layers(model: nn.Module, layers: list[nn.Module], theta: torch.Tensor, x1: torch.Tensor,
-                   x2: torch.Tensor | None, per_output: bool) -> torch.Tensor | None:
-    """The kernel from each dense layer's inputs and output gradients (see the module's notes)."""
-    f1 = _layer_factors(model, layers, theta, x1)
-    f2 = f1 if x2 is None else _layer_factors(model, layers, theta, x2)
-    if f1 is None or f2 is None:
-        return None
+                   x2: torch.Tensor | None, per_output: bool, steps: list[nn.Module] | None = None
+                   ) -> torch.Tensor | None:
+    """The kernel from each dense layer's inputs and output gradients (see the module's notes).
+    `steps`: the model as a plain MLP (`_dense_chain`; then `layers` are its dense steps in
+    order), whose factors need no autograd."""
+    if steps is not None and x1.ndim == 2 and x1.shape[1] == layers[0].in_features:
+        f1, n_out = _chain_factors(steps, model, theta, x1)
+        f2 = f1 if x2 is None else _chain_factors(steps, model, theta, x2)[0]
+    else:
+        f1 = _layer_factors(model, layers, theta, x1)
+        f2 = f1 if x2 is None else _layer_factors(model, layers, theta, x2)
+        if f1 is None or f2 is None:
+            return None
+        n_out = f1[0][1].shape[0]
     total = None
     for m, (a1, d1), (a2, d2) in zip(layers, f1, f2):
         c_w, c_b = _layer_scales(m)
+        if d1 is None and not per_output and total is not None:
+            # The output layer (δ = e_k): K·(c_w²⟨a, a′⟩ + c_b²), added in place.
+            total.addmm_(a1, a2.T, alpha=n_out * c_w * c_w).add_(n_out * c_b * c_b)
+            continue
         inputs = torch.addmm(a1.new_full((), c_b * c_b), a1, a2.T, alpha=c_w * c_w)  # (N₁, N₂)
-        k, n1, width = d1.shape
         if per_output:
-            term = inputs[:, :, None, None] * torch.einsum("knp,lmp->nmkl", d1, d2)
+            if d1 is None:
+                eye = torch.eye(n_out, dtype=inputs.dtype, device=inputs.device)
+                term = inputs[:, :, None, None] * eye
+            else:
+                term = inputs[:, :, None, None] * torch.einsum("knp,lmp->nmkl", d1, d2)
             total = term if total is None else total.add_(term)
             continue
+        if d1 is None:
+            total = inputs.mul_(n_out) if total is None else total.add_(inputs, alpha=n_out)
+            continue
+        k, n1, width = d1.shape
         if k == 1 and width == 1 and bool((d1 == 1).all()) and bool((d2 == 1).all()):
             g = None  # the output layer of a one-output network: δ = 1
         elif k == 1:

@@ -30,13 +30,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
 from . import data as data_module
 from .data import Dataset, toy_dataset
-from .device import pick_device
+from .device import intra_op_threads, pick_device
 from .models import ACTIVATIONS, mlp, small_cnn
 from .specs import ModelSpec, OptimSpec, SplitSpec
 from .training import TrainConfig, Trainer
@@ -362,6 +361,24 @@ def _stackable_mlp(model: nn.Module) -> list[tuple[str, object]] | None:
     return plan
 
 
+# The backward of each activation a plain MLP may use, from (gradient, its input, its output):
+# the kernels autograd itself calls, so the hand-written backward gives autograd's numbers.
+_ACTIVATION_BACKWARD: dict[type, Callable[[torch.Tensor, torch.Tensor, torch.Tensor, nn.Module], torch.Tensor]] = {
+    nn.ReLU: lambda g, z, h, m: torch.ops.aten.threshold_backward(g, h, 0.0),
+    nn.Tanh: lambda g, z, h, m: torch.ops.aten.tanh_backward(g, h),
+    nn.Sigmoid: lambda g, z, h, m: torch.ops.aten.sigmoid_backward(g, h),
+    nn.GELU: lambda g, z, h, m: torch.ops.aten.gelu_backward(g, z, approximate=m.approximate),
+    nn.Identity: lambda g, z, h, m: g,
+}
+
+
+def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """log_softmax over the last axis, written out: for a few classes ATen's kernel is several
+    times slower (and far slower with two threads) than these four elementwise steps."""
+    z = logits - logits.amax(-1, keepdim=True).detach()  # the shift changes no gradient
+    return z - z.exp().sum(-1, keepdim=True).log_()
+
+
 class _BatchOrder:
     """Minibatch indices for one network: a fresh permutation each epoch, the last incomplete
     batch dropped; the same sequence `engine.training.Trainer` draws for the same seed."""
@@ -395,7 +412,7 @@ class MaskedEnsemble:
     `torch.func.vmap` over `functional_call`. Each member's loss is its own mean cross-entropy
     and the gradient of their sum is each member's own; SGD / Adam are written out elementwise
     with a step count per member, so members never mix and a member can wait (frozen) while
-    others train. Masked weights are re-zeroed after every step: they stay exactly zero.
+    others train. Masked weights get zero gradients, so they stay exactly zero.
     Same weights and batches as `engine.training.Trainer`, same result.
     """
 
@@ -417,6 +434,8 @@ class MaskedEnsemble:
         with torch.no_grad():
             for n, m in self.masks.items():
                 self.params[n].mul_(m)
+        # Masks that keep every weight (the dense round) need no multiply each step.
+        self._gradient_masks = {n: m for n, m in self.masks.items() if not bool(m.all())}
         self.size = len(states)
         self.X_train = dataset.X_train.to(self.device)
         self.y_train = dataset.y_train.to(self.device)
@@ -428,7 +447,14 @@ class MaskedEnsemble:
             order.skip(int(k))
         self.state: dict[str, dict[str, torch.Tensor]] = {n: {} for n in self.names}
         self.member_steps = torch.zeros(self.size, device=self.device)  # optimiser steps taken
+        self._member_step_views = list(self.member_steps.unbind(0))  # each member's count, for fused Adam
+        self._grads: dict[str, torch.Tensor] | None = None
+        self._fused_lists: dict[tuple[int, ...], tuple[list[torch.Tensor], ...]] = {}
         self._plan = _stackable_mlp(self.template)
+        # A stacked MLP's operations each take about 0.1 ms on the CPU: a second intra-op
+        # thread gains nothing there, and on a busy 2-core machine waiting for it makes every
+        # operation many times slower. One thread, as for the other small networks.
+        self._threads = 1 if self.device.type == "cpu" and self._plan is not None else None
         self.step_count = 0
         self.start_loss: torch.Tensor | None = None
 
@@ -454,20 +480,29 @@ class MaskedEnsemble:
         return torch.func.vmap(one)(dict(params), X)
 
     def member_losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        B, N, C = out.shape
-        return F.cross_entropy(out.reshape(B * N, C), y.reshape(B * N), reduction="none").view(B, N).mean(1)
+        """Each member's mean cross-entropy: out (B, N, classes), y (B, N) -> (B,)."""
+        return -_log_softmax(out).gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(1)
 
     # -- training ------------------------------------------------------------------------
     def step(self, active: torch.Tensor | None = None) -> torch.Tensor:
         """One step of every member (or of the `active` ones, a (B,) bool; the others keep
         their weights and optimiser state exactly); returns the minibatch losses (B,)."""
+        with intra_op_threads(self._threads):
+            return self._step(active)
+
+    def _step(self, active: torch.Tensor | None) -> torch.Tensor:
         idx = torch.stack([o.next() for o in self.orders]).to(self.device)
         Xb, yb = self.X_train[idx], self.y_train[idx]
-        losses = self.member_losses(self.forward(Xb), yb)
-        for p in self.params.values():
-            p.grad = None
-        losses.sum().backward()
-        self._optimizer_step(None if active is None else active.to(self.device))
+        if self._plan is not None:
+            losses, grads = self._mlp_losses_and_gradients(Xb, yb)
+        else:
+            losses = self.member_losses(self.forward(Xb), yb)
+            fresh = torch.autograd.grad(losses.sum(), [self.params[n] for n in self.names])
+            grads = self._gradient_buffers()
+            with torch.no_grad():
+                for n, g in zip(self.names, fresh):
+                    grads[n].copy_(g)
+        self._optimizer_step(grads, None if active is None else active.to(self.device))
         self.step_count += 1
         losses = losses.detach()
         if self.start_loss is None:
@@ -475,26 +510,75 @@ class MaskedEnsemble:
         return losses
 
     @torch.no_grad()
-    def _optimizer_step(self, active: torch.Tensor | None) -> None:
+    def _mlp_losses_and_gradients(self, X: torch.Tensor, y: torch.Tensor
+                                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Minibatch losses (B,) and the gradient of their sum for a plain MLP, the backward
+        written out (batched matmuls and autograd's own activation kernels) with no graph."""
+        h = X.flatten(2)
+        trace = []  # (kind, item, input, output) of each step
+        for kind, item in self._plan:
+            if kind == "linear":
+                W, b = self.params[f"{item}.weight"], self.params.get(f"{item}.bias")
+                out = torch.bmm(h, W.transpose(1, 2)) if b is None else torch.baddbmm(b.unsqueeze(1), h,
+                                                                                        W.transpose(1, 2))
+            else:
+                out = item(h)
+            trace.append((kind, item, h, out))
+            h = out
+        B, N, _ = h.shape
+        logp = _log_softmax(h)
+        losses = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(1)
+        # d(mean cross-entropy)/d(logits) = (softmax − one-hot) / N, per member.
+        grad = logp.exp_()
+        grad.scatter_add_(-1, y.unsqueeze(-1), torch.full((B, N, 1), -1.0, dtype=grad.dtype, device=grad.device))
+        grad.mul_(1.0 / N)
+        grads = self._gradient_buffers()
+        for i, (kind, item, inp, out) in enumerate(reversed(trace)):
+            if kind == "act":
+                grad = _ACTIVATION_BACKWARD[type(item)](grad, inp, out, item)
+                continue
+            torch.bmm(grad.transpose(1, 2), inp, out=grads[f"{item}.weight"])
+            if f"{item}.bias" in grads:
+                torch.sum(grad, 1, out=grads[f"{item}.bias"])
+            if i < len(trace) - 1:  # the network's input needs no gradient
+                grad = torch.bmm(grad, self.params[f"{item}.weight"])
+        return losses, grads
+
+    def _gradient_buffers(self) -> dict[str, torch.Tensor]:
+        """One gradient tensor per stacked parameter, reused every step (fused Adam's per-member
+        slices of it are made once)."""
+        if self._grads is None:
+            self._grads = {n: torch.zeros_like(p, requires_grad=False) for n, p in self.params.items()}
+        return self._grads
+
+    @torch.no_grad()
+    def _optimizer_step(self, grads: dict[str, torch.Tensor], active: torch.Tensor | None) -> None:
         """torch.optim.SGD / Adam, written out over the stacked weights so that every member
         keeps its own step count (Adam's bias correction) and idle members stay untouched.
 
-        Pruned weights are re-zeroed after the update. Their gradient need not be masked
-        first: both optimisers are elementwise, so whatever a pruned entry's own optimiser
-        state holds never reaches a surviving weight."""
+        Pruned weights get zero gradients: they start at zero, and with a zero gradient (and
+        zero optimiser state) neither optimiser moves them, so they stay exactly zero. Adam on
+        the CPU runs as one fused kernel over blocks of members (each block with its own step
+        count), in one pass instead of one per elementwise operation."""
         cfg = self.config
+        for n, m in self._gradient_masks.items():
+            if n in grads:
+                grads[n].mul_(m)  # the step's own gradient buffers
         if active is None:
             self.member_steps += 1
         else:
             self.member_steps += active.to(self.member_steps.dtype)
         adam = cfg.optimizer == "adam"
+        if adam and self.device.type == "cpu":
+            self._fused_adam(grads, active)
+            return
         if adam:
             beta1, beta2, eps = 0.9, 0.999, 1e-8
             t = self.member_steps.clamp(min=1)
             step_size = cfg.lr / (1 - beta1 ** t)  # (B,) per member, computed once per step
             inv_bc2 = 1 / torch.sqrt(1 - beta2 ** t)
         for n, p in self.params.items():
-            g = p.grad
+            g = grads.get(n)
             if g is None:
                 continue
             if cfg.weight_decay:
@@ -517,12 +601,51 @@ class MaskedEnsemble:
                         state["buf"] = torch.zeros_like(p)
                     g = state["buf"].mul_(cfg.momentum).add_(g)
                 p.sub_(g, alpha=cfg.lr)
-            if n in self.masks:
-                p.mul_(self.masks[n])
+
+    def _fused_adam(self, grads: dict[str, torch.Tensor], active: torch.Tensor | None) -> None:
+        """Adam for the members that step, as `torch._fused_adam_`: one call, one pass over the
+        weights. The kernel takes one step count per tensor, so each run of neighbouring members
+        with the same count goes in as one block of the stacked tensors (lottery_run places
+        members that start together side by side, which keeps the blocks few and large)."""
+        on = [True] * self.size if active is None else active.tolist()
+        counts = self.member_steps.tolist()
+        runs, b = [], 0
+        while b < self.size:
+            if not on[b]:
+                b += 1
+                continue
+            e = b + 1
+            while e < self.size and on[e] and counts[e] == counts[b]:
+                e += 1
+            runs.append((b, e))
+            b = e
+        if not runs:
+            return
+        key = tuple(runs)
+        lists = self._fused_lists.get(key)
+        if lists is None:
+            for n in self.names:
+                if not self.state[n]:
+                    self.state[n]["m"] = torch.zeros_like(self.params[n])
+                    self.state[n]["v"] = torch.zeros_like(self.params[n])
+            # Blocks of the stacked tensors (contiguous, updated in place), made once per pattern.
+            lists = tuple([t[i:e] for t in tensors for i, e in runs] for tensors in (
+                [self.params[n] for n in self.names], [grads[n] for n in self.names],
+                [self.state[n]["m"] for n in self.names], [self.state[n]["v"] for n in self.names]))
+            lists += ([self._member_step_views[i] for _ in self.names for i, _ in runs],)
+            self._fused_lists[key] = lists
+        params, gs, ms, vs, steps = lists
+        cfg = self.config
+        torch._fused_adam_(params, gs, ms, vs, [], steps, lr=cfg.lr, beta1=0.9, beta2=0.999,
+                           weight_decay=float(cfg.weight_decay or 0.0), eps=1e-8, amsgrad=False, maximize=False)
 
     @torch.no_grad()
     def evaluate(self, split: str = "test", chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
         """(loss (B,), accuracy (B,)) of every member on a whole split."""
+        with intra_op_threads(self._threads):
+            return self._evaluate(split, chunk)
+
+    def _evaluate(self, split: str, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         X, y = (self.X_test, self.y_test) if split == "test" else (self.X_train, self.y_train)
         total = torch.zeros(self.size, device=self.device)
         correct = torch.zeros(self.size, device=self.device)
@@ -617,6 +740,12 @@ def lottery_run(config: LotteryConfig, dataset: Dataset | None = None,
                     member_masks.append(random_masks_like(masks[s], _reinit_seed(s, r) + 1))
                 # Rewound networks resume at step k; reinit trains from scratch, the full budget.
                 skips.append(0 if c == "reinit" else k)
+        # The ensemble holds members that start together side by side (its fused Adam takes
+        # each such block at once); results are still reported in the order above.
+        slots = sorted(range(len(members)), key=lambda i: skips[i] == 0)
+        report_order = sorted(range(len(slots)), key=slots.__getitem__)
+        members, states, member_masks, skips = ([xs[i] for i in slots]
+                                                for xs in (members, states, member_masks, skips))
         steps = [tcfg.steps - skip for skip in skips]
         total = max(steps)
         # One clock for the round: shorter (rewound) runs start later and stay frozen until
@@ -650,7 +779,8 @@ def lottery_run(config: LotteryConfig, dataset: Dataset | None = None,
         if r == 0:
             rewind_np = {s: _numpy_state(rewind_state[s]) for s in seeds}
         yield from _round_results(r, ens, members, masks, controls, steps, rewind_np, trained_ticket,
-                                  np.asarray(curve_steps), np.stack(curve_acc, 1), time.perf_counter() - t_round)
+                                  np.asarray(curve_steps), np.stack(curve_acc, 1), time.perf_counter() - t_round,
+                                  report_order)
 
 
 def _curve_point(ens: MaskedEnsemble, start_after: torch.Tensor, step: int) -> np.ndarray:
@@ -663,11 +793,13 @@ def _curve_point(ens: MaskedEnsemble, start_after: torch.Tensor, step: int) -> n
 def _round_results(r: int, ens: MaskedEnsemble, members: list[tuple[int, str]], masks: dict[int, Masks],
                    controls: list[str], steps: list[int], rewind_np: dict[int, dict[str, np.ndarray]],
                    trained_ticket: dict[int, dict[str, torch.Tensor]], curve_steps: np.ndarray,
-                   curve_acc: np.ndarray, seconds: float) -> Iterator[PruneRound]:
-    """The PruneRounds of a trained round; keeps each seed's trained ticket for the next pruning."""
+                   curve_acc: np.ndarray, seconds: float, order: Sequence[int]) -> Iterator[PruneRound]:
+    """The PruneRounds of a trained round, members taken in `order`; keeps each seed's trained
+    ticket for the next pruning."""
     test_loss, test_acc = ens.evaluate("test")
     train_loss, train_acc = ens.evaluate("train")
-    for b, (s, c) in enumerate(members):
+    for b in order:
+        s, c = members[b]
         trained = ens.member_state(b)
         own = masks[s] if c != "random" else {n: m[b].cpu() for n, m in ens.masks.items()}
         info = dict(round=r, remaining=remaining_fraction(own), train_acc=float(train_acc[b]),

@@ -150,6 +150,38 @@ def test_ensemble_matches_trainer_step_for_step(digits, optimizer, momentum):
             assert bool((ens.member_state(1)[n][masks[n] == 0] == 0).all())
 
 
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "gelu", "linear"])
+def test_ensemble_members_that_start_late_match_the_trainer_for_every_activation(digits, activation):
+    """The hand-written backward (each activation) and fused Adam over blocks of members with
+    different step counts: member 1 waits 6 steps, so the members step as [0], [1], [2] blocks
+    (0 and 2 have equal counts but are not neighbours) and later as one block of 0 and 2."""
+    def make():
+        return mlp(64, (24, 16), 10, activation)
+
+    torch.manual_seed(4)
+    states = [{n: p.detach().clone() for n, p in make().named_parameters()} for _ in range(3)]
+    masks = [magnitude_masks(make(), 0.5, scope="layer") for _ in range(3)]
+    cfg = TrainConfig(optimizer="adam", lr=0.01, batch_size=50, weight_decay=1e-4, steps=30, seed=0, device="cpu")
+    ens = MaskedEnsemble(make(), states, masks, digits, cfg, order_seeds=[5, 6, 7])
+    late = torch.tensor([True, False, True])
+    for step in range(30):
+        ens.step(late if step < 6 else None)
+    for b, wait in enumerate([0, 6, 0]):
+        model = make()
+        model.load_state_dict(states[b])
+        apply_masks(model, masks[b])
+        trainer = Trainer(model, digits, replace(cfg, seed=[5, 6, 7][b]))
+        trainer.masks = masks[b]
+        trainer.skip_batches(wait)
+        for _ in range(30 - wait):
+            trainer.step()
+        got = ens.member_state(b)
+        for n, p in model.named_parameters():
+            torch.testing.assert_close(got[n], p.detach(), rtol=1e-4, atol=2e-5)
+            if n in masks[b]:
+                assert bool((got[n][masks[b][n] == 0] == 0).all())
+
+
 class TinyCNN(nn.Module):
     """Not a plain MLP: the ensemble must take its vmap path."""
 
