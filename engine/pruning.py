@@ -569,7 +569,8 @@ class MaskedEnsemble:
         else:
             self.member_steps += active.to(self.member_steps.dtype)
         adam = cfg.optimizer == "adam"
-        if adam and self.device.type == "cpu":
+        # The fused kernel is a private op of recent PyTorch builds; older ones take the written-out form.
+        if adam and self.device.type == "cpu" and hasattr(torch, "_fused_adam_"):
             self._fused_adam(grads, active)
             return
         if adam:
