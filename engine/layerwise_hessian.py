@@ -24,7 +24,7 @@ through a graph twice the size of the forward pass, one vector at a time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,10 @@ ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.Identity, nn.LeakyReLU,
                nn.Softplus)
 LINEAR_MAPS = (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.Flatten)
 DEFAULT_BUDGET = 256 * 2**20  # bytes of per-vector intermediates one vmapped block may hold
+# Samples per pass: the per-sample terms are summed block by block, so that on a CPU the widest
+# layer's intermediates of one block stay in cache between the operations (bytes of that layer).
+DENSE_BLOCK_BYTES = 512 * 2**10
+CONV_BLOCK_BYTES = 16 * 2**20  # measured: 64 MRI images per block, vᵀHv 1.45× faster than one pass
 
 
 def layer_chain(model: nn.Module) -> list[nn.Module] | None:
@@ -235,6 +239,37 @@ class LayerwiseHessian:
         # On a CPU one vector at a time measured fastest (its intermediates stay in cache); a GPU
         # wants blocks as large as memory allows.
         self._auto_chunk = 1 if theta.device.type == "cpu" else max(1, int(DEFAULT_BUDGET // max(per_vector, 1)))
+        self.row_blocks = self._row_blocks(theta.device.type == "cpu")
+
+    def _row_blocks(self, split: bool) -> list[tuple[list[_Layer], torch.Tensor | None]]:
+        """The layers (and softmax rows) cut into blocks of samples, as views of the kept tensors."""
+        n = self._n
+        widest = max(layer.a[0].numel() for layer in self.layers) * self.theta.element_size()
+        budget = CONV_BLOCK_BYTES if self._channels_last else DENSE_BLOCK_BYTES
+        rows = n if not split else max(1, min(n, budget // max(widest, 1)))
+        if rows >= n:
+            return [(self.layers, self._p)]
+        blocks = []
+        for i in range(0, n, rows):
+            j = min(n, i + rows)
+            layers = [self._rows(layer, i, j) for layer in self.layers]
+            blocks.append((layers, None if self._p is None else self._p[i:j]))
+        return blocks
+
+    @staticmethod
+    def _rows(layer: _Layer, i: int, j: int) -> _Layer:
+        def cut(t):
+            return None if t is None else t[i:j]
+
+        out = replace(layer, a=layer.a[i:j], g=layer.g[i:j], d1=cut(layer.d1), d2=cut(layer.d2),
+                      curvature=cut(layer.curvature), indices=cut(layer.indices),
+                      window_mask=cut(layer.window_mask), out_shape=torch.Size((j - i, *layer.out_shape[1:])))
+        if layer.columns is not None:
+            per = layer.out_shape[2] * layer.out_shape[3]
+            out.columns = layer.columns[i * per : j * per]
+        if layer.transpose is not None:
+            out.transpose = vjp(layer.module, out.a)[1]
+        return out
 
     def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         from .params import loss_value
@@ -278,14 +313,14 @@ class LayerwiseHessian:
         flat = torch.zeros(layer.a.flatten(-2).shape, dtype=g.dtype, device=g.device)
         return flat.scatter_add(-1, layer.indices, g.contiguous().flatten(-2)).view(layer.a.shape)
 
-    def _forward_tangent(self, v: torch.Tensor):
+    def _forward_tangent(self, splits, layers: list[_Layer]):
         """Each layer's input tangent ȧ (None at the input) and the output's tangent."""
         tangents: list[torch.Tensor | None] = []
         t: torch.Tensor | None = None
-        for layer in self.layers:
+        for i, layer in enumerate(layers):
             tangents.append(t)
             if layer.kind in ("linear", "conv"):
-                vw, vb = self._split(layer, v)
+                vw, vb = splits[i]
                 z = self._apply(layer, layer.a, vw, vb)
                 if t is not None:
                     t = _plus_matmul(z, t, layer.weight.T) if layer.kind == "linear" and t.ndim == 2 else \
@@ -302,28 +337,47 @@ class LayerwiseHessian:
                 t = layer.module(t)
         return tangents, t
 
-    def _loss_curvature(self, t: torch.Tensor) -> torch.Tensor:
-        """∇²ℓ · ż at the output (the adjoint's tangent there)."""
+    def _loss_curvature(self, t: torch.Tensor, p: torch.Tensor | None) -> torch.Tensor:
+        """∇²ℓ · ż at the output (the adjoint's tangent there); p: the block's softmax rows."""
         if self.loss == "mse":
             return t * (2.0 / self._numel)
-        p = self._p
         return p * (t - (p * t).sum(-1, keepdim=True)) / self._n
 
+    def _splits(self, v: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None] | None]:
+        return [self._split(layer, v) if layer.kind in ("linear", "conv") else None for layer in self.layers]
+
     def _hvp_one(self, v: torch.Tensor) -> torch.Tensor:
-        tangents, t = self._forward_tangent(v)
+        splits = self._splits(v)
+        sums: dict[int, list[torch.Tensor | None]] = {}
+        for layers, p in self.row_blocks:
+            self._hvp_block(splits, layers, p, sums)
         out = torch.zeros_like(v)
-        rg = self._loss_curvature(t)  # the adjoint's tangent, walked back layer by layer
-        for i in range(len(self.layers) - 1, -1, -1):
-            layer, ta = self.layers[i], tangents[i]
+        for i, (hw, hb) in sums.items():
+            layer = self.layers[i]
+            out[layer.w_slice] = hw.reshape(-1)
+            if hb is not None:
+                out[layer.b_slice] = hb
+        return out
+
+    def _hvp_block(self, splits, layers: list[_Layer], p: torch.Tensor | None,
+                   sums: dict[int, list[torch.Tensor | None]]) -> None:
+        """Adds one block of samples' share of H·v to `sums` (layer index -> [weight, bias])."""
+        tangents, t = self._forward_tangent(splits, layers)
+        rg = self._loss_curvature(t, p)  # the adjoint's tangent, walked back layer by layer
+        for i in range(len(layers) - 1, -1, -1):
+            layer, ta = layers[i], tangents[i]
             if layer.kind in ("linear", "conv"):
-                vw, _ = self._split(layer, v)
+                vw, _ = splits[i]
                 hw = self._weight_grad(layer, layer.a, rg)
                 if ta is not None:
                     hw = self._weight_grad(layer, ta, layer.g, hw)
-                out[layer.w_slice] = hw.reshape(-1)
+                hb = None
                 if layer.b_slice is not None:
-                    bias_grad = rg.sum((0, 2, 3)) if layer.kind == "conv" else rg.reshape(-1, rg.shape[-1]).sum(0)
-                    out[layer.b_slice] = bias_grad
+                    hb = rg.sum((0, 2, 3)) if layer.kind == "conv" else rg.reshape(-1, rg.shape[-1]).sum(0)
+                if i in sums:
+                    sums[i] = [sums[i][0] + hw, None if hb is None else sums[i][1] + hb]
+                else:
+                    sums[i] = [hw, hb]
                 if i == 0:
                     break
                 rg = self._input_grad(layer, layer.weight, rg, self._input_grad(layer, vw, layer.g))
@@ -337,18 +391,24 @@ class LayerwiseHessian:
                 rg = self._pool_adjoint(layer, rg)
             else:
                 rg = layer.transpose(rg)[0]
-        return out
 
     def _quadratic_one(self, v: torch.Tensor) -> torch.Tensor:
-        tangents, t = self._forward_tangent(v)
-        total = (t * self._loss_curvature(t)).sum()
-        for layer, ta in zip(self.layers, tangents):
+        splits = self._splits(v)
+        total = None
+        for layers, p in self.row_blocks:
+            part = self._quadratic_block(splits, layers, p)
+            total = part if total is None else total + part
+        return total
+
+    def _quadratic_block(self, splits, layers: list[_Layer], p: torch.Tensor | None) -> torch.Tensor:
+        tangents, t = self._forward_tangent(splits, layers)
+        total = (t * self._loss_curvature(t, p)).sum()
+        for i, (layer, ta) in enumerate(zip(layers, tangents)):
             if ta is None:
                 continue
             if layer.kind in ("linear", "conv"):
                 # ⟨ḡ, f(ȧ; V)⟩ = ⟨∇_W f(ȧ; ḡ), V⟩: a weight-sized result instead of an output-sized one.
-                vw, _ = self._split(layer, v)
-                total = total + 2 * _dot(self._weight_grad(layer, ta, layer.g), vw)
+                total = total + 2 * _dot(self._weight_grad(layer, ta, layer.g), splits[i][0])
             elif layer.kind == "act" and layer.curvature is not None:
                 # The activation's input tangent is the previous layer's output tangent.
                 total = total + _dot(layer.curvature * ta, ta)

@@ -90,3 +90,20 @@ def test_models_that_are_not_a_known_chain_fall_back_to_autograd():
     v = torch.randn(flat_params(doubled).numel(), dtype=torch.float64)
     assert op.layerwise is None
     assert torch.allclose(op(v), torch.func.hessian(L)(flat_params(doubled)) @ v, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["tanh-mlp", "small-cnn", "pooled-cnn"])
+def test_sums_over_blocks_of_samples_equal_one_pass(name, monkeypatch):
+    import engine.layerwise_hessian as lh
+
+    L, theta = _case(name)
+    whole = layerwise_hessian(L, theta)
+    monkeypatch.setattr(lh, "DENSE_BLOCK_BYTES", 1)  # one sample per block
+    monkeypatch.setattr(lh, "CONV_BLOCK_BYTES", 1)
+    blocked = layerwise_hessian(L, theta)
+    assert len(whole.row_blocks) == 1 and len(blocked.row_blocks) == len(L.structure[1])
+    V = torch.randn(3, theta.numel(), generator=torch.Generator().manual_seed(4), dtype=theta.dtype)
+    for chunk in (1, 3):
+        blocked.chunk = chunk
+        assert torch.allclose(blocked.hvp(V), whole.hvp(V), rtol=1e-10, atol=1e-12), chunk
+        assert torch.allclose(blocked.quadratic_forms(V), whole.quadratic_forms(V), rtol=1e-10, atol=1e-12), chunk
