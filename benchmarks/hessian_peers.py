@@ -6,8 +6,10 @@ Two networks, each a little trained so the spectrum is not that of the initialis
 - "cnn": the MRI phantoms' SmallCNN (64 px) on 256 images (355,857 parameters).
 
 Peer: PyHessian 0.1 (`pip install pyhessian`, the `bench` extra), its `hessian(model, criterion,
-data=...)` on the same batch: power iteration with deflation for the top eigenvalues, stopped when
-the eigenvalue moves by less than `tol` (relative) between iterations, and Hutchinson's estimator
+data=...)` on the same batch: power iteration with deflation for the top eigenvalues (power
+iteration finds the largest |λ|, so where a negative eigenvalue is larger in size than the fifth
+positive one, PyHessian's "top 5" holds it; the engine is asked for the same, `which="magnitude"`),
+stopped when the eigenvalue moves by less than `tol` (relative) between iterations, and Hutchinson's estimator
 stopped when the running mean moves by less than its tolerance. Its constructor (the gradient with
 its graph) is timed as part of its work, as the engine's first product is part of ours.
 
@@ -141,11 +143,11 @@ def compare(name: str, model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
             h = hessian(model, torch.nn.CrossEntropyLoss(), data=(X, y), cuda=cuda)
             values, vectors = h.eigenvalues(maxIter=100, tol=tol, top_n=k)
             flat = torch.stack([torch.cat([t.detach().reshape(-1) for t in v]) for v in vectors])
-            order = sorted(range(k), key=lambda i: -values[i])
+            order = sorted(range(k), key=lambda i: -abs(values[i]))
             return torch.tensor([values[i] for i in order], dtype=torch.float64), flat[order]
 
         def project(k=k):
-            return eigenpairs(L, theta, k=k, which="top", iters=100, tol=tol, criterion="value")
+            return eigenpairs(L, theta, k=k, which="magnitude", iters=100, tol=tol, criterion="value")
 
         peer_s, peer_cpu, (peer_values, peer_vectors) = timed(peer, device, repeats)
         peer_products = counter.take() // repeats

@@ -361,12 +361,21 @@ def _tridiagonal_eigenvalues(state: LanczosState) -> np.ndarray:
     return eigvalsh_tridiagonal(a, b)
 
 
+def _wanted_order(values: torch.Tensor, which: str) -> torch.Tensor:
+    """Indices of ascending eigenvalues in the order `which` wants them."""
+    if which == "top":
+        return torch.arange(len(values) - 1, -1, -1)
+    if which == "magnitude":
+        return torch.argsort(values.abs(), descending=True, stable=True)
+    return torch.arange(len(values))
+
+
 def _ritz(state: LanczosState, which: str, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Ritz values, their coefficient vectors in the Lanczos basis, and residual estimates
     |β_m · s_m| for the k wanted ones (single start vector)."""
     T = state.tridiagonal()[0]
     theta, S = symmetric_eigh(T)
-    idx = torch.arange(len(theta) - 1, -1, -1) if which == "top" else torch.arange(len(theta))
+    idx = _wanted_order(theta, which)
     idx = idx[:k]
     est = (state.betas[0, -1].double() * S[-1, idx]).abs()
     return theta[idx], S[:, idx], est
@@ -376,7 +385,8 @@ def eigenpairs(loss_fn: LossFn, theta: torch.Tensor, k: int = 1, which: str = "t
                tol: float = 1e-4, seed: int = 0, start: torch.Tensor | None = None, mode: str = "auto",
                device: str | torch.device | None = None,
                operator: HessianOperator | None = None, criterion: str = "residual") -> EigenResult:
-    """The k largest ("top", descending) or most negative ("bottom", ascending) eigenpairs by
+    """The k largest ("top", descending), most negative ("bottom", ascending) or largest in
+    absolute value ("magnitude", by |λ| descending: what power iteration finds) eigenpairs by
     Lanczos with full re-orthogonalisation, with their measured residuals ‖Hv − λv‖.
 
     Stops when each wanted Ritz pair's residual estimate |β·s| is below `tol`·|λ| (so the
@@ -399,8 +409,8 @@ def eigenpairs_iter(loss_fn: LossFn, theta: torch.Tensor, k: int = 1, which: str
                     criterion: str = "residual") -> Iterator[Progress | EigenResult]:
     """`eigenpairs` as a generator: yields a `Progress` (Lanczos steps of at most `iters`)
     after each step, then the EigenResult last."""
-    if which not in ("top", "bottom"):
-        raise ValueError(f"which must be 'top' or 'bottom', got {which!r}")
+    if which not in ("top", "bottom", "magnitude"):
+        raise ValueError(f"which must be 'top', 'bottom' or 'magnitude', got {which!r}")
     if criterion not in ("residual", "value"):
         raise ValueError(f"criterion must be 'residual' or 'value', got {criterion!r}")
     theta = _on_device(theta, device)
@@ -431,7 +441,7 @@ def eigenpairs_iter(loss_fn: LossFn, theta: torch.Tensor, k: int = 1, which: str
             break
         if criterion == "value":
             values = torch.from_numpy(_tridiagonal_eigenvalues(state))
-            values = (values.flip(0) if which == "top" else values)[:k]
+            values = values[_wanted_order(values, which)][:k]
             if previous is not None and bool(((values - previous).abs() < tol * (values.abs() + 1e-6)).all()):
                 converged = True
                 break

@@ -107,3 +107,15 @@ def test_sums_over_blocks_of_samples_equal_one_pass(name, monkeypatch):
         blocked.chunk = chunk
         assert torch.allclose(blocked.hvp(V), whole.hvp(V), rtol=1e-10, atol=1e-12), chunk
         assert torch.allclose(blocked.quadratic_forms(V), whole.quadratic_forms(V), rtol=1e-10, atol=1e-12), chunk
+
+
+def test_largest_in_magnitude_holds_a_negative_eigenvalue_when_it_is_the_larger():
+    L, theta = _case("relu-mlp")
+    exact = torch.linalg.eigvalsh(torch.func.hessian(L)(theta))
+    by_size = exact[torch.argsort(exact.abs(), descending=True)][:4]
+    assert bool((by_size < 0).any())  # this network's four largest |λ| include a negative one
+    r = eigenpairs(L, theta, k=4, which="magnitude", tol=1e-10, iters=400)
+    # Compared as sets: ±λ pairs of equal size may come in either order.
+    assert torch.allclose(r.values.sort().values, by_size.sort().values, rtol=1e-6, atol=1e-9)
+    top = eigenpairs(L, theta, k=4, which="top", tol=1e-10, iters=400)
+    assert bool((top.values > 0).all())
