@@ -164,16 +164,17 @@ class LayerwiseHessian:
 
     # -- the kept forward and backward pass ----------------------------------------------------
     def _build(self, chain: list[nn.Module], offsets: dict[int, slice], X: torch.Tensor, y: torch.Tensor) -> None:
+        """One forward pass that keeps each layer's input, then the adjoints ∂L/∂(each output) by a
+        backward pass written out like the products' (no autograd graph, no weight gradients)."""
         theta = self.theta
         layers: list[_Layer] = []
-        outputs: list[torch.Tensor] = []
         # Images and kernels channels-last: the CPU's convolutions (oneDNN) and GPUs' tensor-core
         # kernels run fastest on that layout, and elementwise steps keep it.
         self._channels_last = X.ndim == 4 and any(isinstance(m, nn.Conv2d) for m in chain)
         h = X.contiguous(memory_format=torch.channels_last) if self._channels_last else X
-        with torch.enable_grad():
+        with torch.no_grad():
             for i, m in enumerate(chain):
-                a = h.detach()
+                a = h
                 if isinstance(m, (nn.Linear, nn.Conv2d)):
                     w_slice = offsets[id(m.weight)]
                     weight = self._weight_layout(theta[w_slice].view(m.weight.shape))
@@ -187,47 +188,61 @@ class LayerwiseHessian:
                         # convolution with one or three input channels runs far below peak.
                         cols = F.unfold(a, m.kernel_size, m.dilation, m.padding, m.stride)
                         layer.columns = cols.transpose(1, 2).reshape(-1, cols.shape[1]).contiguous()
-                    z = self._apply(layer, h, weight, bias)
+                    z = F.linear(a, weight, bias) if kind == "linear" else \
+                        F.conv2d(a, weight, bias, m.stride, m.padding, m.dilation)
                 elif isinstance(m, ELEMENTWISE):
                     layer = _Layer(m, "act", a, a)
-                    z = m(h)
-                    layer.d1, layer.d2 = _derivatives(m, a, z.detach())
+                    z = m(a)
+                    nxt = chain[i + 1] if i + 1 < len(chain) else None
+                    if isinstance(m, nn.ReLU) and isinstance(nxt, nn.MaxPool2d) and _tiles(nxt, z):
+                        # A ReLU right before pooling windows that tile: its 0/1 derivative joins
+                        # the pooling's mask (below), and the activation passes tangents and
+                        # adjoints on unchanged: two fewer passes over the largest tensors.
+                        layer.kind = "folded"
+                    else:
+                        layer.d1, layer.d2 = _derivatives(m, a, z)
                 elif isinstance(m, nn.MaxPool2d):
-                    z, idx = F.max_pool2d(h, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode,
-                                          return_indices=True)
+                    k, st, pad, dil = (list(_pair(v)) for v in (m.kernel_size, m.stride or m.kernel_size,
+                                                                  m.padding, m.dilation))
+                    z, idx = F.max_pool2d(a, k, st, pad, dil, m.ceil_mode, return_indices=True)
                     layer = _Layer(m, "maxpool", a, a, indices=idx.flatten(-2), out_shape=z.shape)
                     if _tiles(m, a):
-                        # Windows that tile the image: the argmax as a 0/1 mask, so the tangent is a
-                        # sum-pool of mask·t and the adjoint an upsampling times the mask, both on
-                        # the channels-last layout (a gather would need the plain one).
-                        mask = torch.zeros(a.flatten(-2).shape, dtype=a.dtype, device=a.device)
-                        mask = mask.scatter_(-1, layer.indices, 1.0).view(a.shape)
-                        mask = mask.contiguous(memory_format=torch.channels_last) if self._channels_last else mask
-                        previous = layers[-1] if layers else None
-                        if previous is not None and previous.kind == "act" and previous.d2 is None:
-                            # A ReLU right before: its 0/1 derivative joins the mask, and the
-                            # activation passes tangents and adjoints on unchanged (two fewer
-                            # passes over the largest tensors of the network).
-                            mask = mask * previous.d1
-                            previous.kind = "folded"
-                        layer.window_mask = mask
+                        # Windows that tile the image: the argmax as a 0/1 mask (the pooling's own
+                        # backward of ones marks exactly the positions a gather would pick), so the
+                        # tangent is a sum-pool of mask·t and the adjoint an upsampling times the
+                        # mask, both on the channels-last layout.
+                        marks = torch.ones_like(z)
+                        if layers and layers[-1].kind == "folded":
+                            # The ReLU's derivative at a window's argmax is 1 exactly where the
+                            # pooled value is positive.
+                            marks = (z > 0).to(z.dtype)
+                        layer.window_mask = torch.ops.aten.max_pool2d_with_indices_backward(
+                            marks, a, k, st, pad, dil, m.ceil_mode, idx)
                 else:
                     layer = _Layer(m, "map", a, a)
-                    z = m(h)
+                    z = m(a)
                     layer.transpose = vjp(m, a)[1]
-                    layer.out_shape = z.shape
-                if not z.requires_grad:  # the first layers: θ itself is a constant here
-                    z = z.detach().requires_grad_(True)
+                layer.out_shape = z.shape
                 layers.append(layer)
-                outputs.append(z)
                 h = z
             value = self._loss(h, y)
-            adjoints = torch.autograd.grad(value, outputs)
-        for layer, z, g in zip(layers, outputs, adjoints):
-            layer.g = g.detach()
-            layer.out_shape = z.shape
-            if layer.kind == "act" and layer.d2 is not None:
-                layer.curvature = layer.g * layer.d2
+            g = self._output_adjoint(h, y)
+            for i in range(len(layers) - 1, -1, -1):
+                layer = layers[i]
+                layer.g = g
+                if layer.kind == "act" and layer.d2 is not None:
+                    layer.curvature = g * layer.d2
+                if i == 0:
+                    break
+                if layer.kind in ("linear", "conv"):
+                    g = self._input_grad(layer, layer.weight, g)
+                elif layer.kind == "act":
+                    g = layer.d1 * g
+                elif layer.kind == "maxpool":
+                    g = self._pool_adjoint(layer, g)
+                elif layer.kind == "map":
+                    g = layer.transpose(g)[0]
+                # "folded": the ReLU's derivative is applied by the pooling's mask after it
         logits = h.detach()
         self.value = value.detach()
         self.layers = layers
@@ -275,6 +290,14 @@ class LayerwiseHessian:
         from .params import loss_value
 
         return loss_value(out, y, self.loss)
+
+    def _output_adjoint(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """∂L/∂(outputs) of the mean loss, as `engine.params.loss_value` defines it."""
+        if self.loss == "cross_entropy":
+            return (out.softmax(-1) - F.one_hot(y, out.shape[-1]).to(out.dtype)) / out.shape[0]
+        if y.dtype in (torch.int64, torch.int32) and out.ndim == 2 and out.shape[1] > 1:
+            y = F.one_hot(y, out.shape[1])
+        return 2 * (out - y.reshape(out.shape).to(out.dtype)) / out.numel()
 
     def _weight_layout(self, w: torch.Tensor) -> torch.Tensor:
         return w.contiguous(memory_format=torch.channels_last) if self._channels_last and w.ndim == 4 else w
