@@ -34,6 +34,7 @@ from ..plots import TidyAxis
 from .base import HeadlessContext, Panel
 
 MIN_INTERVAL_S = 0.3  # at most ~3 spectra a second
+SERIES_DELAY_MS = 60  # after a new spectrum is painted, its points join the series plots
 PROGRESS_AFTER_S = 0.8  # show the progress bar for computations that take longer than this
 
 METHOD_LABELS = {"auto": "Auto", "exact": "Exact", "slq": "SLQ"}
@@ -235,6 +236,9 @@ class CurvaturePanel(Panel):
         self.snapshot: SpectrumSnapshot | None = None
         self.series: dict[str, list[float]] = _empty_series()
         self.snapshots_drawn = 0
+        self._series_due = False
+        self._series_timer = QtCore.QTimer(self, singleShot=True, interval=SERIES_DELAY_MS)
+        self._series_timer.timeout.connect(self._draw_series)
         self._history_stale = True
         self._history_note = ""
 
@@ -344,7 +348,7 @@ class CurvaturePanel(Panel):
         return self._data is not None and self._data[2]
 
     def _busy(self) -> bool:
-        return self.jobs.running("spectrum")
+        return self.jobs.running("spectrum") or self._series_due
 
     def _stop_job(self) -> None:
         self.jobs.cancel("spectrum")
@@ -426,13 +430,33 @@ class CurvaturePanel(Panel):
         s["residual_max"].append(snap.residual_max)
         s["residual_min"].append(snap.residual_min)
         s["negative_fraction"].append(snap.negative_fraction)
+        self._update_stats()
+        if self.lab.sync or not self.active:
+            self._draw_series()
+        else:
+            # The spectrum paints in this turn, the two series plots after it: a snapshot's three
+            # plot views painted in one event-loop turn were the tab's largest turns.
+            self._series_due = True
+            self._series_timer.start()
+        self.snapshots_drawn += 1
+
+    def _draw_series(self) -> None:
+        """The full-spectrum dots on the λ plot, then (a turn later, when the window is live) on
+        the trace plot: one plot view painted per turn."""
+        s = self.series
         x = np.asarray(s["step"], dtype=float)
         self.lmax_curve.setData(x, np.asarray(s["lambda_max"]))
         self.lmin_curve.setData(x, np.asarray(s["lambda_min"]))
-        self.trace_curve.setData(x, np.asarray(s["trace"]))
         self._update_threshold()
-        self._update_stats()
-        self.snapshots_drawn += 1
+        if self._series_due and not self.lab.sync:
+            QtCore.QTimer.singleShot(SERIES_DELAY_MS, self, self._draw_trace_series)
+        else:
+            self._draw_trace_series()
+
+    def _draw_trace_series(self) -> None:
+        self._series_due = False
+        s = self.series
+        self.trace_curve.setData(np.asarray(s["step"], dtype=float), np.asarray(s["trace"]))
 
     def _draw_spectrum(self) -> None:
         snap = self.snapshot
