@@ -139,7 +139,8 @@ class LayerwiseHessian:
 
     Built once per θ (one forward and one backward pass, kept); `hvp(V)` and
     `quadratic_forms(V)` take a block of vectors (n, P) or one (P,). `chunk` bounds how many
-    vectors one vmapped pass holds (by default as many as fit `DEFAULT_BUDGET`).
+    vectors one vmapped pass holds (by default one at a time on a CPU, where that measured
+    fastest; on a GPU as many as fit `DEFAULT_BUDGET`).
     """
 
     def __init__(self, model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str, theta: torch.Tensor,
@@ -249,7 +250,6 @@ class LayerwiseHessian:
         self._n = logits.shape[0]
         self._numel = logits.numel()
         self._p = logits.softmax(-1) if self.loss == "cross_entropy" else None
-        self._logits_shape = logits.shape
         per_vector = 4 * sum(layer.a.numel() + layer.g.numel() for layer in layers) * theta.element_size()
         # On a CPU one vector at a time measured fastest (its intermediates stay in cache); a GPU
         # wants blocks as large as memory allows.
