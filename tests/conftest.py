@@ -19,9 +19,13 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 def window(qtbot):
     """The real main window, at lecture-hall size, torn down with every job stopped."""
     from gui.app import make_app
+    from gui.collector import freeze_long_lived
     from gui.headless import dispose
     from gui.main_window import MainWindow
 
+    # As the app does once started: the modules' objects are exempt from later collections, so
+    # each window's teardown collects its own cycles without walking torch's and Qt's.
+    freeze_long_lived()
     make_app()
     win = MainWindow()
     win.bar.confirm = lambda text: True  # tests answer "yes" to "restart training?"

@@ -1,3 +1,4 @@
+import copy
 import math
 
 import numpy as np
@@ -32,6 +33,37 @@ def test_same_seed_same_numbers(moons):
     assert a == b and torch.equal(ta, tb)
     c, tc = _run(moons, TrainConfig(steps=60, eval_every=20, seed=6, device="cpu"))
     assert not torch.equal(ta, tc)  # another batch order
+
+
+def test_a_cnn_trains_channels_last_with_the_numbers_of_the_default_layout():
+    """The trainer lays a CNN's kernels and images out channels-last (faster on a CPU); θ keeps
+    its order and three steps give the weights that the default layout gives."""
+    from engine.data import mri_phantoms
+
+    ds = mri_phantoms(n_per_class=6, size=16, n_classes=4, seed=0)
+    # SGD: the step is linear in the gradient (Adam's first steps are lr·sign(g), which float
+    # rounding flips where g ≈ 0).
+    cfg = TrainConfig(optimizer="sgd", lr=0.05, batch_size=4, eval_every=100, device="cpu", seed=0)
+    torch.manual_seed(0)
+    model = small_cnn(1, ds.n_classes, 16)
+    reference = copy.deepcopy(model)
+    theta0 = flat_params(model)
+    trainer = Trainer(model, ds, cfg)
+    conv = trainer.model.features.conv2.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert torch.equal(flat_params(trainer.model), theta0)  # same order, same values
+    for _ in range(3):
+        trainer.step()
+    # The same steps in the default layout, by hand.
+    opt = torch.optim.SGD(reference.parameters(), lr=0.05)
+    g = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(ds.y_train), generator=g)
+    for i in range(3):
+        idx = order[4 * i : 4 * i + 4]
+        opt.zero_grad()
+        F.cross_entropy(reference(ds.X_train[idx]), ds.y_train[idx]).backward()
+        opt.step()
+    assert torch.allclose(flat_params(trainer.model), flat_params(reference), atol=1e-5)
 
 
 def test_flat_params_round_trip(moons):
