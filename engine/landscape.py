@@ -1005,12 +1005,22 @@ def make_plane(data: LandscapeData, theta: torch.Tensor, settings: LandscapeSett
     raise ValueError(f"unknown axes {axes!r}; choose one of {', '.join(AXES)}")
 
 
+NICE_SPANS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
 def fit_span(projection: PathProjection | None, default: float = 1.0) -> float:
-    """A grid half-width that holds the whole projected path with a margin."""
+    """A grid half-width that holds the whole projected path with a margin of at least 20%,
+    rounded up to 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10ᵏ: while the path grows, a live
+    surface keeps its range (and its axes their ticks) for many refreshes instead of moving at
+    every one."""
     if projection is None or len(projection.coords) == 0:
         return default
     m = float(np.abs(projection.coords).max())
-    return 1.2 * m if m > 0 else default
+    if not (m > 0 and math.isfinite(m)):
+        return default
+    need = 1.2 * m
+    decade = 10.0 ** math.floor(math.log10(need))
+    return next(s * decade for s in NICE_SPANS if s * decade >= need * (1 - 1e-9))
 
 
 def roughness(Z: np.ndarray) -> float:

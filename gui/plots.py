@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .style import manager
-from .worker import event_loop_turn
+from .worker import AFTER_DELIVERY, event_loop_turn
 
 pg.setConfigOptions(antialias=True, imageAxisOrder="row-major", background="w", foreground="k",
                     exitCleanup=False)
@@ -60,7 +60,15 @@ def class_band_colormap(n_classes: int) -> pg.ColorMap:
 
 
 class TidyAxis(pg.AxisItem):
-    """An axis whose log mode marks only 1, 2 and 5 × 10ᵏ, so minor ticks do not pile up."""
+    """An axis whose log mode marks only 1, 2 and 5 × 10ᵏ, so minor ticks do not pile up, and
+    that ignores a label set again unchanged."""
+
+    def setLabel(self, text=None, units=None, unitPrefix=None, *args, **kwargs):  # noqa: N802 - pyqtgraph's name
+        unchanged = (not args and not kwargs and (text or "") == self.labelText and (units or "") == self.labelUnits
+                     and (unitPrefix or "") == self.labelUnitPrefix and self.label.isVisible() == bool(text or units))
+        if unchanged:
+            return  # setting it again relays the plot out and repaints the whole view
+        super().setLabel(text, units, unitPrefix, *args, **kwargs)
 
     def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802 - pyqtgraph's name
         # Within each decade only 2× and 5× get a tick and a grid line (pyqtgraph draws all of
@@ -102,6 +110,22 @@ def make_view(parent: QtWidgets.QWidget | None = None) -> pg.GraphicsLayoutWidge
     manager().register_view(view)
     event_loop_turn()  # a tab being built hands the event loop a turn between plots
     return view
+
+
+def settle_ranges() -> None:
+    """Work out the shown plots' pending auto-ranges now, after new data and before Qt paints.
+    Left to the paint, a range that moves marks its axes dirty while the view is being painted,
+    and Qt paints the whole view a second time in the same turn (measured on the Landscape tab:
+    two paints of each view per refresh)."""
+    for plot in manager().plots():
+        vb = plot.vb
+        # pyqtgraph's own flag for "data changed since the range was fitted"; absent in another
+        # version, nothing is settled early and the paint does it as before.
+        if getattr(vb, "_autoRangeNeedsUpdate", False) and plot.isVisible():
+            vb.prepareForPaint()
+
+
+AFTER_DELIVERY.append(settle_ranges)
 
 
 def add_plot(view: pg.GraphicsLayoutWidget, title: str = "", xlabel: str = "", ylabel: str = "",
@@ -423,8 +447,9 @@ def _alive(obj) -> bool:
 def curve(plot: pg.PlotItem, key: str | int, name: str | None = None, width: float = 2.0,
           dashed: bool = False, **kw) -> pg.PlotDataItem:
     item = plot.plot([], [], name=name, **kw)
+    symbols = kw.get("symbol") is not None and "symbolBrush" not in kw and "symbolPen" not in kw
     manager().register_curve(item, key, width,
-                             QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine)
+                             QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine, symbols)
     if name and plot.legend is not None:
         manager().register_plot(plot)  # restyle the new legend label
     event_loop_turn()

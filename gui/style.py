@@ -85,7 +85,7 @@ class StyleManager(QtCore.QObject):
         self.style = Style(base_point_size=base_point_size_for(_screen_height()))
         self._plots: weakref.WeakSet = weakref.WeakSet()
         self._views: weakref.WeakSet = weakref.WeakSet()
-        self._curves: list[tuple[weakref.ref, str | int, float, QtCore.Qt.PenStyle]] = []
+        self._curves: list[tuple[weakref.ref, str | int, float, QtCore.Qt.PenStyle, bool]] = []
         self._bars: weakref.WeakSet = weakref.WeakSet()
         self._texts: list[tuple[weakref.ref, float, bool]] = []
 
@@ -137,11 +137,24 @@ class StyleManager(QtCore.QObject):
         plot.setTitle(title, color=self.style.colors.plot_fg, size=f"{self.style.point_size * 1.15:.1f}pt",
                       bold=True)
 
+    def plots(self) -> list[pg.PlotItem]:
+        """The registered plots still alive."""
+        return [p for p in list(self._plots) if _alive(p)]
+
     def register_curve(self, item, key: str | int, width: float = 2.0,
-                       pen_style=QtCore.Qt.PenStyle.SolidLine) -> None:
+                       pen_style=QtCore.Qt.PenStyle.SolidLine, symbols: bool = False) -> None:
+        """Style item's line in key's colour, and its symbols too where `symbols` (pyqtgraph's
+        default symbol colour is one navy for every curve)."""
         self._curves = [c for c in self._curves if c[0]() is not None]
-        self._curves.append((weakref.ref(item), key, width, pen_style))
-        item.setPen(self.pen(key, width, pen_style))
+        self._curves.append((weakref.ref(item), key, width, pen_style, symbols))
+        self._style_curve(item, key, width, pen_style, symbols)
+
+    def _style_curve(self, item, key: str | int, width: float, pen_style, symbols: bool) -> None:
+        item.setPen(self.pen(key, width, pen_style) if width > 0 else None)  # width 0: symbols only
+        if symbols:
+            color = self.color(key)
+            item.setSymbolBrush(pg.mkBrush(color))
+            item.setSymbolPen(pg.mkPen(color))
 
     def register_colorbar(self, bar: pg.ColorBarItem) -> None:
         self._bars.add(bar)
@@ -212,8 +225,8 @@ class StyleManager(QtCore.QObject):
         for plot in [p for p in list(self._plots) if _alive(p)]:
             self._style_plot(plot)
         self._curves = [c for c in self._curves if _alive(c[0]())]
-        for ref, key, width, pen_style in self._curves:
-            ref().setPen(self.pen(key, width, pen_style))
+        for ref, *style in self._curves:
+            self._style_curve(ref(), *style)
         for bar in [b for b in list(self._bars) if _alive(b)]:
             self._style_axis(bar.axis)
         self._texts = [t for t in self._texts if _alive(t[0]())]

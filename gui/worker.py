@@ -26,6 +26,9 @@ MAX_DRAIN_MS = 400
 # all the time drawing left a small network's training loop 5% of its speed. Past this share a
 # job hands over its items less often (fewer, larger batches), down to ~2.5 a second.
 GUI_SHARE = 0.35
+# Called on the GUI thread after a job's items were handed over, before Qt paints what they
+# changed (gui.plots settles the plots' auto-ranges here).
+AFTER_DELIVERY: list[Callable[[], None]] = []
 
 
 class Job(QtCore.QObject):
@@ -124,6 +127,8 @@ class Job(QtCore.QObject):
             items.append(self._queue.popleft())
         if items and self._on_items is not None:
             self._safe(self._on_items, items)
+            for hook in AFTER_DELIVERY:
+                self._safe(hook)
         if self._finished.is_set() and not self._queue and not self._delivered:
             self._delivered = True
             self._timer.stop()

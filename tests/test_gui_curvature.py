@@ -34,6 +34,15 @@ def test_live_spectrum_follows_training(window, qtbot):
     assert "‖Hv − λv‖" in text and "negative eigenvalues" in text and "%" in text
     assert panel.snapshot.residual_max < 1e-3 * abs(panel.snapshot.lambda_max)
     assert panel.threshold_line.value() == pytest.approx(2 / lab.experiment.config.lr)
+    # The λ legend has a row of its own, off the curves; the spectra's dots wear their curves'
+    # colours (not pyqtgraph's one navy for every symbol).
+    from gui.plots import manager
+
+    legend, box = panel.lambda_plot.legend, panel.lambda_plot.vb.sceneBoundingRect()
+    assert legend.isVisible() and not legend.sceneBoundingRect().intersects(box)
+    for dots, key in ((panel.lmax_curve, 0), (panel.lmin_curve, "error"), (panel.trace_curve, 2)):
+        assert dots.opts["pen"] is None or dots.opts["pen"].style() == QtCore.Qt.PenStyle.NoPen
+        assert dots.opts["symbolBrush"].color() == manager().color(key)
     # The log/linear toggle changes the axis, not the data.
     panel.log_scale.setChecked(False)
     assert not panel.spectrum_plot.ctrl.logYCheck.isChecked()

@@ -125,3 +125,53 @@ def test_a_shown_tab_paints_its_plot_views_one_per_turn(window, qtbot):
     assert reveal.pending() > 0
     reveal.reveal_now()
     assert reveal.pending() == 0 and all(v.updatesEnabled() for v in views)
+
+
+def test_data_from_a_job_that_moves_the_range_paints_the_view_once(qtbot):
+    """Each batch a job hands over, here one that widens the plot's x range every time, paints
+    the view once: the range is fitted before Qt paints. Fitted during the paint, the axes it
+    moved asked for a second paint of the whole view (20 paints for 10 batches)."""
+    import numpy as np
+    from PySide6 import QtWidgets
+
+    from gui import plots
+    from gui.worker import Job
+
+    view = plots.make_view()
+    plot = plots.add_plot(view, "growing", "x", "y")
+    curve = plots.curve(plot, 0, "data")
+    view.resize(640, 420)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.wait(200)
+
+    class PaintCounter(QtCore.QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+            if event.type() == QtCore.QEvent.Type.Paint:
+                self.count += 1
+            return False
+
+    counter = PaintCounter()
+    view.viewport().installEventFilter(counter)
+    batches = []
+
+    def items():
+        for k in range(1, 11):
+            time.sleep(0.12)  # one batch per drain
+            yield 2.0 ** k
+
+    def show(values):
+        batches.append(len(values))
+        x = np.linspace(0, values[-1], 50)
+        curve.setData(x, np.sin(x))  # the x range grows; the axes keep their size
+
+    job = Job(items, show, name="growing").start()
+    qtbot.waitUntil(lambda: not job.running, timeout=10000)
+    qtbot.wait(300)
+    view.viewport().removeEventFilter(counter)
+    assert len(batches) >= 8
+    assert counter.count <= len(batches) + 2, f"{counter.count} paints for {len(batches)} batches"
+    view.close()
+    QtWidgets.QApplication.processEvents()

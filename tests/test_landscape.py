@@ -329,6 +329,20 @@ def test_pca_of_a_straight_path_finds_its_direction_and_sign():
         ls.pca_directions(torch.zeros(5, 10))
 
 
+def test_fitted_span_holds_the_path_and_stays_put_while_it_grows():
+    """'Fit path': the grid holds the path with a 20% margin, and a live surface keeps its range
+    over many refreshes while the path grows (its axes do not move at every one)."""
+    spans = []
+    for m in np.geomspace(0.05, 40.0, 400):  # the path's reach growing 1.7% per refresh
+        p = ls.PathProjection(steps=np.arange(2), coords=np.array([[0.0, 0.0], [m, -0.5 * m]]),
+                              in_plane=np.zeros(2), off_plane=np.zeros(2), explained=1.0)
+        span = ls.fit_span(p)
+        assert 1.2 * m <= span <= 1.2 * m * 1.34, (m, span)
+        spans.append(span)
+    changes = int(np.count_nonzero(np.diff(spans)))
+    assert changes < 40, f"the range moved at {changes} of 399 refreshes"
+
+
 def test_path_recorder_thins_evenly_and_keeps_start_and_newest():
     rec = ls.PathRecorder(max_points=16)
     for step in range(1000):

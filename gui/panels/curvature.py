@@ -29,7 +29,7 @@ from engine.spectrum import (
 
 from .. import plots
 from ..jobs import PanelJobs
-from ..panel_tools import TaskBar, fmt, labelled, set_title
+from ..panel_tools import TaskBar, fmt, labelled, legend_under, set_title
 from ..plots import TidyAxis
 from .base import HeadlessContext, Panel
 
@@ -173,29 +173,27 @@ class CurvaturePanel(Panel):
 
         # -- λ over steps -------------------------------------------------------------------
         self.series_view = plots.make_view()
-        self.lambda_plot = plots.add_plot(self.series_view, "Extreme eigenvalues", "", "λ", row=0, col=0,
-                                          legend=True)
+        self.lambda_plot = plots.add_plot(self.series_view, "Extreme eigenvalues", "", "λ", row=0, col=0)
+        # In its own row: inside the plot it sat on λmax's curve late in a run, wherever it was put.
+        legend_under(self.series_view, self.lambda_plot, row=1)
         # Lines: the run's history, recorded from step 0 whichever tab was open; dots: this tab's spectra.
-        self.lmax_history = plots.curve(self.lambda_plot, 0, None, width=1.6)
-        self.lmin_history = plots.curve(self.lambda_plot, "error", None, width=1.6)
-        self.lmax_curve = plots.curve(self.lambda_plot, 0, "λmax", symbol="o", symbolSize=5)
-        self.lmin_curve = plots.curve(self.lambda_plot, "error", "λmin", symbol="o", symbolSize=4)
-        for c in (self.lmax_curve, self.lmin_curve):
-            c.setPen(None)  # the history draws the line between the spectra's dots
-        self.lambda_plot.legend.anchor((1, 0.5), (1, 0.5), offset=(-8, 0))  # between λmin and λmax, usually
+        self.lmax_history = plots.curve(self.lambda_plot, 0, "λmax", width=1.6)
+        self.lmin_history = plots.curve(self.lambda_plot, "error", "λmin", width=1.6)
+        # Width 0, dots only: the history draws the line between the spectra's dots.
+        self.lmax_curve = plots.curve(self.lambda_plot, 0, None, width=0, symbol="o", symbolSize=6)
+        self.lmin_curve = plots.curve(self.lambda_plot, "error", None, width=0, symbol="o", symbolSize=5)
         # Built here rather than with plots.guide_line: registered with the style manager, a line
         # with a label outlived its window; it is restyled in changeEvent instead.
         self.threshold_line = pg.InfiniteLine(pos=0.0, angle=0, movable=False, label="2/η",
-                                              labelOpts={"position": 0.08,  # clear of the legend
+                                              labelOpts={"position": 0.08,  # the label near the line's left end
                                                          "color": plots.manager().color("accent"),
                                                          "fill": (255, 255, 255, 190)},
                                               pen=plots.manager().pen("accent", 1.5, QtCore.Qt.PenStyle.DashLine))
         self.lambda_plot.addItem(self.threshold_line)
-        self.trace_plot = plots.add_plot(self.series_view, "Trace of the Hessian", "step", "tr H", row=1, col=0)
+        self.trace_plot = plots.add_plot(self.series_view, "Trace of the Hessian", "step", "tr H", row=2, col=0)
         self.trace_plot.setXLink(self.lambda_plot)
         self.trace_history = plots.curve(self.trace_plot, 2, None, width=1.6)
-        self.trace_curve = plots.curve(self.trace_plot, 2, None, symbol="o", symbolSize=4)
-        self.trace_curve.setPen(None)
+        self.trace_curve = plots.curve(self.trace_plot, 2, None, width=0, symbol="o", symbolSize=5)
         self.series_note = plots.caption("")
         self.spectrum_note = plots.note(self.spectrum_plot, "Computing the Hessian spectrum…")
         plots.note(self.lambda_plot, "λmax and λmin appear here once the network trains")
@@ -454,9 +452,11 @@ class CurvaturePanel(Panel):
             self._draw_trace_series()
 
     def _draw_trace_series(self) -> None:
-        self._series_due = False
+        was_due, self._series_due = self._series_due, False
         s = self.series
         self.trace_curve.setData(np.asarray(s["step"], dtype=float), np.asarray(s["trace"]))
+        if was_due and (self.live.isChecked() or self._requested):
+            self._maybe_start()  # a θ that came (or a Refresh pressed) while the series were due
 
     def _draw_spectrum(self) -> None:
         snap = self.snapshot

@@ -607,7 +607,9 @@ class LandscapePanel(Panel):
 
     def _redraw(self) -> None:
         log = self.log_scale.isChecked()
-        self.map.bar.axis.setLabel("log₁₀ train loss" if log else "train loss")
+        bar_label = "log₁₀ train loss" if log else "train loss"
+        if self.map.bar.axis.labelText != bar_label:  # the same label again would repaint the whole view
+            self.map.bar.axis.setLabel(bar_label)
         # The profiles show log₁₀ values on a plain axis, like the colour bar: a log axis has no
         # tick labels when the values span less than a decade.
         self.line_plot.setLabel("left", "log₁₀ loss" if log else "loss")
