@@ -118,10 +118,11 @@ def settle_ranges() -> None:
     and Qt paints the whole view a second time in the same turn (measured on the Landscape tab:
     two paints of each view per refresh)."""
     for plot in manager().plots():
-        vb = plot.vb
-        # pyqtgraph's own flag for "data changed since the range was fitted"; absent in another
+        # pyqtgraph's own flag for "data changed since the range was fitted" (a Python attribute:
+        # read first, it spares the Qt calls for the plots with nothing new); absent in another
         # version, nothing is settled early and the paint does it as before.
-        if getattr(vb, "_autoRangeNeedsUpdate", False) and plot.isVisible():
+        vb = getattr(plot, "vb", None)
+        if getattr(vb, "_autoRangeNeedsUpdate", False) and _alive(plot) and plot.isVisible():
             vb.prepareForPaint()
 
 

@@ -138,8 +138,9 @@ class StyleManager(QtCore.QObject):
                       bold=True)
 
     def plots(self) -> list[pg.PlotItem]:
-        """The registered plots still alive."""
-        return [p for p in list(self._plots) if _alive(p)]
+        """The registered plots (a closed window's may be among them until collected: check
+        that one is alive before touching its Qt side)."""
+        return list(self._plots)
 
     def register_curve(self, item, key: str | int, width: float = 2.0,
                        pen_style=QtCore.Qt.PenStyle.SolidLine, symbols: bool = False) -> None:

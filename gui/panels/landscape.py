@@ -133,7 +133,9 @@ class LandscapePanel(Panel):
         self.span.setSpecialValueText("fit path")
         self.span.setValue(0.0)  # fit the path: on the default PCA plane it is longer than ±1
         self.span.setPrefix("± ")
-        self.span.setToolTip("Half-width of the grid in units of d₁, d₂ ('fit path': wide enough for the path)")
+        self.span.setToolTip("Half-width of the grid in units of d₁, d₂ ('fit path': wide enough for the path, "
+                             "rounded up to 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10ᵏ so that the axes stay "
+                             "put while it grows)")
         self.resolution = QtWidgets.QComboBox()
         for r in RESOLUTIONS:
             self.resolution.addItem(f"{r}×{r}", r)
