@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.fx
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
@@ -291,31 +290,11 @@ _REST_BLOCK_FLOATS = 1 << 23  # activations per block of images through the rest
 _MAX_COLUMNS_FLOATS = 1 << 25  # a bigger im2col matrix (128 MiB) is not kept: no split
 
 
-def _is_relu(gm: nn.Module, node: torch.fx.Node) -> bool:
-    if node.op == "call_module":
-        return isinstance(gm.get_submodule(node.target), nn.ReLU)
-    if node.op == "call_function":
-        return node.target in (torch.relu, torch.relu_, F.relu)
-    return node.op == "call_method" and node.target in ("relu", "relu_")
-
-
-def _max_pool(gm: nn.Module, node: torch.fx.Node) -> nn.MaxPool2d | None:
-    if node.op != "call_module":
-        return None
-    m = gm.get_submodule(node.target)
-    return m if isinstance(m, nn.MaxPool2d) and not m.return_indices else None
-
-
 def _is_plain_2x2_pool(m: nn.MaxPool2d) -> bool:
     def pair(v):
         return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
     return (pair(m.kernel_size) == (2, 2) and pair(m.stride or m.kernel_size) == (2, 2)
             and pair(m.padding) == (0, 0) and pair(m.dilation) == (1, 1) and not m.ceil_mode)
-
-
-def _only_user(node: torch.fx.Node) -> torch.fx.Node | None:
-    users = list(node.users)
-    return users[0] if len(users) == 1 else None
 
 
 def _max_2x2_nhwc(x: torch.Tensor, out: torch.Tensor) -> None:
@@ -339,35 +318,59 @@ def _max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
     return out.permute(0, 3, 1, 2)
 
 
-def _pool_before_relu(gm: torch.fx.GraphModule) -> None:
-    """Rewrite every ReLU → MaxPool2d pair into MaxPool2d → ReLU (the same values: ReLU is
-    monotone), so the ReLU runs on the 4× smaller pooled tensor, and every plain 2×2 max-pool
-    into `_max_pool_2x2`."""
-    graph = gm.graph
-    for relu in list(graph.nodes):
-        pool = _only_user(relu) if _is_relu(gm, relu) and relu.args else None
-        if pool is None or _max_pool(gm, pool) is None or pool.args[0] is not relu or len(pool.args) != 1:
+def _module_sequence(model: nn.Module) -> list[nn.Module] | None:
+    """The model's layers in the order its forward applies them, where the model says so: an
+    `nn.Sequential` (nested ones flattened) or a module whose forward runs its `layer_chain()`
+    (the image CNN). None for any other forward."""
+    if isinstance(model, nn.Sequential):
+        items = list(model.children())
+    elif getattr(type(model), "forward_runs_layer_chain", False) and callable(getattr(model, "layer_chain", None)):
+        items = list(model.layer_chain())
+    else:
+        return None
+    out: list[nn.Module] = []
+    for m in items:
+        inner = _module_sequence(m) if m is not model else None
+        out.extend(inner if inner is not None else [m])
+    return out
+
+
+def _rest_steps(layers: list[nn.Module]) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+    """The layers after the cut as steps to run in turn, with every ReLU → MaxPool2d pair taken
+    as MaxPool2d → ReLU (the same values: ReLU is monotone), so the ReLU runs on the 4× smaller
+    pooled tensor, and every plain 2×2 max-pool as `_max_pool_2x2`."""
+    def pool_step(m: nn.MaxPool2d) -> Callable[[torch.Tensor], torch.Tensor]:
+        return _max_pool_2x2 if _is_plain_2x2_pool(m) else m
+
+    steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
+    i = 0
+    while i < len(layers):
+        m = layers[i]
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if isinstance(m, nn.ReLU) and isinstance(nxt, nn.MaxPool2d) and not nxt.return_indices:
+            steps += [pool_step(nxt), torch.relu]
+            i += 2
             continue
-        source = relu.args[0]
-        if not isinstance(source, torch.fx.Node) or _only_user(source) is not relu:
-            continue  # an in-place ReLU would be seen by the source's other users
-        with graph.inserting_after(pool):
-            new_pool = graph.call_module(pool.target, (source,))
-        with graph.inserting_after(new_pool):
-            new_relu = graph.call_function(torch.relu, (new_pool,))
-        pool.replace_all_uses_with(new_relu)
-        graph.erase_node(pool)
-        graph.erase_node(relu)
-    for pool in list(graph.nodes):
-        m = _max_pool(gm, pool)
-        if m is None or not _is_plain_2x2_pool(m) or len(pool.args) != 1 or pool.kwargs:
-            continue
-        with graph.inserting_after(pool):
-            fast = graph.call_function(_max_pool_2x2, pool.args)
-        pool.replace_all_uses_with(fast)
-        graph.erase_node(pool)
-    graph.lint()
-    gm.recompile()
+        steps.append(pool_step(m) if isinstance(m, nn.MaxPool2d) and not m.return_indices else m)
+        i += 1
+    return steps
+
+
+class _ChainRest(nn.Module):
+    """The network after the cut: its steps run in turn. It holds the model copy's top-level
+    children under their own names, so that its parameters are named as the model's (what
+    `PlaneLoss` maps θ by); the first convolution is no longer among them."""
+
+    def __init__(self, holder: nn.Module, steps: list[Callable[[torch.Tensor], torch.Tensor]]):
+        super().__init__()
+        for name, child in holder.named_children():
+            self.add_module(name, child)
+        self.steps = steps  # the children's own modules (a deep copy maps them along)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for step in self.steps:
+            x = step(x)
+        return x
 
 
 @dataclass
@@ -379,7 +382,7 @@ class _FirstLayerSplit:
     out_hw: tuple[int, int]  # its output's height and width
     relu: bool  # a ReLU follows the first layer
     pool: bool  # then a 2×2 max-pool (even output height and width)
-    rest: torch.fx.GraphModule  # the remaining network: its input is what the cut passes on
+    rest: nn.Module  # the remaining network: its input is what the cut passes on
 
 
 def _activation_floats(model: nn.Module, X: torch.Tensor) -> int:
@@ -397,46 +400,38 @@ def _activation_floats(model: nn.Module, X: torch.Tensor) -> int:
 
 
 def _split_first_layer(model: nn.Module, X: torch.Tensor) -> _FirstLayerSplit | None:
-    """`model` as first convolution + rest, when its traced graph starts with a Conv2d (one
-    group, zero padding) that alone reads the input; None when it does not, when the im2col
-    matrix would be too big to keep, or when the model cannot be traced."""
-    try:
-        gm = torch.fx.symbolic_trace(copy.deepcopy(model))
-    except Exception:  # control flow on values, unsupported modules: keep the plain forward
+    """`model` as first convolution + rest, when it is a chain of layers (see `_module_sequence`)
+    that starts with a Conv2d (one group, zero padding); None when it is not, or when the im2col
+    matrix would be too big to keep.
+
+    Read from the chain, not traced: torch.fx's tracer swaps `nn.Module.__call__` for the whole
+    process while it runs, and a network training in another thread then fails its step."""
+    if X.ndim != 4:
         return None
-    graph = gm.graph
-    inputs = [n for n in graph.nodes if n.op == "placeholder"]
-    if len(inputs) != 1 or X.ndim != 4:
+    holder = copy.deepcopy(model)
+    layers = _module_sequence(holder)
+    if not layers or not isinstance(layers[0], nn.Conv2d):
         return None
-    first = _only_user(inputs[0])
-    if first is None or first.op != "call_module" or first.args != (inputs[0],) or first.kwargs:
-        return None
-    conv = gm.get_submodule(first.target)
-    if (not isinstance(conv, nn.Conv2d) or conv.groups != 1 or conv.padding_mode != "zeros"
-            or isinstance(conv.padding, str)):
+    conv = layers[0]
+    if conv.groups != 1 or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
         return None
     with torch.no_grad():
         out_hw = tuple(conv(X[:1]).shape[-2:])
     if len(X) * out_hw[0] * out_hw[1] * conv.weight[0].numel() > _MAX_COLUMNS_FLOATS:
         return None
-    cut, relu, pool = first, False, False
-    nxt = _only_user(first)
-    if nxt is not None and _is_relu(gm, nxt) and nxt.args[:1] == (first,):
-        cut, relu = nxt, True
-        nxt = _only_user(nxt)
-        m = _max_pool(gm, nxt) if nxt is not None else None
-        if (m is not None and nxt.args == (cut,) and not nxt.kwargs and _is_plain_2x2_pool(m)
+    cut, relu, pool = 1, False, False
+    if len(layers) > 1 and isinstance(layers[1], nn.ReLU):
+        cut, relu = 2, True
+        m = layers[2] if len(layers) > 2 else None
+        if (isinstance(m, nn.MaxPool2d) and not m.return_indices and _is_plain_2x2_pool(m)
                 and out_hw[0] % 2 == 0 and out_hw[1] % 2 == 0):
-            cut, pool = nxt, True
-    with graph.inserting_before(inputs[0]):
-        h_in = graph.placeholder("first_layer_out")
-    cut.replace_all_uses_with(h_in)
-    graph.eliminate_dead_code()
-    graph.erase_node(inputs[0])
-    _pool_before_relu(gm)
-    rest = torch.fx.GraphModule(gm, graph)
+            cut, pool = 3, True
+    first_name = next(name for name, m in holder.named_modules() if m is conv)
+    parent, _, attr = first_name.rpartition(".")
+    setattr(holder.get_submodule(parent) if parent else holder, attr, nn.Identity())
+    rest = _ChainRest(holder, _rest_steps(layers[cut:]))
     rest.train(model.training)
-    return _FirstLayerSplit(conv, first.target, out_hw, relu, pool, rest)
+    return _FirstLayerSplit(conv, first_name, out_hw, relu, pool, rest)
 
 
 class _BlockwiseRest(nn.Module):

@@ -160,20 +160,14 @@ def _loop_surface(model: torch.nn.Module, theta, d1, d2, a, b, X, y) -> torch.Te
     return Z
 
 
-class _ConvNoPool(torch.nn.Module):
+def _conv_no_pool() -> torch.nn.Module:
     """A first convolution followed by a ReLU but no max-pool, then a dense head."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 5, 3, stride=2, padding=1)
-        self.head = torch.nn.Linear(5 * 5 * 5, 4)
-
-    def forward(self, x):
-        return self.head(torch.relu(self.conv(x)).flatten(1))
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 5, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.Linear(5 * 5 * 5, 4))
 
 
 class _InputSkip(torch.nn.Module):
-    """The input is read twice (a skip around the first convolution): the plane cannot be cut."""
+    """The input is read twice (a skip around the first convolution): not a chain, no cut."""
 
     def __init__(self):
         super().__init__()
@@ -184,24 +178,19 @@ class _InputSkip(torch.nn.Module):
         return self.head((x + torch.relu(self.conv(x))).flatten(1))
 
 
-class _ConvBatchNorm(torch.nn.Module):
-    """Batch normalisation after the first convolution, in training mode: batch statistics."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
-        self.norm = torch.nn.BatchNorm2d(4)
-        self.head = torch.nn.Linear(4 * 4 * 4, 3)
-
-    def forward(self, x):
-        return self.head(F.max_pool2d(torch.relu(self.norm(self.conv(x))), 2).flatten(1))
+def _conv_batch_norm() -> torch.nn.Module:
+    """Batch normalisation after the first convolution, in training mode: batch statistics; its
+    ReLU → max-pool pair is taken pool first in the rest."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 4 * 4, 3)))
 
 
 @pytest.mark.parametrize("make, shape, split", [
     (lambda: small_cnn(1, 3, 16), (1, 16, 16), (True, True)),  # conv → ReLU → 2×2 max-pool: all cut
-    (_ConvNoPool, (3, 10, 10), (True, False)),
+    (_conv_no_pool, (3, 10, 10), (True, False)),
     (_InputSkip, (3, 10, 10), None),
-    (_ConvBatchNorm, (1, 8, 8), (False, False)),  # blocks would change the batch statistics: one block
+    (_conv_batch_norm, (1, 8, 8), (False, False)),  # blocks would change the batch statistics: one block
 ])
 def test_plane_loss_surface_equals_the_per_point_loop(make, shape, split, monkeypatch):
     torch.manual_seed(0)
@@ -229,13 +218,48 @@ def test_plane_loss_surface_equals_the_per_point_loop(make, shape, split, monkey
     finally:
         set_thread_count(1)
     torch.testing.assert_close(Z, Z_loop, rtol=1e-5, atol=1e-6)
-    if L.split is not None and not isinstance(model, _ConvBatchNorm):
+    if L.split is not None and not L._batch_statistics:
         assert len(L._blockwise) == 2  # the two workers did run
     line = ls.loss_line(L, theta, d2, b)
     torch.testing.assert_close(line, _loop_surface(model, theta, d1, d2, torch.zeros(1), b, X, y)[0],
                                rtol=1e-5, atol=1e-6)
     # The plain call (used by gradients and Hessian axes) is the same function.
     assert abs(float(L(theta)) - float(loss_function(model, X, y)(theta))) <= 1e-5 * float(L(theta))
+
+
+def test_building_a_cnn_surface_leaves_a_network_training_in_another_thread_alone():
+    """The Landscape tab builds a surface's loss while the MRI CNN trains in another thread: the
+    training must not notice (a tracer that swapped `nn.Module.__call__` process-wide made the
+    training step fail with "module is not installed as a submodule")."""
+    import sys
+    import threading
+
+    torch.manual_seed(0)
+    trained, other = small_cnn(1, 3, 16), small_cnn(1, 3, 16)
+    X, y = torch.randn(4, 1, 16, 16), torch.tensor([0, 1, 2, 0])
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def train():
+        try:
+            while not stop.is_set():
+                F.cross_entropy(trained(X), y).backward()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads take turns often, as in the window (0.5 ms there)
+    thread = threading.Thread(target=train)
+    thread.start()
+    try:
+        for _ in range(30):
+            L = ls.surface_loss_function(other, X, y)
+            assert L.split is not None and (L.split.relu, L.split.pool) == (True, True)
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert not errors, errors[0]
 
 
 def test_max_pool_before_relu_and_as_pairwise_maxima_is_the_pooling_layer():
