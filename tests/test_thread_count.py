@@ -70,8 +70,6 @@ def test_many_threads_changing_counts_while_others_multiply_do_not_crash():
 def test_a_worker_lowers_its_own_priority_and_leaves_the_gui_threads_alone():
     import os
 
-    from PySide6 import QtCore
-
     from engine.priority import BACKGROUND_NICENESS
     from gui.worker import Job
 
@@ -87,7 +85,9 @@ def test_a_worker_lowers_its_own_priority_and_leaves_the_gui_threads_alone():
         seen.extend(child)
         yield
 
-    QtCore.QCoreApplication.instance() or QtCore.QCoreApplication([])
+    from gui.app import make_app
+
+    make_app()  # a full QApplication: a bare QCoreApplication would stay and break later window tests
     job = Job(work, name="priority").start()
     assert job.wait(5.0)
     job.finish_now()
