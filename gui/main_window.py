@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import pkgutil
 import sys
@@ -247,8 +248,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.file_menu = f
 
         run = mb.addMenu("&Run")
-        # Space, → and R are handled by LectureKeys (so a focused button or tab bar cannot swallow
-        # them); the menu only shows them.
+        # Space, → and R are the window's shortcuts (see _lecture_keys); the menu only shows them.
         self.play_action = self._action(run, "Play / Pause\tSpace", self.lab.toggle)
         self._action(run, "Step\t→", self.lab.step)
         self._action(run, "Reset\tR", self.lab.reset)
@@ -301,8 +301,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view_menu = view
 
         # 1–9 switch tabs (Start is 1); Esc leaves presentation mode.
-        self.lecture_keys = LectureKeys(self)
-        QtWidgets.QApplication.instance().installEventFilter(self.lecture_keys)
+        self._lecture_keys()
         esc = QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Escape), self)
         esc.activated.connect(lambda: self.presentation_action.setChecked(False))
 
@@ -386,6 +385,26 @@ class MainWindow(QtWidgets.QMainWindow):
             return [p for p in load_presets().values() if p.tab == slug]
         except (OSError, ValueError):
             return []
+
+    def _lecture_keys(self) -> None:
+        """Space play/pause, → one step, R reset, 1–9 tabs, anywhere in the window. They are
+        shortcuts, so a focused button or tab bar cannot swallow them, while a text field, spin box
+        or editable list that has the keyboard keeps the keys it types (Qt asks it first). An
+        application-wide event filter did this before: it ran Python for every event of the window,
+        thousands while a tab was shown."""
+        Key = QtCore.Qt.Key
+        keys = {Key.Key_Space: self.lab.toggle, Key.Key_Right: self.lab.step, Key.Key_R: self.lab.reset}
+        for i in range(9):
+            keys[Key(Key.Key_1.value + i)] = functools.partial(self._key_tab, i)
+        self.lecture_shortcuts = []
+        for key, slot in keys.items():
+            shortcut = QtGui.QShortcut(QtGui.QKeySequence(key), self)
+            shortcut.activated.connect(slot)
+            self.lecture_shortcuts.append(shortcut)
+
+    def _key_tab(self, index: int) -> None:
+        if index < self.tabs.count():
+            self.tabs.setCurrentIndex(index)
 
     # -- tabs ---------------------------------------------------------------------------------
     def _tab_changed(self, index: int) -> None:
@@ -616,7 +635,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._imports_stop.set()
         if self.room_share is not None:  # every viewer's connection closes with the window
             self.room_share.shutdown()
-        QtWidgets.QApplication.instance().removeEventFilter(self.lecture_keys)
         for p in self.built_panels():
             p.shutdown()
         self.lab.stop_all(timeout=0.8)
@@ -631,44 +649,6 @@ def _modules_to_preload() -> list[str]:
     heavy = ["scipy.linalg", "scipy.optimize", "scipy.stats", "sklearn.linear_model", "sklearn.svm",
              "sklearn.kernel_ridge", "sklearn.metrics.pairwise"]
     return heavy + [f"engine.{m.name}" for m in pkgutil.iter_modules(engine.__path__)]
-
-
-class LectureKeys(QtCore.QObject):
-    """Space play/pause, → one step, R reset, 1–9 tabs: anywhere in the window, unless the
-    keyboard is typing into a field."""
-
-    TEXT_INPUTS = (QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox, QtWidgets.QTextEdit,
-                   QtWidgets.QPlainTextEdit)
-
-    def __init__(self, window: MainWindow):
-        super().__init__(window)
-        self.window = window
-
-    def eventFilter(self, obj, event) -> bool:
-        if event.type() != QtCore.QEvent.Type.KeyPress or not isinstance(obj, QtWidgets.QWidget):
-            return False
-        if obj.window() is not self.window or event.modifiers() & (
-                QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.AltModifier
-                | QtCore.Qt.KeyboardModifier.MetaModifier):
-            return False
-        focus = QtWidgets.QApplication.focusWidget()
-        if isinstance(focus, self.TEXT_INPUTS) or (isinstance(focus, QtWidgets.QComboBox) and focus.isEditable()):
-            return False
-        w, key = self.window, event.key()
-        Key = QtCore.Qt.Key
-        if key == Key.Key_Space:
-            w.lab.toggle()
-        elif key == Key.Key_Right:
-            w.lab.step()
-        elif key == Key.Key_R:
-            w.lab.reset()
-        elif Key.Key_1 <= key <= Key.Key_9:
-            i = key - Key.Key_1
-            if i < w.tabs.count():
-                w.tabs.setCurrentIndex(i)
-        else:
-            return False
-        return True
 
 
 class _PendingTab(QtWidgets.QWidget):

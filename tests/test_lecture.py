@@ -52,6 +52,14 @@ def test_keys_play_step_reset_and_tabs(window, qtbot):
     assert window.tabs.currentWidget() is window.start_page
     qtbot.keyClick(window.tabs, QtCore.Qt.Key.Key_2)
     assert window.tabs.currentWidget() is window.panel("train")
+    # A field that types keeps them: no tab change, no training.
+    field = window.bar.lr
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus, timeout=2000)
+    qtbot.keyClick(field, QtCore.Qt.Key.Key_3)
+    qtbot.keyClick(field, QtCore.Qt.Key.Key_Space)
+    assert field.text().endswith("3 ")
+    assert window.tabs.currentWidget() is window.panel("train") and lab.state != "running"
 
 
 def test_start_page_and_lesson_run_presets(window, qtbot):
