@@ -118,6 +118,25 @@ def test_reset_points_and_divergence(window, qtbot):
     assert panel.scatter.count() == 200 and np.isfinite(panel.scatter.points()[0]).all()  # the last picture stays
 
 
+def test_the_strip_of_small_scatters_follows_the_networks_depth(window, qtbot):
+    """Deeper, then shallower: one small scatter per layer, titled by it, each with its points;
+    the ones already there are kept (making a plot is the slow part)."""
+    lab = window.lab
+    panel = _open(window, qtbot)
+    first = [p for p, _, _ in panel.strip_plots]
+    for hidden, names in (((8, 8, 8), ["input", "fc1", "fc2", "fc3", "out"]), ((8,), ["input", "fc1", "out"])):
+        lab.apply_config(replace(lab.experiment.config, hidden=hidden))
+        wait_idle(qtbot, lab)
+        qtbot.waitUntil(lambda n=names: panel._geometry is not None and panel._geometry.names == n, timeout=20000)
+        strip = panel.strip_plots
+        assert len(strip) == len(names)
+        assert [p.titleLabel.text.split(" · ")[0] for p, _, _ in strip] == names
+        assert all(s.count() == len(panel._geometry.labels) for _, s, _ in strip)
+        assert [p for p, _, _ in strip[:3]] == first[:3]
+        shown = [p for p in panel.strip_view.ci.items if p.isVisible()]
+        assert len(shown) == len(names)
+
+
 def test_bad_options_are_refused_with_a_reason(window):
     panel = window.panel("representations")
     for options, words in (({"view": "nope"}, "view must be one of"), ({"points": 7}, "points must be one of"),

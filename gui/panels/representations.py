@@ -332,8 +332,12 @@ class RepresentationsPanel(Panel):
         self._mark_selected()
         self.probes_page.set_layers(g.names)
         self.dimension_page.set_layers(g.names)
-        self.collapse_page.set_layers(g.names)
-        self.cka_page.set_layers(g.names)
+        # The NC1 curves and CKA labels are made when their page is drawn first (not all in the
+        # turn the first measurement arrives).
+
+    def _page_layers(self, page: CollapsePage | CkaPage) -> None:
+        if page.layer_names != self._layer_names:
+            page.set_layers(self._layer_names)
 
     def selected_layer(self) -> str | None:
         return self.layer_combo.currentData()
@@ -375,6 +379,7 @@ class RepresentationsPanel(Panel):
         return steps, vals.reshape(len(steps), len(names))
 
     def _draw_collapse(self) -> None:
+        self._page_layers(self.collapse_page)
         steps, vals = self.collapse_series()
         self.collapse_page.draw(steps, vals, self._zero_error_step() if len(steps) else None)
 
@@ -386,6 +391,7 @@ class RepresentationsPanel(Panel):
         return None
 
     def _draw_cka(self) -> None:
+        self._page_layers(self.cka_page)
         self.cka_page.draw(self._geometry)
 
     # -- probes -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from .representations_common import fill_page, layer_ticks
 class CkaPage(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
+        self.layer_names: list[str] = []
         self.cka_view = plots.make_view()
         # A short title: on a 1280-pixel projector the page is narrow, and a title's width is
         # the plot's least width (a longer one pushed the colour bar out of sight).
@@ -44,6 +45,7 @@ class CkaPage(QtWidgets.QWidget):
 
     def set_layers(self, names: list[str]) -> None:
         """Layer names on the axes, and (for few layers) a value label in each cell."""
+        self.layer_names = list(names)
         ticks = layer_ticks(names)
         self.cka_start_plot.getAxis("bottom").setTicks(ticks)
         self.cka_start_plot.setXRange(-0.6, len(names) - 0.4, padding=0)

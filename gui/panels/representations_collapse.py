@@ -16,6 +16,7 @@ from .representations_common import depth_colors, fill_page, legend_outside, log
 class CollapsePage(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
+        self.layer_names: list[str] = []
         self.nc_view = plots.make_view()
         self.nc_plot = plots.add_plot(self.nc_view, "Neural collapse: NC1 over training", "step",
                                       "NC1 = Tr(Σ_W Σ_B⁺)/C  (log)", row=0, col=0)
@@ -33,6 +34,7 @@ class CollapsePage(QtWidgets.QWidget):
 
     def set_layers(self, names: list[str]) -> None:
         """One curve per layer, coloured by depth."""
+        self.layer_names = list(names)
         for c in self.nc_curves:
             self.nc_plot.removeItem(c)
         self.nc_plot.legend.clear()

@@ -13,9 +13,11 @@ from PySide6 import QtCore, QtWidgets
 from engine.representations import GeometryFrame
 
 from .. import plots
+from ..panel_tools import set_title
 from ..style import manager
 
 SCREE_AXES = 10
+STRIP_READY = 4  # a dense network's input, two hidden layers and output
 
 
 def _class_tip(name: str, x: float, y: float, data) -> str:
@@ -34,6 +36,11 @@ class ClassScatter:
         self.items: list[pg.ScatterPlotItem] = []
         self.index: list[np.ndarray] = []
         self.x = self.y = np.zeros(0)
+        self._classes: tuple[np.ndarray, list[str]] | None = None
+
+    def has_classes(self, labels: np.ndarray, class_names: list[str]) -> bool:
+        return self._classes is not None and self._classes[1] == list(class_names) \
+            and np.array_equal(self._classes[0], labels)
 
     def set_classes(self, labels: np.ndarray, class_names: list[str]) -> None:
         for item in self.items:
@@ -50,6 +57,7 @@ class ClassScatter:
             self.items.append(item)
         self.index = [np.flatnonzero(labels == c) for c in range(n)]
         self.x = self.y = np.zeros(0)
+        self._classes = (np.array(labels, copy=True), list(class_names))
 
     def set_points(self, x: np.ndarray, y: np.ndarray) -> None:
         self.x, self.y = x, y
@@ -139,7 +147,8 @@ class LiveScatter(QtCore.QObject):
 
         self.strip_view = plots.make_view()
         self.strip_view.setMinimumHeight(110)
-        self.strip_plots: list[tuple[pg.PlotItem, ClassScatter, RangeFollower]] = []
+        # Made with the tab (in its slices), blank until the first measurement names the layers.
+        self.strip_plots = [self._strip_plot(i) for i in range(STRIP_READY)]
         self.strip_view.scene().sigMouseClicked.connect(self._strip_clicked)
         self.strip_note = plots.caption("All layers, input → output (click one to show it above)")
         self.strip_box = QtWidgets.QWidget()
@@ -166,20 +175,35 @@ class LiveScatter(QtCore.QObject):
             f.reset()
 
     def set_layers(self, g: GeometryFrame, labels: np.ndarray, class_names: list[str]) -> None:
-        """A new list of layers: one small scatter each."""
+        """A new list of layers: one small scatter each. The small plots made for the last list
+        (or with the tab) are kept and retitled: making one costs ~25 ms of the GUI thread, and a
+        dense network's four were made in one turn when the first measurement arrived."""
         self.layer_names = g.names
         self.follow.reset()
-        self.strip_view.clear()
-        self.strip_plots = []
-        for i, lay in enumerate(g.layers):
-            p = plots.add_plot(self.strip_view, f"{lay.name} · {lay.dim:,}", row=0, col=i)
-            p.hideAxis("left")
-            p.hideAxis("bottom")
-            p.setMouseEnabled(x=False, y=False)
-            p.hideButtons()
-            s = ClassScatter(p, size=3.5, outline=False)
+        for p, _s, _f in self.strip_plots[len(g.layers):]:
+            self.strip_view.removeItem(p)
+        kept = self.strip_plots[:len(g.layers)]
+        for _p, s, f in kept:
+            f.reset()
+            if not s.has_classes(labels, class_names):
+                s.set_classes(labels, class_names)
+        for i in range(len(kept), len(g.layers)):
+            kept.append(self._strip_plot(i, labels, class_names))
+        self.strip_plots = kept
+        for (p, _s, _f), lay in zip(self.strip_plots, g.layers):
+            set_title(p, f"{lay.name} · {lay.dim:,}")
+
+    def _strip_plot(self, col: int, labels: np.ndarray | None = None, class_names: list[str] | None = None
+                    ) -> tuple[pg.PlotItem, ClassScatter, RangeFollower]:
+        p = plots.add_plot(self.strip_view, "", row=0, col=col)
+        p.hideAxis("left")
+        p.hideAxis("bottom")
+        p.setMouseEnabled(x=False, y=False)
+        p.hideButtons()
+        s = ClassScatter(p, size=3.5, outline=False)
+        if labels is not None:
             s.set_classes(labels, class_names)
-            self.strip_plots.append((p, s, RangeFollower(pad=0.05)))
+        return p, s, RangeFollower(pad=0.05)
 
     def _strip_clicked(self, ev) -> None:
         pos = ev.scenePos()
