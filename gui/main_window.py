@@ -132,8 +132,11 @@ class MainWindow(QtWidgets.QMainWindow):
         # What tabs import on first use (scikit-learn, SciPy, the engine), loaded meanwhile off the
         # GUI thread: importing it there held the window still for seconds.
         self._imports_stop = threading.Event()
-        QtCore.QTimer.singleShot(600, lambda: import_in_background(_modules_to_preload(), self._imports_stop,
-                                                                   then=freeze_long_lived))
+        self.preloading: threading.Thread | None = None
+        QtCore.QTimer.singleShot(600, self._preload)
+
+    def _preload(self) -> None:
+        self.preloading = import_in_background(_modules_to_preload(), self._imports_stop, then=freeze_long_lived)
 
     # -- tabs built on demand -----------------------------------------------------------------
     @property
@@ -646,9 +649,13 @@ class MainWindow(QtWidgets.QMainWindow):
 def _modules_to_preload() -> list[str]:
     import engine
 
+    # torch loads these on first use: torch.func's first gradient imports the compiler package
+    # (0.9 s of Python here), its first forward-mode product the jvp rules, compiled from source.
+    # In a tab's worker they held Python from the GUI thread for that long, when the tab was shown.
+    torch_lazy = ["torch._dynamo", "torch._decomp.decompositions_for_jvp"]
     heavy = ["scipy.linalg", "scipy.optimize", "scipy.stats", "sklearn.linear_model", "sklearn.svm",
              "sklearn.kernel_ridge", "sklearn.metrics.pairwise"]
-    return heavy + [f"engine.{m.name}" for m in pkgutil.iter_modules(engine.__path__)]
+    return torch_lazy + heavy + [f"engine.{m.name}" for m in pkgutil.iter_modules(engine.__path__)]
 
 
 class _PendingTab(QtWidgets.QWidget):

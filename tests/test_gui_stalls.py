@@ -62,6 +62,9 @@ def test_every_tab_opened_while_training_keeps_the_window_responsive(window, qtb
     shared experiment trains: each is built in slices, its jobs run in workers."""
     window.resize(1920, 1080)
     window._build_timer.stop()  # every tab is built on the first visit, under the monitor
+    # After start-up: the libraries tabs use are imported in the background first (seconds of
+    # Python that the start-up figures, not these, account for).
+    qtbot.waitUntil(lambda: window.preloading is not None and not window.preloading.is_alive(), timeout=60000)
     window.lab.play()
     qtbot.waitUntil(lambda: window.lab.experiment.step_count > 0, timeout=20000)
     per_tab: dict[str, dict[str, float]] = {}
