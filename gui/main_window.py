@@ -29,7 +29,7 @@ from .recording import Recorder, ReplayController
 from .reveal import reveal_gradually
 from .start_page import StartPage, presets_by_topic
 from .style import THEMES, manager
-from .worker import import_in_background, sliced
+from .worker import event_loop_turn, import_in_background, sliced
 
 WINDOW_TITLE = "Saddle Lab"
 GIL_SWITCH_S = 0.0005
@@ -259,9 +259,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
         presets = mb.addMenu("&Presets")
         try:
-            groups = presets_by_topic(load_presets())
+            # Read once: the lesson pane lists a tab's presets at every tab change.
+            self._presets: dict[str, Preset] = load_presets()
         except (OSError, ValueError):
-            groups = {}
+            self._presets = {}
+        groups = presets_by_topic(self._presets)
         for topic, items in groups.items():
             sub = presets.addMenu(topic)
             for p in items:
@@ -384,10 +386,7 @@ class MainWindow(QtWidgets.QMainWindow):
                                      if preparing else f"Preset: {preset.title}", 0 if preparing else 5000)
 
     def lesson_presets(self, slug: str) -> list[Preset]:
-        try:
-            return [p for p in load_presets().values() if p.tab == slug]
-        except (OSError, ValueError):
-            return []
+        return [p for p in self._presets.values() if p.tab == slug]
 
     def _lecture_keys(self) -> None:
         """Space play/pause, → one step, R reset, 1–9 tabs, anywhere in the window. They are
@@ -412,7 +411,8 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- tabs ---------------------------------------------------------------------------------
     def _tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)
-        if isinstance(widget, _PendingTab):
+        built_now = isinstance(widget, _PendingTab)
+        if built_now:
             widget = self._build(widget.slug, in_slices=self._build_in_slices)
         if self._current is not None and self._current is not widget:
             self._current.set_active(False)
@@ -422,6 +422,8 @@ class MainWindow(QtWidgets.QMainWindow):
             if self._build_in_slices:  # what a tab starts when shown (a run, its first plots) in slices too
                 reveal_gradually(self._current)
                 with sliced():
+                    if built_now:  # the tab went in after its last slice: a turn before it starts
+                        event_loop_turn(now=True)
                     self._current.set_active(True)
             else:
                 self._current.set_active(True)

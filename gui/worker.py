@@ -220,9 +220,10 @@ def slicing() -> bool:
     return _slicing["depth"] > 0
 
 
-def event_loop_turn() -> None:
-    """Inside `sliced()`: let the event loop run once this slice has lasted `SLICE_S`."""
-    if _slicing["depth"] == 0 or time.perf_counter() - _slicing["since"] < SLICE_S:
+def event_loop_turn(now: bool = False) -> None:
+    """Inside `sliced()`: let the event loop run once this slice has lasted `SLICE_S` (or `now`,
+    where the work before, outside any slice, was long)."""
+    if _slicing["depth"] == 0 or (not now and time.perf_counter() - _slicing["since"] < SLICE_S):
         return
     app = QtCore.QCoreApplication.instance()
     if app is not None and QtCore.QThread.currentThread() == app.thread():

@@ -44,6 +44,7 @@ from ..panel_tools import (
 )
 from ..run_log import RunLog
 from ..style import manager
+from ..worker import event_loop_turn
 from .base import HeadlessContext, Panel, page_attribute
 from .paradigms_common import COLOR
 from .paradigms_plane import PlanePage
@@ -345,6 +346,9 @@ class ParadigmsPanel(Panel):
             self._show_error(str(exc))
             return
         self.error.hide()
+        # The old run's deliveries stop here: clearing may hand the event loop turns (when the tab
+        # is being shown), and nothing of the old run may land in the half-cleared plots.
+        self.jobs.cancel("compare", forget=True)
         self._clear(cfg)
         self.run_config = cfg
         self.run_log.begin("compare", cfg)
@@ -391,6 +395,7 @@ class ParadigmsPanel(Panel):
         self.last_event, self.maps, self.diverged = {}, {}, {}
         self.plane = self.curvature = self.done = None
         self.training_page.clear(cfg.rules, cfg.steps, cfg.dataset)
+        event_loop_turn()
         self.plane_page.clear(cfg.rules)
         self.table.setRowCount(0)
         self.summary.setText("")

@@ -13,6 +13,7 @@ from engine.paradigms import RULE_SHORT, RULES, Curvature, SharedPlane
 from .. import plots
 from ..panel_tools import legend_below
 from ..style import manager
+from ..worker import event_loop_turn
 from .paradigms_common import COLOR
 
 SYMBOL = {"backprop": "o", "feedback_alignment": "t", "evolution": "s", "forward_forward": "d", "hebbian": "star"}
@@ -21,6 +22,7 @@ SYMBOL = {"backprop": "o", "feedback_alignment": "t", "evolution": "s", "forward
 class PlanePage(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
+        self._legend_rules: tuple[str, ...] | None = None
         self.plane_view = plots.make_view()
         self.plane_map = plots.ImagePlot(self.plane_view, "Every path on one loss surface", "α  (along d₁)",
                                          "β  (along d₂)", cmap="viridis", bar_label="log₁₀ training loss",
@@ -89,11 +91,14 @@ class PlanePage(QtWidgets.QWidget):
         self.plane_caption.setText("The shared plane is fitted once every rule has finished.")
         self.curv_bars.setOpts(x=np.zeros(0), height=np.zeros(0))
         self.curv_start.setVisible(False)
+        event_loop_turn()
         plot = self.plane_map.plot
-        plot.legend.clear()
-        for rule in rules:
-            plot.legend.addItem(self.path_curves[rule], RULE_SHORT[rule])
-        manager().register_plot(plot)
+        if tuple(rules) != self._legend_rules:  # restyling a plot relays it out: only on a change
+            plot.legend.clear()
+            for rule in rules:
+                plot.legend.addItem(self.path_curves[rule], RULE_SHORT[rule])
+            manager().register_plot(plot)
+            self._legend_rules = tuple(rules)
         for rule in RULES:
             self.path_curves[rule].setVisible(rule in rules)
 

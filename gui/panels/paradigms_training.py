@@ -13,6 +13,7 @@ from engine.paradigms import RULE_SHORT, RULES, RuleMap
 from .. import plots
 from ..panel_tools import log_axes, place_legend
 from ..style import manager
+from ..worker import event_loop_turn
 from .paradigms_common import COLOR, IDLE_NOTE
 
 X_AXES = {"step": "step", "passes": "passes through the network per example", "seconds": "seconds of compute"}
@@ -92,15 +93,20 @@ class TrainingPage(QtWidgets.QSplitter):
         self._map_rules: list[str] = []
         self._map_mode = "confusion"
         self._map_classes = 10
+        self._map_styled: tuple[str, int] | None = None  # the mode the maps' axes were last set up for
+        self._legend_rules: tuple[str, ...] | None = None
+        self._laid_out_mode: str | None = None
 
     def clear(self, rules: tuple[str, ...], steps: int, dataset: str) -> None:
         """Empty plots for a new run of `rules` on `dataset`; the legend lists these rules only."""
         for c in list(self.loss_curves.values()) + [self.angle_curve]:
             c.setData([], [])
-        self.loss_plot.legend.clear()
-        for rule in rules:
-            self.loss_plot.legend.addItem(self.loss_curves[rule], RULE_SHORT[rule])
-        manager().register_plot(self.loss_plot)
+        if tuple(rules) != self._legend_rules:  # restyling a plot relays it out: only on a change
+            self.loss_plot.legend.clear()
+            for rule in rules:
+                self.loss_plot.legend.addItem(self.loss_curves[rule], RULE_SHORT[rule])
+            manager().register_plot(self.loss_plot)
+            self._legend_rules = tuple(rules)
         for rule in RULES:
             self.loss_curves[rule].setVisible(rule in rules)
             self.map_images[rule].clear()
@@ -112,7 +118,9 @@ class TrainingPage(QtWidgets.QSplitter):
         self.angle_hint.setPos(steps / 2, 50)
         self.angle_plot.setXRange(0, steps, padding=0.02)
         self.loss_plot.enableAutoRange()
+        event_loop_turn()
         self.set_map_mode(dataset)
+        event_loop_turn()
         self.layout_maps(list(rules))
 
     def idle_notes(self) -> None:
@@ -147,6 +155,9 @@ class TrainingPage(QtWidgets.QSplitter):
         self._map_mode = "confusion" if dataset == "digits" else "points"
         self._map_classes = 10 if dataset == "digits" else (3 if dataset == "blobs" else 2)
         K = self._map_classes
+        if self._map_styled == (self._map_mode, K):
+            return  # as they are (a new run on the same data)
+        self._map_styled = (self._map_mode, K)
         if self._map_mode == "confusion":
             self.map_bar.setColorMap(pg.colormap.get("viridis"))
             self.map_bar.axis.setLabel("share of the row")
@@ -173,10 +184,13 @@ class TrainingPage(QtWidgets.QSplitter):
             plot.invertY(confusion)
             plot.setAspectLocked(True)
             manager().register_plot(plot)
+            event_loop_turn()
 
     def layout_maps(self, rules: list[str]) -> None:
         """One map per rule of the run, left to right, then the colour bar."""
         ci = self.maps_view.ci
+        if (list(rules), self._map_mode) == (self._map_rules, self._laid_out_mode) and self.map_bar in ci.items:
+            return
         for item in [self.map_bar] + [self.map_plots[r] for r in self._map_rules]:
             if item in ci.items:
                 ci.removeItem(item)
@@ -190,6 +204,7 @@ class TrainingPage(QtWidgets.QSplitter):
             ci.layout.setColumnStretchFactor(i, 1)
         ci.layout.setColumnStretchFactor(len(rules), 0)
         self._map_rules = list(rules)
+        self._laid_out_mode = self._map_mode
 
     def caption_maps(self, dataset: str, step: int) -> None:
         if dataset == "digits":
