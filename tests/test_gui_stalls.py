@@ -15,11 +15,10 @@ from PySide6 import QtCore
 
 TICK_MS = 10
 # The GUI thread's own work in one event-loop turn. Tabs are built in slices, what a tab starts
-# when shown runs in slices too, and its plot views are painted one per turn (gui/reveal.py):
-# most tabs' largest turns are 80–135 ms on a loaded 2-core machine (before, opening Paradigms
-# took 390 ms). Representations still makes its per-layer plots in one turn when the first
-# geometry arrives (about 320 ms loaded), since its pages draw assuming they all exist.
-MAX_TURN_CPU_MS = 400
+# when shown runs in slices too, and its plot views are painted one per turn (gui/reveal.py): on a
+# 2-core machine with every earlier tab's jobs still running, the largest turns of a first visit
+# measured 30–140 ms (Representations took 330 ms when it made its per-layer plots in one turn).
+MAX_TURN_CPU_MS = 250
 MAX_GAP_MS = 4000  # wall clock, loaded machine included: anything longer is a freeze
 
 
