@@ -158,6 +158,10 @@ def test_long_jobs_show_a_first_result_within_5_s_and_run_on_when_their_tab_is_l
     _first_result(qtbot, lambda: sum(len(e) for e, _ in sharp.train_points.values()) >= 1, "sharpness")
     note = plots.note_of(sharp.train_plot)
     assert not note.shown and sharp.train_curves, "the first run's training curve is drawn"
+    # Room above the curves' starts for the legend, and the target line in view (log axis).
+    (y0, y1) = sharp.train_plot.viewRange()[1]
+    highest = max(max(losses) for _, losses in sharp.train_points.values())
+    assert y1 >= np.log10(2.5 * highest) and y0 <= np.log10(0.001)
 
     lottery = window.show_panel("lottery")  # leaves the sharpness tab
     lottery.rounds_box.setValue(2)

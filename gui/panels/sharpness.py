@@ -150,6 +150,7 @@ class SharpnessPanel(Panel):
         self.target_line = plots.guide_line(self.train_plot, math.log10(self.config.target_loss))
         self.train_curves: dict[int, Any] = {}
         self.train_points: dict[int, tuple[list[float], list[float]]] = {}
+        self._train_span = (math.inf, 0.0)  # the lowest and highest training loss drawn
         self.notes = [plots.note(p, MEASURED_NOTE) for p in (self.slice_plot, *self.batch_plots)]
         self.notes.append(plots.note(self.train_plot, IDLE_NOTE))
 
@@ -332,6 +333,16 @@ class SharpnessPanel(Panel):
         epochs.append(p.epoch)
         losses.append(p.train_loss)
         self.train_curves[p.batch_size].setData(epochs, losses)
+        self._fit_train_range(p.train_loss)
+
+    def _fit_train_range(self, loss: float) -> None:
+        """Room above the highest loss for the legend (every run starts there, at epoch 0, so a
+        legend along the top covered the starts), and the target line always in view."""
+        bottom = min(self._train_span[0], loss, self.config.target_loss)
+        top = max(self._train_span[1], loss)
+        if (bottom, top) != self._train_span:
+            self._train_span = (bottom, top)
+            self.train_plot.setYRange(math.log10(bottom / 1.3), math.log10(top * 3.0), padding=0)
 
     def _set_notes(self, running: bool) -> None:
         target = self.config.target_loss
@@ -366,6 +377,7 @@ class SharpnessPanel(Panel):
             self.train_plot.legend.removeItem(c)
         self.train_curves = {}
         self.train_points = {}
+        self._train_span = (math.inf, 0.0)  # the lowest and highest training loss drawn
         self.target_line.setValue(math.log10(self.config.target_loss))
         for c in (self.lambda_curve, self.sharp_curve, self.loss_gap_curve):
             c.setData([], [])
