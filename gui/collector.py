@@ -13,7 +13,7 @@ import gc
 
 from PySide6 import QtCore
 
-INTERVAL_MS = 500
+INTERVAL_MS = 100
 
 
 class GuiThreadCollector(QtCore.QObject):
@@ -22,20 +22,48 @@ class GuiThreadCollector(QtCore.QObject):
     def __init__(self, parent: QtCore.QObject | None = None, interval_ms: int = INTERVAL_MS):
         super().__init__(parent)
         self.thresholds = gc.get_threshold()
+        self._long_lived = 0  # objects in the oldest generation after its last collection
+        self._next_look = 0  # the oldest generation's count at which to weigh a full collection
         gc.disable()
         self._timer = QtCore.QTimer(self)
         self._timer.timeout.connect(self.check)
         self._timer.start(interval_ms)
 
     def check(self) -> int:
-        """Collect the generations whose counts passed their thresholds; return objects freed."""
-        freed = 0
+        """Collect the generations whose counts passed their thresholds; return objects freed.
+
+        As Python's own collector, a full collection also waits until the objects moved to the
+        oldest generation since the last one are a quarter of those that survived it: the tabs'
+        plots live in that generation, and walking them all every ten younger collections held
+        the GUI thread 100–300 ms at a time."""
         counts = gc.get_count()
+        # Python's collector looks every `threshold[0]` allocations; this one every INTERVAL_MS.
+        # Where the young objects are many times the threshold (a tab was just built), Python would
+        # have collected the middle generation meanwhile: so does this collection, or the young
+        # objects of ten such checks would be walked again together (100+ ms on a built tab).
+        burst = counts[0] > self.thresholds[0] * self.thresholds[1]
         for generation in (2, 1, 0):  # an older generation's collection includes the younger ones
-            if counts[generation] > self.thresholds[generation]:
-                freed += gc.collect(generation)
-                break
-        return freed
+            if counts[generation] <= self.thresholds[generation] and not (generation == 1 and burst):
+                continue
+            if generation == 2 and not self._full_collection_due(counts[2]):
+                continue
+            freed = gc.collect(generation)
+            if generation == 2:
+                self._long_lived = len(gc.get_objects(generation=2))
+                self._next_look = 0
+            return freed
+        return 0
+
+    def _full_collection_due(self, count: int) -> bool:
+        if count < self._next_look:
+            return False
+        # Listing the oldest generation costs a fraction of walking it; it is looked at again
+        # after as many younger collections as the threshold, not at every check.
+        pending = len(gc.get_objects(generation=2)) - self._long_lived
+        if pending >= self._long_lived / 4:
+            return True
+        self._next_look = count + self.thresholds[2]
+        return False
 
 
 _collector: GuiThreadCollector | None = None
@@ -54,6 +82,8 @@ def freeze_long_lived() -> None:
     if not _frozen:
         _frozen = True
         gc.freeze()
+        if _collector is not None:
+            _collector._long_lived = _collector._next_look = 0  # the oldest generation is empty now
 
 
 def collect_on_gui_thread(app: QtCore.QCoreApplication) -> GuiThreadCollector:

@@ -37,6 +37,33 @@ def test_a_worker_allocating_never_collects_and_the_gui_timer_does(qtbot):
     qtbot.waitUntil(lambda: alive() is None, timeout=5000)
 
 
+def test_a_full_collection_waits_until_the_oldest_generation_grew_by_a_quarter(qtbot):
+    """As Python's own rule: the tabs' long-lived plots are not walked every ten young
+    collections, only once the objects added since the last full collection are a quarter of it."""
+    app = make_app()
+    collector = collect_on_gui_thread(app)
+    kept = [[] for _ in range(40_000)]  # long-lived, like a built tab's items
+    gc.collect()
+    collector._long_lived, collector._next_look = len(gc.get_objects(generation=2)), 0
+
+    def full_collections() -> int:
+        return gc.get_stats()[2]["collections"]
+
+    def young_churn(rounds: int) -> None:
+        for _ in range(rounds):
+            junk = [[] for _ in range(2 * collector.thresholds[0])]
+            collector.check()
+            del junk
+
+    before = full_collections()
+    young_churn(5 * collector.thresholds[1] * collector.thresholds[2])  # far past the count alone
+    assert full_collections() == before, "a full collection though the oldest generation hardly grew"
+    kept += [[] for _ in range(collector._long_lived // 2)]  # grows by half: now one is due
+    young_churn(5 * collector.thresholds[1] * collector.thresholds[2])
+    assert full_collections() > before
+    del kept
+
+
 FROZEN_AFTER_START = """
 import gc, sys, time
 from PySide6 import QtCore

@@ -147,8 +147,10 @@ class LiveScatter(QtCore.QObject):
 
         self.strip_view = plots.make_view()
         self.strip_view.setMinimumHeight(110)
-        # Made with the tab (in its slices), blank until the first measurement names the layers.
-        self.strip_plots = [self._strip_plot(i) for i in range(STRIP_READY)]
+        self.strip_plots: list[tuple[pg.PlotItem, ClassScatter, RangeFollower]] = []
+        # Small plots out of the view, for the next list of layers. A few are made with the tab (in
+        # its slices), so that the first measurement only places and titles them.
+        self._spare_strip = [self._strip_plot() for _ in range(STRIP_READY)]
         self.strip_view.scene().sigMouseClicked.connect(self._strip_clicked)
         self.strip_note = plots.caption("All layers, input → output (click one to show it above)")
         self.strip_box = QtWidgets.QWidget()
@@ -175,35 +177,35 @@ class LiveScatter(QtCore.QObject):
             f.reset()
 
     def set_layers(self, g: GeometryFrame, labels: np.ndarray, class_names: list[str]) -> None:
-        """A new list of layers: one small scatter each. The small plots made for the last list
-        (or with the tab) are kept and retitled: making one costs ~25 ms of the GUI thread, and a
-        dense network's four were made in one turn when the first measurement arrived."""
+        """A new list of layers: one small scatter each. Small plots already made (for the last
+        list, or with the tab) are placed and retitled: making one costs ~25 ms of the GUI thread,
+        and a dense network's four were made in one turn when the first measurement arrived."""
         self.layer_names = g.names
         self.follow.reset()
-        for p, _s, _f in self.strip_plots[len(g.layers):]:
-            self.strip_view.removeItem(p)
-        kept = self.strip_plots[:len(g.layers)]
-        for _p, s, f in kept:
+        n = len(g.layers)
+        for item in self.strip_plots[n:]:
+            self.strip_view.removeItem(item[0])
+            self._spare_strip.append(item)
+        self.strip_plots = self.strip_plots[:n]
+        while len(self.strip_plots) < n:
+            item = self._spare_strip.pop(0) if self._spare_strip else self._strip_plot()
+            self.strip_view.addItem(item[0], row=0, col=len(self.strip_plots))
+            self.strip_plots.append(item)
+        for (p, s, f), lay in zip(self.strip_plots, g.layers):
             f.reset()
             if not s.has_classes(labels, class_names):
                 s.set_classes(labels, class_names)
-        for i in range(len(kept), len(g.layers)):
-            kept.append(self._strip_plot(i, labels, class_names))
-        self.strip_plots = kept
-        for (p, _s, _f), lay in zip(self.strip_plots, g.layers):
             set_title(p, f"{lay.name} · {lay.dim:,}")
 
-    def _strip_plot(self, col: int, labels: np.ndarray | None = None, class_names: list[str] | None = None
-                    ) -> tuple[pg.PlotItem, ClassScatter, RangeFollower]:
-        p = plots.add_plot(self.strip_view, "", row=0, col=col)
+    def _strip_plot(self) -> tuple[pg.PlotItem, ClassScatter, RangeFollower]:
+        """A small scatter, made in the strip's view and taken out of it until placed."""
+        p = plots.add_plot(self.strip_view, "")
+        self.strip_view.removeItem(p)
         p.hideAxis("left")
         p.hideAxis("bottom")
         p.setMouseEnabled(x=False, y=False)
         p.hideButtons()
-        s = ClassScatter(p, size=3.5, outline=False)
-        if labels is not None:
-            s.set_classes(labels, class_names)
-        return p, s, RangeFollower(pad=0.05)
+        return p, ClassScatter(p, size=3.5, outline=False), RangeFollower(pad=0.05)
 
     def _strip_clicked(self, ev) -> None:
         pos = ev.scenePos()
