@@ -10,10 +10,12 @@ own threshold, as the automatic collector would have.
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6 import QtCore
 
 INTERVAL_MS = 100
+FULL_SPACING = 100  # a full collection waits this many times its last one's duration
 
 
 class GuiThreadCollector(QtCore.QObject):
@@ -22,8 +24,7 @@ class GuiThreadCollector(QtCore.QObject):
     def __init__(self, parent: QtCore.QObject | None = None, interval_ms: int = INTERVAL_MS):
         super().__init__(parent)
         self.thresholds = gc.get_threshold()
-        self._long_lived = 0  # objects in the oldest generation after its last collection
-        self._next_look = 0  # the oldest generation's count at which to weigh a full collection
+        self._next_full = 0.0  # no full collection before this time (perf_counter)
         gc.disable()
         self._timer = QtCore.QTimer(self)
         self._timer.timeout.connect(self.check)
@@ -32,10 +33,13 @@ class GuiThreadCollector(QtCore.QObject):
     def check(self) -> int:
         """Collect the generations whose counts passed their thresholds; return objects freed.
 
-        As Python's own collector, a full collection also waits until the objects moved to the
-        oldest generation since the last one are a quarter of those that survived it: the tabs'
-        plots live in that generation, and walking them all every ten younger collections held
-        the GUI thread 100–300 ms at a time."""
+        A full collection walks every object the tabs made (their plots live in the oldest
+        generation): 100–300 ms once all tabs are built. Python's own collector holds it back
+        until that generation has grown by a quarter; its sizes are not readable from Python
+        (listing the generation, `gc.get_objects`, hands out objects that other threads are still
+        building, and broke a tuple under construction in a worker), so here a full collection
+        waits at least FULL_SPACING times as long as the last one took: they take at most ~1% of
+        the GUI thread's time."""
         counts = gc.get_count()
         # Python's collector looks every `threshold[0]` allocations; this one every INTERVAL_MS.
         # Where the young objects are many times the threshold (a tab was just built), Python would
@@ -45,25 +49,14 @@ class GuiThreadCollector(QtCore.QObject):
         for generation in (2, 1, 0):  # an older generation's collection includes the younger ones
             if counts[generation] <= self.thresholds[generation] and not (generation == 1 and burst):
                 continue
-            if generation == 2 and not self._full_collection_due(counts[2]):
+            if generation == 2 and time.perf_counter() < self._next_full:
                 continue
+            t0 = time.perf_counter()
             freed = gc.collect(generation)
             if generation == 2:
-                self._long_lived = len(gc.get_objects(generation=2))
-                self._next_look = 0
+                self._next_full = time.perf_counter() + FULL_SPACING * (time.perf_counter() - t0)
             return freed
         return 0
-
-    def _full_collection_due(self, count: int) -> bool:
-        if count < self._next_look:
-            return False
-        # Listing the oldest generation costs a fraction of walking it; it is looked at again
-        # after as many younger collections as the threshold, not at every check.
-        pending = len(gc.get_objects(generation=2)) - self._long_lived
-        if pending >= self._long_lived / 4:
-            return True
-        self._next_look = count + self.thresholds[2]
-        return False
 
 
 _collector: GuiThreadCollector | None = None
@@ -82,8 +75,6 @@ def freeze_long_lived() -> None:
     if not _frozen:
         _frozen = True
         gc.freeze()
-        if _collector is not None:
-            _collector._long_lived = _collector._next_look = 0  # the oldest generation is empty now
 
 
 def collect_on_gui_thread(app: QtCore.QCoreApplication) -> GuiThreadCollector:

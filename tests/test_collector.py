@@ -2,6 +2,7 @@
 
 import gc
 import threading
+import time
 import weakref
 
 from gui.app import make_app
@@ -37,14 +38,15 @@ def test_a_worker_allocating_never_collects_and_the_gui_timer_does(qtbot):
     qtbot.waitUntil(lambda: alive() is None, timeout=5000)
 
 
-def test_a_full_collection_waits_until_the_oldest_generation_grew_by_a_quarter(qtbot):
-    """As Python's own rule: the tabs' long-lived plots are not walked every ten young
-    collections, only once the objects added since the last full collection are a quarter of it."""
+def test_full_collections_are_spaced_by_their_cost(qtbot):
+    """The tabs' long-lived plots are walked by a full collection at most ~1% of the time: the
+    next one waits FULL_SPACING times as long as the last took, however many young collections
+    pass meanwhile."""
+    from gui import collector as module
+
     app = make_app()
     collector = collect_on_gui_thread(app)
-    kept = [[] for _ in range(40_000)]  # long-lived, like a built tab's items
-    gc.collect()
-    collector._long_lived, collector._next_look = len(gc.get_objects(generation=2)), 0
+    kept = [[] for _ in range(200_000)]  # long-lived, like built tabs' items
 
     def full_collections() -> int:
         return gc.get_stats()[2]["collections"]
@@ -55,12 +57,15 @@ def test_a_full_collection_waits_until_the_oldest_generation_grew_by_a_quarter(q
             collector.check()
             del junk
 
+    collector._next_full = 0.0
     before = full_collections()
-    young_churn(5 * collector.thresholds[1] * collector.thresholds[2])  # far past the count alone
-    assert full_collections() == before, "a full collection though the oldest generation hardly grew"
-    kept += [[] for _ in range(collector._long_lived // 2)]  # grows by half: now one is due
-    young_churn(5 * collector.thresholds[1] * collector.thresholds[2])
-    assert full_collections() > before
+    young_churn(3 * collector.thresholds[1] * collector.thresholds[2])
+    assert full_collections() == before + 1, "one full collection, then none until its spacing is over"
+    wait = collector._next_full - time.perf_counter()
+    assert wait > 0.5 * module.FULL_SPACING * 1e-3  # the full collection of 200,000 objects took over 1 ms
+    collector._next_full = time.perf_counter()  # its time is over
+    young_churn(3 * collector.thresholds[1] * collector.thresholds[2])
+    assert full_collections() == before + 2
     del kept
 
 
