@@ -182,7 +182,10 @@ class TrainingPage(QtWidgets.QSplitter):
             plot.getAxis("bottom").setTicks([ticks] if confusion else None)
             plot.getAxis("left").setTicks([ticks] if confusion else None)
             plot.invertY(confusion)
-            plot.setAspectLocked(True)
+            # A decision map is a picture of the input plane: square units. A confusion matrix
+            # fills its cell instead (locked, the first one, narrower by its row label, was drawn
+            # smaller than the others and off its axes).
+            plot.setAspectLocked(not confusion)
             manager().register_plot(plot)
             event_loop_turn()
 
