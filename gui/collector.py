@@ -4,7 +4,8 @@ Left automatic, a collection starts in whichever thread happens to allocate, oft
 mid-computation; if the garbage holds Qt objects (a closed window's plots waiting in a reference
 cycle), their destructors then run off the GUI thread, and Qt crashes. So automatic collection is
 off while the app runs, and a GUI timer collects each generation once its count passes Python's
-own threshold, as the automatic collector would have.
+own threshold, as the automatic collector would have; full collections, which walk every plot of
+every built tab, are spaced by their cost (see `GuiThreadCollector.check`).
 """
 
 from __future__ import annotations
