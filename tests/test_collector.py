@@ -70,7 +70,7 @@ def test_full_collections_are_spaced_by_their_cost(qtbot):
 
 
 FROZEN_AFTER_START = """
-import gc, sys, time
+import gc, os, sys, time
 from PySide6 import QtCore
 from gui.app import make_app
 from gui import collector
@@ -87,7 +87,8 @@ frozen = gc.get_freeze_count()
 junk = [[] for _ in range(1000)]
 collector.freeze_long_lived()  # once per process: later objects stay collectable
 print(frozen, gc.get_freeze_count() - frozen, flush=True)
-win.lab.stop_all(timeout=5)
+win.close()  # as the app ends: the window stops its workers, then the process ends at once
+os._exit(0)
 """
 
 

@@ -148,12 +148,17 @@ class LiveScatter(QtCore.QObject):
         self.strip_view = plots.make_view()
         self.strip_view.setMinimumHeight(110)
         self.strip_plots: list[tuple[pg.PlotItem, ClassScatter, RangeFollower]] = []
-        # Small plots out of the view, for the next list of layers. A few are made with the tab (in
-        # its slices), so that the first measurement only places and titles them.
+        # Small plots kept in a view that is never shown, for the next list of layers (Qt owns them
+        # there, as in the strip). A few are made with the tab (in its slices), so that the first
+        # measurement only moves and titles them.
+        self._parking = pg.GraphicsLayoutWidget()
+        self._parking.hide()
         self._spare_strip = [self._strip_plot() for _ in range(STRIP_READY)]
         self.strip_view.scene().sigMouseClicked.connect(self._strip_clicked)
         self.strip_note = plots.caption("All layers, input → output (click one to show it above)")
         self.strip_box = QtWidgets.QWidget()
+        self._parking.setParent(self.strip_box)  # hidden, outside its layout
+        self._parking.hide()
         lay = QtWidgets.QVBoxLayout(self.strip_box)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -185,10 +190,12 @@ class LiveScatter(QtCore.QObject):
         n = len(g.layers)
         for item in self.strip_plots[n:]:
             self.strip_view.removeItem(item[0])
+            self._parking.addItem(item[0])
             self._spare_strip.append(item)
         self.strip_plots = self.strip_plots[:n]
         while len(self.strip_plots) < n:
             item = self._spare_strip.pop(0) if self._spare_strip else self._strip_plot()
+            self._parking.removeItem(item[0])
             self.strip_view.addItem(item[0], row=0, col=len(self.strip_plots))
             self.strip_plots.append(item)
         for (p, s, f), lay in zip(self.strip_plots, g.layers):
@@ -198,9 +205,8 @@ class LiveScatter(QtCore.QObject):
             set_title(p, f"{lay.name} · {lay.dim:,}")
 
     def _strip_plot(self) -> tuple[pg.PlotItem, ClassScatter, RangeFollower]:
-        """A small scatter, made in the strip's view and taken out of it until placed."""
-        p = plots.add_plot(self.strip_view, "")
-        self.strip_view.removeItem(p)
+        """A small scatter, made in the view that keeps it until it is placed."""
+        p = plots.add_plot(self._parking, "")
         p.hideAxis("left")
         p.hideAxis("bottom")
         p.setMouseEnabled(x=False, y=False)
